@@ -1,0 +1,42 @@
+"""openmm-bg: Boltzmann generators (SE(3)-equivariant augmented coupling flows) inside OpenMM.
+
+Importing this package loads the openmm-bg platform plugins into OpenMM (the Reference/CPU
+kernels always, the CUDA kernels when OpenMM's CUDA platform is available) and exposes the
+OpenMM-facing classes, e.g. ``openmmbg.BoltzmannGeneratorForce``.
+"""
+import os as _os
+
+import openmm as _openmm
+
+from . import _buildinfo
+
+__version__ = _buildinfo.version
+
+_pluginLoadFailures = []
+
+
+def _loadPlugins():
+    """Load this build's plugin libraries into OpenMM; remember failures instead of raising."""
+    directory = _os.environ.get("OPENMMBG_PLUGIN_DIR", _buildinfo.plugin_dir)
+    paths = [_os.path.join(directory, "libOpenMMBGReference.so")]
+    platforms = [_openmm.Platform.getPlatform(i).getName() for i in range(_openmm.Platform.getNumPlatforms())]
+    if "CUDA" in platforms and _buildinfo.has_cuda_plugin:
+        cudaDirectory = _os.environ.get("OPENMMBG_CUDA_PLUGIN_DIR", _buildinfo.cuda_plugin_dir)
+        paths.append(_os.path.join(cudaDirectory, "libOpenMMBGCUDA.so"))
+    for path in paths:
+        try:
+            _openmm.Platform.loadPluginLibrary(path)
+        except Exception as error:  # OpenMM reports the dlopen error text
+            _pluginLoadFailures.append("%s: %s" % (path, error))
+
+
+def getPluginLoadFailures():
+    """Errors from loading openmm-bg's own plugin libraries (an empty list when all loaded)."""
+    return list(_pluginLoadFailures)
+
+
+_loadPlugins()
+
+from .openmmbgswig import BoltzmannGeneratorForce  # noqa: E402
+
+__all__ = ["BoltzmannGeneratorForce", "getPluginLoadFailures", "__version__"]

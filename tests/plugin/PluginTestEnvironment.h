@@ -1,0 +1,18 @@
+#ifndef OPENMMBG_TESTS_PLUGIN_TEST_ENVIRONMENT_H_
+#define OPENMMBG_TESTS_PLUGIN_TEST_ENVIRONMENT_H_
+
+#include <string>
+#include <vector>
+
+/**
+ * Loads OpenMM's own plugins (for the CPU and CUDA platforms) and then openmm-bg's plugin
+ * directory, once per process, exactly as a user program would.
+ *
+ * @return the failures reported by Platform::getPluginLoadFailures() for openmm-bg's directory
+ */
+const std::vector<std::string>& loadOpenMMBGPlugins();
+
+/** Whether OpenMM's CUDA platform is usable here (registered and able to create a Context). */
+bool cudaPlatformUsable();
+
+#endif

@@ -46,6 +46,9 @@ set_target_properties(OpenMMBG::Torch PROPERTIES
     # (the project's own code stays within C++17).
     INTERFACE_COMPILE_FEATURES cxx_std_20)
 
+find_package(nlohmann_json 3 REQUIRED)
+find_package(Eigen3 3.3 REQUIRED NO_MODULE)
+
 # ---- ABI check ---------------------------------------------------------------------------------
 execute_process(
     COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/check_abi.py ${OPENMM_LIBRARY}

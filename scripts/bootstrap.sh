@@ -65,6 +65,8 @@ export PATH="$OPENMMBG_VENV/bin:$PATH"
 
 # 3. Configure and build every target.
 export CCACHE_DIR=${CCACHE_DIR:-$OPENMMBG_CACHE/ccache}
+# Precompiled headers (LibTorch) need these for ccache hits.
+export CCACHE_SLOPPINESS=${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}
 ccache --max-size=5G >/dev/null 2>&1 || true
 if [ ! -f "$OPENMMBG_BUILD_DIR/build.ninja" ]; then
     log "configuring $OPENMMBG_BUILD_DIR"

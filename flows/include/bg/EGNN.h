@@ -1,0 +1,64 @@
+#ifndef BG_EGNN_H_
+#define BG_EGNN_H_
+
+#include "bg/StableMlp.h"
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/embedding.h>
+#include <torch/nn/pimpl.h>
+
+#include <utility>
+
+namespace bg {
+
+/** Sizes of a multi-channel EGNN (model-spec section 7). */
+struct EGNNSettings {
+    int numChannelsIn = 1;       ///< m: conditioning position channels per node
+    int numVectorsOut = 3;       ///< output vectors per node; a multiple of numChannelsIn
+    int numLayers = 3;           ///< EGCL layers
+    int mlpWidth = 64;           ///< width of every MLP in the layers (two layers each)
+    int numFeatures = 128;       ///< F, invariant features per node
+    int numEmbeddings = 0;       ///< 0: one learned scalar for every node; else table size (e.g. 22 atoms)
+    int embeddingDim = 32;       ///< width of the embedding table when numEmbeddings > 0
+};
+
+/**
+ * E(n)-equivariant graph network on the fully connected graph of N nodes, with C vector channels
+ * per node (model-spec 7.1-7.3). Input channels are centred per channel and each is repeated
+ * numVectorsOut/numChannelsIn times consecutively; the output vectors are the final minus the
+ * initial channel positions (rotation-equivariant, translation-invariant) and the invariant
+ * features are Linear_F(softmax(h)).
+ */
+class EGNNImpl : public torch::nn::Module {
+public:
+    explicit EGNNImpl(const EGNNSettings& settings);
+    /**
+     * @param x             [B, N, C_in, D] positions of the conditioning channels
+     * @param nodeFeatures  [N] int64 node indices into the embedding table (ignored, may be undefined,
+     *                      when numEmbeddings == 0)
+     * @return (vectors [B, N, numVectorsOut, D], features [B, N, F])
+     */
+    std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& x, const torch::Tensor& nodeFeatures);
+    const EGNNSettings& getSettings() const {
+        return settings;
+    }
+
+private:
+    struct Layer {
+        StableMlp edgeMlp{nullptr}, coordMlp{nullptr}, crossMlp{nullptr}, featureMlp{nullptr};
+        torch::nn::Linear coordOut{nullptr}, crossOut{nullptr}, gate{nullptr};
+    };
+    EGNNSettings settings;
+    torch::Tensor scalarEmbedding;
+    torch::nn::Embedding table{nullptr};
+    torch::nn::Linear inputLinear{nullptr}, outputLinear{nullptr};
+    std::vector<Layer> layers;
+};
+TORCH_MODULE(EGNN);
+
+/** sqrt(|v|^2) over the last dimension, with an exactly-zero vector given length 1 (model-spec 17). */
+torch::Tensor safeNorm(const torch::Tensor& v, bool keepdim = false);
+
+} // namespace bg
+
+#endif

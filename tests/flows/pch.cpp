@@ -1,0 +1,1 @@
+// Translation unit that builds the precompiled header shared by the flows tests.

@@ -1,0 +1,184 @@
+#include "bg/AugmentedCouplingFlow.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace bg {
+
+AugmentedCouplingFlowImpl::AugmentedCouplingFlowImpl(const FlowConfig& cfg)
+        : config((cfg.validate(), cfg)), base(cfg.numParticles, cfg.dimension), conditional(cfg.eta) {
+    layers = register_module("layers", torch::nn::ModuleList());
+    // Each block is [coupling(swap=false), coupling(swap=true)]; stored flat in that order.
+    for (int b = 0; b < config.numBlocks; b++) {
+        layers->push_back(CouplingLayer(config, false));
+        layers->push_back(CouplingLayer(config, true));
+    }
+    // Every block starts with the weights of the first one (model-spec 3.2).
+    {
+        torch::NoGradGuard noGrad;
+        auto firstBlock = std::vector<torch::Tensor>();
+        for (int k = 0; k < 2; k++)
+            for (auto& p : layers[k]->parameters())
+                firstBlock.push_back(p);
+        for (int b = 1; b < config.numBlocks; b++) {
+            size_t index = 0;
+            for (int k = 0; k < 2; k++)
+                for (auto& p : layers[2 * b + k]->parameters())
+                    p.copy_(firstBlock[index++]);
+        }
+    }
+    torch::Tensor features = config.particleTypes.empty()
+                                     ? torch::arange(config.numParticles, torch::kInt64)
+                                     : torch::tensor(std::vector<int64_t>(config.particleTypes.begin(), config.particleTypes.end()), torch::kInt64);
+    nodeFeatures = register_buffer("nodeFeatures", features);
+    if (config.dtype == "float64")
+        to(torch::kFloat64);
+}
+
+FlowTransform AugmentedCouplingFlowImpl::run(const torch::Tensor& x, const torch::Tensor& a, bool inverse) {
+    const int64_t n = config.numParticles, d = config.dimension;
+    if (x.dim() != 3 || x.size(1) != n || x.size(2) != d)
+        throw std::invalid_argument("AugmentedCouplingFlow: x must have shape [B, " + std::to_string(n) + ", " + std::to_string(d) + "]");
+    if (a.dim() != 4 || a.size(0) != x.size(0) || a.size(1) != config.numAugmented || a.size(2) != n || a.size(3) != d)
+        throw std::invalid_argument("AugmentedCouplingFlow: a must have shape [B, " + std::to_string(config.numAugmented) + ", " +
+                                    std::to_string(n) + ", " + std::to_string(d) + "]");
+    // z [B, N, K+1, D]: slot 0 is x, slots 1..K the augmented sets.
+    torch::Tensor z = torch::cat({x.unsqueeze(2), a.permute({0, 2, 1, 3})}, 2);
+    if (inverse)
+        z = z - x.mean(1, true).unsqueeze(2);
+    torch::Tensor logDet = torch::zeros({x.size(0)}, x.options());
+    // Sampling runs blocks 0..L-1, each applying its swap=true coupling and then its swap=false one;
+    // the inverse runs the blocks in reverse order with each coupling inverted.
+    const int numBlocks = config.numBlocks;
+    for (int step = 0; step < 2 * numBlocks; step++) {
+        int block = inverse ? numBlocks - 1 - step / 2 : step / 2;
+        bool swapStep = inverse ? (step % 2 == 1) : (step % 2 == 0);
+        auto [out, ld] = layers[2 * block + (swapStep ? 1 : 0)]->as<CouplingLayerImpl>()->forward(z, nodeFeatures, inverse);
+        z = out;
+        logDet = logDet + ld;
+    }
+    torch::Tensor xOut = z.select(2, 0);
+    torch::Tensor aOut = z.narrow(2, 1, config.numAugmented).permute({0, 2, 1, 3});
+    return {xOut, aOut, logDet};
+}
+
+FlowTransform AugmentedCouplingFlowImpl::forward(const torch::Tensor& x0, const torch::Tensor& a0) {
+    return run(x0, a0, false);
+}
+
+FlowTransform AugmentedCouplingFlowImpl::inverse(const torch::Tensor& x, const torch::Tensor& a) {
+    return run(x, a, true);
+}
+
+FlowSample AugmentedCouplingFlowImpl::sample(int64_t n, std::optional<at::Generator> generator) {
+    auto options = nodeFeatures.options().dtype(config.dtype == "float64" ? torch::kFloat64 : torch::kFloat32);
+    torch::Tensor x0 = base.sample(n, options, generator);
+    torch::Tensor a0 = conditional.sample(x0, config.numAugmented, generator);
+    torch::Tensor logBase = base.logProb(x0) + conditional.logProb(a0, x0);
+    FlowTransform out = run(x0, a0, false);
+    return {out.x, out.a, logBase - out.logDet};
+}
+
+torch::Tensor AugmentedCouplingFlowImpl::logProb(const torch::Tensor& x, const torch::Tensor& a) {
+    FlowTransform out = run(x, a, true);
+    return base.logProb(out.x) + conditional.logProb(out.a, out.x) + out.logDet;
+}
+
+torch::Tensor AugmentedCouplingFlowImpl::marginalLogProb(const torch::Tensor& x, int numDraws, std::optional<at::Generator> generator) {
+    if (numDraws < 1)
+        throw std::invalid_argument("AugmentedCouplingFlow::marginalLogProb: numDraws must be positive");
+    torch::NoGradGuard noGrad;
+    const int64_t batch = x.size(0);
+    // All draws in one pass: repeat x M times along the batch.
+    torch::Tensor xs = x.repeat({numDraws, 1, 1});
+    torch::Tensor a = conditional.sample(xs, config.numAugmented, generator);
+    torch::Tensor logW = logProb(xs, a) - conditional.logProb(a, xs);
+    return torch::logsumexp(logW.view({numDraws, batch}), 0) - std::log(double(numDraws));
+}
+
+torch::Tensor AugmentedCouplingFlowImpl::auxLoss() const {
+    torch::Tensor total;
+    for (const auto& layer : *layers) {
+        const torch::Tensor& loss = layer->as<CouplingLayerImpl>()->lastAuxLoss();
+        if (!loss.defined())
+            continue;
+        total = total.defined() ? total + loss : loss;
+    }
+    if (!total.defined())
+        return torch::zeros({});
+    return total / double(layers->size());
+}
+
+int64_t AugmentedCouplingFlowImpl::numParameters() const {
+    int64_t count = 0;
+    for (const auto& p : parameters())
+        count += p.numel();
+    return count;
+}
+
+// ---- Serialisation: "BGFLOW1\n" + <config length> "\n" + config JSON + torch archive of the module.
+
+static const std::string magic = "BGFLOW1\n";
+
+std::string saveFlow(AugmentedCouplingFlow& flow) {
+    std::string json = flow->getConfig().toJson();
+    torch::serialize::OutputArchive archive;
+    flow->save(archive);
+    std::ostringstream weights;
+    archive.save_to(weights);
+    return magic + std::to_string(json.size()) + "\n" + json + weights.str();
+}
+
+AugmentedCouplingFlow loadFlow(const std::string& bytes) {
+    if (bytes.compare(0, magic.size(), magic) != 0)
+        throw std::invalid_argument("loadFlow: the data is not a saved AugmentedCouplingFlow");
+    size_t lineEnd = bytes.find('\n', magic.size());
+    if (lineEnd == std::string::npos)
+        throw std::invalid_argument("loadFlow: truncated header");
+    size_t length = 0;
+    try {
+        length = std::stoul(bytes.substr(magic.size(), lineEnd - magic.size()));
+    }
+    catch (const std::exception&) {
+        throw std::invalid_argument("loadFlow: malformed header");
+    }
+    if (lineEnd + 1 + length > bytes.size())
+        throw std::invalid_argument("loadFlow: truncated configuration");
+    FlowConfig config = FlowConfig::fromJson(bytes.substr(lineEnd + 1, length));
+    AugmentedCouplingFlow flow(config);
+    std::istringstream weights(bytes.substr(lineEnd + 1 + length));
+    torch::serialize::InputArchive archive;
+    try {
+        archive.load_from(weights);
+        flow->load(archive);
+    }
+    catch (const c10::Error& e) {
+        throw std::invalid_argument(std::string("loadFlow: cannot read the weights: ") + e.what_without_backtrace());
+    }
+    return flow;
+}
+
+void saveFlowToFile(AugmentedCouplingFlow& flow, const std::string& path) {
+    std::ofstream out(path, std::ios::binary);
+    if (!out)
+        throw std::invalid_argument("saveFlowToFile: cannot open " + path);
+    std::string bytes = saveFlow(flow);
+    out.write(bytes.data(), bytes.size());
+    if (!out)
+        throw std::invalid_argument("saveFlowToFile: cannot write " + path);
+}
+
+AugmentedCouplingFlow loadFlowFromFile(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw std::invalid_argument("loadFlowFromFile: cannot open " + path);
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    return loadFlow(buffer.str());
+}
+
+} // namespace bg

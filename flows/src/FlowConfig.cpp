@@ -1,0 +1,185 @@
+#include "bg/FlowConfig.h"
+
+#include <nlohmann/json.hpp>
+
+#include <set>
+#include <stdexcept>
+#include <string>
+
+namespace bg {
+
+using nlohmann::json;
+
+static void fail(const std::string& message) {
+    throw std::invalid_argument("FlowConfig: " + message);
+}
+
+const char* toString(Projection projection) {
+    switch (projection) {
+    case Projection::Vector:
+        return "vector";
+    case Projection::Cartesian:
+        return "cartesian";
+    default:
+        return "spherical";
+    }
+}
+
+const char* toString(InnerTransform transform) {
+    return transform == InnerTransform::Affine ? "affine" : "spline";
+}
+
+static Projection projectionFromString(const std::string& name) {
+    if (name == "vector")
+        return Projection::Vector;
+    if (name == "cartesian")
+        return Projection::Cartesian;
+    if (name == "spherical")
+        return Projection::Spherical;
+    fail("unknown projection '" + name + "' (vector | cartesian | spherical)");
+    return Projection::Spherical;
+}
+
+static InnerTransform transformFromString(const std::string& name) {
+    if (name == "affine")
+        return InnerTransform::Affine;
+    if (name == "spline")
+        return InnerTransform::Spline;
+    fail("unknown inner transform '" + name + "' (affine | spline)");
+    return InnerTransform::Spline;
+}
+
+int FlowConfig::resolvedInnerTransforms() const {
+    if (numInnerTransforms > 0)
+        return numInnerTransforms;
+    return projection == Projection::Vector ? dimension : 1;
+}
+
+void FlowConfig::validate() const {
+    if (numParticles < 2)
+        fail("numParticles must be at least 2, got " + std::to_string(numParticles));
+    if (dimension != 2 && dimension != 3)
+        fail("dimension must be 2 or 3, got " + std::to_string(dimension));
+    if (numAugmented < 1 || numAugmented % 2 == 0)
+        fail("numAugmented must be odd and positive (the multiplicity axis splits into two equal groups), got " +
+             std::to_string(numAugmented));
+    if (splineBins < 2)
+        fail("splineBins must be at least 2, got " + std::to_string(splineBins));
+    if (!(radiusMax > 0) || !(cartesianRange > 0))
+        fail("radiusMax and cartesianRange must be positive");
+    if (numBlocks < 1)
+        fail("numBlocks must be at least 1, got " + std::to_string(numBlocks));
+    if (numInnerTransforms < 0)
+        fail("numInnerTransforms must be 0 (default) or positive");
+    if (egnnLayers < 1 || egnnWidth < 1 || invariantFeatures < 1)
+        fail("egnnLayers, egnnWidth and invariantFeatures must be positive");
+    if (headWidths.empty())
+        fail("headWidths must not be empty");
+    for (int w : headWidths)
+        if (w != headWidths[0] || w < 1)
+            fail("headWidths must be equal positive widths");
+    if (!(eta > 0))
+        fail("eta must be positive, got " + std::to_string(eta));
+    if (auxLossWeight < 0)
+        fail("auxLossWeight must not be negative");
+    if (numEmbeddings < 0)
+        fail("numEmbeddings must not be negative");
+    if (particleTypes.empty() && numEmbeddings > 0 && numEmbeddings < numParticles)
+        fail("numEmbeddings must be at least numParticles when particles are embedded by index");
+    if (!particleTypes.empty()) {
+        if ((int) particleTypes.size() != numParticles)
+            fail("particleTypes needs one entry per particle");
+        if (numEmbeddings == 0)
+            fail("particleTypes needs an embedding table (numEmbeddings > 0)");
+        for (int t : particleTypes)
+            if (t < 0 || t >= numEmbeddings)
+                fail("particleTypes entries must lie in [0, numEmbeddings)");
+    }
+    if (embeddingDim < 1)
+        fail("embeddingDim must be positive");
+    if (innerTransform == InnerTransform::Affine && projection != Projection::Cartesian)
+        fail("the affine inner transform needs the cartesian projection (radii and angles use splines)");
+    if (dtype != "float32" && dtype != "float64")
+        fail("dtype must be float32 or float64, got '" + dtype + "'");
+}
+
+std::string FlowConfig::toJson() const {
+    json j = {{"numParticles", numParticles},
+              {"dimension", dimension},
+              {"numAugmented", numAugmented},
+              {"projection", toString(projection)},
+              {"innerTransform", toString(innerTransform)},
+              {"splineBins", splineBins},
+              {"radiusMax", radiusMax},
+              {"cartesianRange", cartesianRange},
+              {"numBlocks", numBlocks},
+              {"numInnerTransforms", numInnerTransforms},
+              {"egnnLayers", egnnLayers},
+              {"egnnWidth", egnnWidth},
+              {"invariantFeatures", invariantFeatures},
+              {"headWidths", headWidths},
+              {"eta", eta},
+              {"auxLossWeight", auxLossWeight},
+              {"numEmbeddings", numEmbeddings},
+              {"embeddingDim", embeddingDim},
+              {"particleTypes", particleTypes},
+              {"identityInit", identityInit},
+              {"dtype", dtype}};
+    return j.dump(2);
+}
+
+FlowConfig FlowConfig::fromJson(const std::string& text) {
+    json j;
+    try {
+        j = json::parse(text);
+    }
+    catch (const json::exception& e) {
+        fail(std::string("invalid JSON: ") + e.what());
+    }
+    if (!j.is_object())
+        fail("the JSON text must be an object");
+    FlowConfig c;
+    const std::set<std::string> known = {"numParticles", "dimension", "numAugmented", "projection", "innerTransform",
+                                         "splineBins", "radiusMax", "cartesianRange", "numBlocks", "numInnerTransforms",
+                                         "egnnLayers", "egnnWidth", "invariantFeatures", "headWidths", "eta",
+                                         "auxLossWeight", "numEmbeddings", "embeddingDim", "particleTypes", "identityInit", "dtype"};
+    for (auto it = j.begin(); it != j.end(); ++it)
+        if (known.count(it.key()) == 0)
+            fail("unknown key '" + it.key() + "'");
+    try {
+        auto get = [&](const char* key, auto& field) {
+            if (j.contains(key))
+                j.at(key).get_to(field);
+        };
+        get("numParticles", c.numParticles);
+        get("dimension", c.dimension);
+        get("numAugmented", c.numAugmented);
+        if (j.contains("projection"))
+            c.projection = projectionFromString(j.at("projection").get<std::string>());
+        if (j.contains("innerTransform"))
+            c.innerTransform = transformFromString(j.at("innerTransform").get<std::string>());
+        get("splineBins", c.splineBins);
+        get("radiusMax", c.radiusMax);
+        get("cartesianRange", c.cartesianRange);
+        get("numBlocks", c.numBlocks);
+        get("numInnerTransforms", c.numInnerTransforms);
+        get("egnnLayers", c.egnnLayers);
+        get("egnnWidth", c.egnnWidth);
+        get("invariantFeatures", c.invariantFeatures);
+        get("headWidths", c.headWidths);
+        get("eta", c.eta);
+        get("auxLossWeight", c.auxLossWeight);
+        get("numEmbeddings", c.numEmbeddings);
+        get("embeddingDim", c.embeddingDim);
+        get("particleTypes", c.particleTypes);
+        get("identityInit", c.identityInit);
+        get("dtype", c.dtype);
+    }
+    catch (const json::exception& e) {
+        fail(std::string("wrong value type: ") + e.what());
+    }
+    c.validate();
+    return c;
+}
+
+} // namespace bg

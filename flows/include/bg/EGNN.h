@@ -7,7 +7,9 @@
 #include <torch/nn/modules/embedding.h>
 #include <torch/nn/pimpl.h>
 
+#include <memory>
 #include <utility>
+#include <vector>
 
 namespace bg {
 
@@ -37,6 +39,8 @@ public:
      * @param nodeFeatures  [N] int64 node indices into the embedding table (ignored, may be undefined,
      *                      when numEmbeddings == 0)
      * @return (vectors [B, N, numVectorsOut, D], features [B, N, F])
+     * @throws std::invalid_argument for a wrong shape (N < 2 included), a dtype other than the
+     *         parameters', or missing/ill-shaped nodeFeatures when numEmbeddings > 0
      */
     std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& x, const torch::Tensor& nodeFeatures);
     const EGNNSettings& getSettings() const {
@@ -44,15 +48,29 @@ public:
     }
 
 private:
-    struct Layer {
+    /**
+     * One EGCL layer (model-spec 7.2). A registered submodule, so parameters(), to() and
+     * serialization see its weights (names "layers.<k>.<member>...").
+     */
+    struct Layer : torch::nn::Module {
+        Layer(int numFeatures, int numChannels, int width);
+        /**
+         * One message-passing step on V [B, N, C, D] and h [B, N, F]; returns the updated (V, h).
+         * senders [N(N-1)] lists, receiver-major, the sender j of every ordered pair (i, j != i);
+         * channelSenders [C(C-1)] does the same for the ordered channel pairs (r, s != r).
+         */
+        std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& V, const torch::Tensor& h,
+                                                        const torch::Tensor& senders, const torch::Tensor& channelSenders);
+        int numFeatures, numChannels, width;
         StableMlp edgeMlp{nullptr}, coordMlp{nullptr}, crossMlp{nullptr}, featureMlp{nullptr};
-        torch::nn::Linear coordOut{nullptr}, crossOut{nullptr}, gate{nullptr};
+        torch::nn::Linear coordOut{nullptr}, crossOut{nullptr}, gate{nullptr}, featureOut{nullptr};
     };
     EGNNSettings settings;
     torch::Tensor scalarEmbedding;
     torch::nn::Embedding table{nullptr};
     torch::nn::Linear inputLinear{nullptr}, outputLinear{nullptr};
-    std::vector<Layer> layers;
+    torch::nn::ModuleList layerList;              // registers the layers
+    std::vector<std::shared_ptr<Layer>> layers;   // the same layers, typed
 };
 TORCH_MODULE(EGNN);
 

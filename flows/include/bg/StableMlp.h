@@ -26,7 +26,8 @@ void varianceScalingInit(torch::nn::Linear& layer, double scale);
 /**
  * Residual MLP with LayerNorm (model-spec 7.3): Linear(w1) -> SiLU, then for each further width
  * x + SiLU(Linear(LayerNorm(x))). All widths must be equal. If activateFinal is false the last
- * residual block has no SiLU (x + Linear(LayerNorm(x))).
+ * residual block has no SiLU (x + Linear(LayerNorm(x))); with a single width that leaves the first
+ * Linear unactivated. Throws std::invalid_argument for empty or unequal widths.
  */
 class StableMlpImpl : public torch::nn::Module {
 public:
@@ -35,12 +36,20 @@ public:
     int outputs() const {
         return widths.back();
     }
+    /** The first Linear layer (the EGNN applies it to its concatenated edge inputs block by block). */
+    torch::nn::Linear& firstLayer() {
+        return first;
+    }
+    /** forward() continued from the first Linear's output: forward(x) == forwardFromFirst(firstLayer()(x)). */
+    torch::Tensor forwardFromFirst(const torch::Tensor& firstOutput);
 
 private:
     std::vector<int> widths;
     bool activateFinal;
     torch::nn::Linear first{nullptr};
-    torch::nn::ModuleList norms, linears;
+    torch::nn::ModuleList norms, linears;            // registered containers (parameter names norms.k, linears.k)
+    std::vector<torch::nn::LayerNorm> normLayers;    // the same modules, typed for forward()
+    std::vector<torch::nn::Linear> linearLayers;
 };
 TORCH_MODULE(StableMlp);
 

@@ -67,6 +67,8 @@ void FlowConfig::validate() const {
         fail("splineBins must be at least 2, got " + std::to_string(splineBins));
     if (!(radiusMax > 0) || !(cartesianRange > 0))
         fail("radiusMax and cartesianRange must be positive");
+    if (!(frameRegulariser >= 0))
+        fail("frameRegulariser must not be negative");
     if (numBlocks < 1)
         fail("numBlocks must be at least 1, got " + std::to_string(numBlocks));
     if (numInnerTransforms < 0)
@@ -112,6 +114,7 @@ std::string FlowConfig::toJson() const {
               {"splineBins", splineBins},
               {"radiusMax", radiusMax},
               {"cartesianRange", cartesianRange},
+              {"frameRegulariser", frameRegulariser},
               {"numBlocks", numBlocks},
               {"numInnerTransforms", numInnerTransforms},
               {"egnnLayers", egnnLayers},
@@ -140,7 +143,7 @@ FlowConfig FlowConfig::fromJson(const std::string& text) {
         fail("the JSON text must be an object");
     FlowConfig c;
     const std::set<std::string> known = {"numParticles", "dimension", "numAugmented", "projection", "innerTransform",
-                                         "splineBins", "radiusMax", "cartesianRange", "numBlocks", "numInnerTransforms",
+                                         "splineBins", "radiusMax", "cartesianRange", "frameRegulariser", "numBlocks", "numInnerTransforms",
                                          "egnnLayers", "egnnWidth", "invariantFeatures", "headWidths", "eta",
                                          "auxLossWeight", "numEmbeddings", "embeddingDim", "particleTypes", "identityInit", "dtype"};
     for (auto it = j.begin(); it != j.end(); ++it)
@@ -161,6 +164,7 @@ FlowConfig FlowConfig::fromJson(const std::string& text) {
         get("splineBins", c.splineBins);
         get("radiusMax", c.radiusMax);
         get("cartesianRange", c.cartesianRange);
+        get("frameRegulariser", c.frameRegulariser);
         get("numBlocks", c.numBlocks);
         get("numInnerTransforms", c.numInnerTransforms);
         get("egnnLayers", c.egnnLayers);

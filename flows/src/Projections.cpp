@@ -14,6 +14,7 @@ ProjectionSplines ProjectionSplines::fromConfig(const FlowConfig& config) {
     s.polar = {config.splineBins, 0.0, M_PI, false};
     s.azimuth = {config.splineBins, -M_PI, M_PI, true};
     s.cartesian = {config.splineBins, -config.cartesianRange, config.cartesianRange, false};
+    s.frameRegulariser = config.frameRegulariser;
     return s;
 }
 
@@ -47,17 +48,17 @@ ProjectionResult vectorProjection(const torch::Tensor& points, const torch::Tens
 }
 
 // Orthonormal frame [..., D, D] whose rows are the axes, built from the reference points.
-static torch::Tensor cartesianFrame(const torch::Tensor& refs) {
+static torch::Tensor cartesianFrame(const torch::Tensor& refs, double eps) {
     const int64_t d = refs.size(-1);
     torch::Tensor origin = refs.select(-2, 0);
     torch::Tensor eye = torch::eye(d, refs.options());
-    torch::Tensor first = refs.select(-2, 1) - origin + 1e-6 * eye[0];
+    torch::Tensor first = refs.select(-2, 1) - origin + eps * eye[0];
     torch::Tensor zAxis = normalizeVector(first);
     if (d == 2) {
         torch::Tensor yAxis = torch::stack({-zAxis.select(-1, 1), zAxis.select(-1, 0)}, -1);
         return torch::stack({zAxis, yAxis}, -2);
     }
-    torch::Tensor second = refs.select(-2, 2) - origin + 1e-6 * eye[1];
+    torch::Tensor second = refs.select(-2, 2) - origin + eps * eye[1];
     torch::Tensor xTilde = normalizeVector(second);
     torch::Tensor xAxis = normalizeVector(xTilde - innerProduct(xTilde, zAxis).unsqueeze(-1) * zAxis);
     torch::Tensor yAxis = normalizeVector(torch::linalg_cross(zAxis, xAxis, -1));
@@ -67,7 +68,7 @@ static torch::Tensor cartesianFrame(const torch::Tensor& refs) {
 ProjectionResult cartesianProjection(const torch::Tensor& points, const torch::Tensor& refs, const torch::Tensor& params,
                                      InnerTransform transform, const ProjectionSplines& splines, bool inverse) {
     torch::Tensor origin = refs.select(-2, 0);
-    torch::Tensor frame = cartesianFrame(refs);                                       // rows = axes
+    torch::Tensor frame = cartesianFrame(refs, splines.frameRegulariser);                                       // rows = axes
     torch::Tensor local = torch::matmul(frame, (points - origin).unsqueeze(-1)).squeeze(-1);   // R^T (p - o)
     ElementwiseResult inner = transform == InnerTransform::Affine ? affineTransform(local, params, inverse)
                                                                   : rationalQuadraticSpline(local, params, splines.cartesian, inverse);

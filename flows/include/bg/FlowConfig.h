@@ -25,6 +25,13 @@ struct FlowConfig {
     int splineBins = 8;                        ///< bins per rational-quadratic spline
     double radiusMax = 10.0;                   ///< upper end of the radial spline range [0, radiusMax] (nm)
     double cartesianRange = 10.0;              ///< Cartesian-projection splines act on [-range, range] (nm)
+    /**
+     * Cartesian projection: eps * e_k is added to frame candidate k before Gram-Schmidt (the reference
+     * code uses 1e-6). Any eps > 0 breaks rotation equivariance, and badly while the EGNN's frame
+     * vectors are short (about 1e-3 nm at initialisation), so the default is 0: exact equivariance,
+     * with safe norms keeping a degenerate frame finite.
+     */
+    double frameRegulariser = 0.0;
     int numBlocks = 12;                        ///< blocks of two coupling layers
     int numInnerTransforms = 0;                ///< per coupling; 0 = default (D for Vector, 1 otherwise)
     int egnnLayers = 3;

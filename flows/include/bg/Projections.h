@@ -24,6 +24,7 @@ struct ProjectionSplines {
     SplineSettings polar;     ///< [0, pi] (3D spherical theta)
     SplineSettings azimuth;   ///< [-pi, pi], circular (3D phi, 2D theta)
     SplineSettings cartesian; ///< [-range, range]
+    double frameRegulariser = 0.0;  ///< eps added along e_k to Cartesian frame candidate k
     static ProjectionSplines fromConfig(const FlowConfig& config);
 };
 
@@ -44,8 +45,9 @@ ProjectionResult vectorProjection(const torch::Tensor& points, const torch::Tens
 
 /**
  * Cartesian projection: origin o = refs[0], orthonormal frame R by Gram-Schmidt from refs[k] - o
- * (k = 1..D-1; in 2D the second axis is the first rotated by +90 degrees), with 1e-6 e_k added to
- * candidate k against degenerate frames. u = R^T (p - o) is transformed elementwise and p' = R u' + o.
+ * (k = 1..D-1; in 2D the second axis is the first rotated by +90 degrees), with
+ * splines.frameRegulariser * e_k added to candidate k (0 keeps exact equivariance).
+ * u = R^T (p - o) is transformed elementwise and p' = R u' + o.
  *
  * @param refs    [..., D, D]
  * @param params  [..., D, 2] (affine) or [..., D, 3K+1] (spline)

@@ -10,6 +10,7 @@
 
 %{
 #include "BoltzmannGeneratorForce.h"
+#include "ReferenceSystems.h"
 #include "OpenMM.h"
 #include "openmm/RPMDIntegrator.h"
 #include "openmm/RPMDMonteCarloBarostat.h"
@@ -139,6 +140,47 @@ public:
             return (_forceFromXml, (openmm.XmlSerializer.serialize(self),))
     %}
 };
+
+}
+
+/* The reference problems (ReferenceSystems.h); openmmbg.systems builds on these. Systems are new
+   objects owned by Python; temperatures, energies and positions come back as Quantities. */
+namespace BoltzmannPlugin {
+
+%newobject createDoubleWell4System;
+%newobject createLennardJones13System;
+%newobject createAlanineDipeptideSystem;
+
+%pythonappend referenceSystemTemperature %{
+    val = unit.Quantity(val, unit.kelvin)
+%}
+%pythonappend referenceSystemEnergyUnit %{
+    val = unit.Quantity(val, unit.kilojoule_per_mole)
+%}
+%pythonappend alanineDipeptideDefaultTemperature %{
+    val = unit.Quantity(val, unit.kelvin)
+%}
+%pythonappend alanineDipeptidePositions %{
+    val = unit.Quantity(val, unit.nanometer)
+%}
+
+/** The temperature (K) at which one reduced energy unit of DW4 and LJ13 is kT (300 K). */
+double referenceSystemTemperature();
+/** One reduced energy unit of DW4 and LJ13: BOLTZ * 300 K, in kJ/mol. */
+double referenceSystemEnergyUnit();
+/** The 4-particle double well (model-spec 9.1) in reduced units (1 nm, kT at 300 K); keep z = 0. */
+OpenMM::System* createDoubleWell4System();
+/** The 13-particle Lennard-Jones cluster with its harmonic centre term (model-spec 9.2), reduced units. */
+OpenMM::System* createLennardJones13System();
+/** The default temperature of the alanine dipeptide target (800 K). */
+double alanineDipeptideDefaultTemperature();
+/** File names of the alanine dipeptide System (XML) and structure (PDB) inside the data directory. */
+std::string alanineDipeptideSystemFile();
+std::string alanineDipeptideStructureFile();
+/** Alanine dipeptide, Amber ff96 + OBC1, no cutoff, no constraints, read from the data directory. */
+OpenMM::System* createAlanineDipeptideSystem(const std::string& dataDirectory);
+/** The energy-minimised alanine dipeptide positions (nm) from the data directory. */
+std::vector<OpenMM::Vec3> alanineDipeptidePositions(const std::string& dataDirectory);
 
 }
 

@@ -38,5 +38,6 @@ def getPluginLoadFailures():
 _loadPlugins()
 
 from .openmmbgswig import BoltzmannGeneratorForce  # noqa: E402
+from . import systems  # noqa: E402  (the reference problems: openmmbg.systems.dw4() etc.)
 
-__all__ = ["BoltzmannGeneratorForce", "getPluginLoadFailures", "__version__"]
+__all__ = ["BoltzmannGeneratorForce", "getPluginLoadFailures", "systems", "__version__"]

@@ -3,9 +3,25 @@
 
 // Helpers shared by the flows tests: random rotations and autograd Jacobians.
 
+#include "bg/FlowConfig.h"
+
 #include <torch/torch.h>
 
+#include <string>
+
 namespace bgtest {
+
+/** One projection/inner-transform/dimension combination for parameterised tests. */
+struct ProjectionCase {
+    bg::Projection projection;
+    bg::InnerTransform transform;
+    int dimension;
+};
+
+/** A test-name-safe label such as "spherical_spline_3D". */
+inline std::string caseName(const ProjectionCase& c) {
+    return std::string(bg::toString(c.projection)) + "_" + bg::toString(c.transform) + "_" + std::to_string(c.dimension) + "D";
+}
 
 inline const torch::TensorOptions f64 = torch::TensorOptions().dtype(torch::kFloat64);
 

@@ -15,15 +15,8 @@ using bgtest::f64;
 
 namespace {
 
-struct Case {
-    Projection projection;
-    InnerTransform transform;
-    int dimension;
-};
-
-std::string name(const Case& c) {
-    return std::string(toString(c.projection)) + "_" + toString(c.transform) + "_" + std::to_string(c.dimension) + "D";
-}
+using Case = bgtest::ProjectionCase;
+using bgtest::caseName;
 
 // A small float64 flow whose heads are not zero, so every layer does something.
 FlowConfig smallConfig(const Case& c, int numAugmented = 1) {
@@ -170,7 +163,7 @@ TEST_P(FlowTest, SaveAndLoadReproduceLogProb) {
     AugmentedCouplingFlow copy = loadFlow(bytes);
     EXPECT_EQ(copy->getConfig().toJson(), flow->getConfig().toJson());
     EXPECT_TRUE(torch::equal(copy->logProb(s.x, s.a), flow->logProb(s.x, s.a)));
-    std::string path = ::testing::TempDir() + "/flow_" + name(GetParam()) + ".bgflow";
+    std::string path = ::testing::TempDir() + "/flow_" + caseName(GetParam()) + ".bgflow";
     saveFlowToFile(flow, path);
     AugmentedCouplingFlow fromFile = loadFlowFromFile(path);
     EXPECT_TRUE(torch::equal(fromFile->logProb(s.x, s.a), flow->logProb(s.x, s.a)));
@@ -187,7 +180,7 @@ INSTANTIATE_TEST_SUITE_P(AllProjections, FlowTest,
                                            Case{Projection::Cartesian, InnerTransform::Spline, 3},
                                            Case{Projection::Spherical, InnerTransform::Spline, 2},
                                            Case{Projection::Spherical, InnerTransform::Spline, 3}),
-                         [](const ::testing::TestParamInfo<Case>& info) { return name(info.param); });
+                         [](const ::testing::TestParamInfo<Case>& info) { return caseName(info.param); });
 
 TEST(AugmentedCouplingFlow, MultipleAugmentedSetsAndFloat32) {
     FlowConfig config = smallConfig({Projection::Spherical, InnerTransform::Spline, 3}, 3);

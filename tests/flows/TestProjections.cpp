@@ -14,15 +14,8 @@ using bgtest::f64;
 
 namespace {
 
-struct Case {
-    Projection projection;
-    InnerTransform transform;
-    int dimension;
-};
-
-std::string name(const Case& c) {
-    return std::string(toString(c.projection)) + "_" + toString(c.transform) + "_" + std::to_string(c.dimension) + "D";
-}
+using Case = bgtest::ProjectionCase;
+using bgtest::caseName;
 
 class ProjectionTest : public ::testing::TestWithParam<Case> {
 protected:
@@ -121,7 +114,7 @@ INSTANTIATE_TEST_SUITE_P(AllProjections, ProjectionTest,
                                            Case{Projection::Cartesian, InnerTransform::Spline, 3},
                                            Case{Projection::Spherical, InnerTransform::Spline, 2},
                                            Case{Projection::Spherical, InnerTransform::Spline, 3}),
-                         [](const ::testing::TestParamInfo<Case>& info) { return name(info.param); });
+                         [](const ::testing::TestParamInfo<Case>& info) { return caseName(info.param); });
 
 TEST(CollinearityLoss, PenalisesAlignedVectorsOnly) {
     torch::Tensor x = torch::tensor({{1.0, 0.0, 0.0}}, f64), y = torch::tensor({{0.0, 1.0, 0.0}}, f64);

@@ -1,6 +1,10 @@
 #ifndef OPENMMBG_TESTS_PLUGIN_TEST_ENVIRONMENT_H_
 #define OPENMMBG_TESTS_PLUGIN_TEST_ENVIRONMENT_H_
 
+#include "openmm/Platform.h"
+
+#include <gtest/gtest.h>
+
 #include <string>
 #include <vector>
 
@@ -14,5 +18,15 @@ const std::vector<std::string>& loadOpenMMBGPlugins();
 
 /** Whether OpenMM's CUDA platform is usable here (registered and able to create a Context). */
 bool cudaPlatformUsable();
+
+/** Fixture for test bodies shared across platforms: the parameter is the platform name. */
+class PlatformTest : public ::testing::TestWithParam<std::string> {
+protected:
+    void SetUp() override {
+        loadOpenMMBGPlugins();
+        platform = &OpenMM::Platform::getPlatformByName(GetParam());
+    }
+    OpenMM::Platform* platform = nullptr;
+};
 
 #endif

@@ -60,14 +60,7 @@ vector<Vec3> makePositions() {
     return {Vec3(0, 0, 0), Vec3(0.16, 0.01, 0), Vec3(0.2, 0.17, 0.03), Vec3(0.36, 0.2, -0.05)};
 }
 
-class ForceOnPlatform : public ::testing::TestWithParam<string> {
-protected:
-    void SetUp() override {
-        loadOpenMMBGPlugins();
-        platform = &Platform::getPlatformByName(GetParam());
-    }
-    Platform* platform = nullptr;
-};
+class ForceOnPlatform : public PlatformTest {};
 
 } // namespace
 

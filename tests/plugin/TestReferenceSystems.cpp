@@ -193,14 +193,7 @@ void expectOpenMMException(F f, const string& function, const string& fragment) 
     }
 }
 
-class ReferenceSystemsOnPlatform : public ::testing::TestWithParam<string> {
-protected:
-    void SetUp() override {
-        loadOpenMMBGPlugins();
-        platform = &Platform::getPlatformByName(GetParam());
-    }
-    Platform* platform = nullptr;
-};
+class ReferenceSystemsOnPlatform : public PlatformTest {};
 
 } // namespace
 

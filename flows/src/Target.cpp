@@ -30,14 +30,21 @@ class TargetLogProbFunction : public torch::autograd::Function<TargetLogProbFunc
 public:
     static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor x, Target* target) {
         EnergyEvaluation e = target->evaluate(x.detach(), true);
-        torch::Tensor forces = torch::where(e.valid.view({-1, 1, 1}), e.forces, torch::zeros_like(e.forces));
-        ctx->save_for_backward({forces.to(x.scalar_type())});
-        torch::Tensor logProb = torch::where(e.valid, -e.energy, torch::full_like(e.energy, -INFINITY));
-        return logProb.to(x.scalar_type());
+        // Targets may answer on another device or dtype (SystemTarget: float64 on the CPU).
+        torch::Tensor valid = e.valid.to(x.device());
+        torch::Tensor forces = e.forces.to(x.device(), x.scalar_type());
+        forces = torch::where(valid.view({-1, 1, 1}), forces, torch::zeros_like(forces));
+        ctx->save_for_backward({forces, valid});
+        torch::Tensor energy = e.energy.to(x.device(), x.scalar_type());
+        return torch::where(valid, -energy, torch::full_like(energy, -INFINITY));
     }
     static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grad) {
-        torch::Tensor forces = ctx->get_saved_variables()[0];
-        return {grad[0].view({-1, 1, 1}) * forces, torch::Tensor()};
+        torch::autograd::variable_list saved = ctx->get_saved_variables();
+        const torch::Tensor& forces = saved[0];
+        const torch::Tensor& valid = saved[1];
+        // Invalid rows get exactly zero gradient, even if the incoming gradient is not finite.
+        torch::Tensor g = torch::where(valid, grad[0], torch::zeros_like(grad[0]));
+        return {g.view({-1, 1, 1}) * forces, torch::Tensor()};
     }
 };
 

@@ -1,0 +1,366 @@
+#include "SystemTarget.h"
+#include "BoltzmannGeneratorForce.h"
+#include "openmm/Context.h"
+#include "openmm/LangevinMiddleIntegrator.h"
+#include "openmm/OpenMMException.h"
+#include "openmm/Platform.h"
+#include "openmm/State.h"
+#include "openmm/serialization/XmlSerializer.h"
+
+#include <torch/types.h>
+
+#include <algorithm>
+#include <cmath>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <limits>
+#include <set>
+#include <thread>
+
+using namespace BoltzmannPlugin;
+using namespace OpenMM;
+using namespace std;
+
+namespace {
+
+// kB*NA/1000 in kJ/(mol K) with the exact SI values of kB and NA, as OpenMM's BOLTZ.
+constexpr double BoltzmannConstant = 1.380649e-23 * 6.02214076e23 / 1000.0;
+
+// Context creation touches process-wide OpenMM state (platform and kernel registries); do it one
+// Context at a time even when several worker threads start together.
+mutex& contextCreationMutex() {
+    static mutex m;
+    return m;
+}
+
+// One batch (or part of one) to evaluate: raw row-major buffers, indexed by row.
+struct Job {
+    const double* x = nullptr;   // [B, N, D]
+    int64_t batch = 0;
+    bool computeForces = false;
+    double* energy = nullptr;    // [B]
+    double* forces = nullptr;    // [B, N, D], zero-filled by the caller; null if not requested
+    bool* valid = nullptr;       // [B], false-filled by the caller
+};
+
+} // namespace
+
+/**
+ * One inner Context with its integrator and a positions buffer holding all System particles;
+ * evaluates rows of a Job. Used by the serial path and owned by each pool worker.
+ */
+class SystemTarget::Evaluator {
+public:
+    Evaluator(const System& system, const SystemTarget& owner, const map<string, string>& properties)
+            : particles(owner.particles), buffer(owner.positions), kT(owner.kT), dim(owner.dim),
+              hasVirtualSites(false) {
+        for (int i = 0; i < system.getNumParticles(); i++)
+            hasVirtualSites |= system.isVirtualSite(i);
+        Platform& platform = Platform::getPlatformByName(owner.platformName);
+        // LangevinMiddleIntegrator's kinetic energy does not need forces, so getState(Energy)
+        // computes energies only. It is never stepped.
+        integrator.reset(new LangevinMiddleIntegrator(owner.temperature, 1.0, 0.001));
+        lock_guard<mutex> lock(contextCreationMutex());
+        context.reset(new Context(system, *integrator, platform, properties));
+    }
+    /** Evaluate rows [begin, end) of a job; never throws. */
+    void evaluateRows(const Job& job, int64_t begin, int64_t end) {
+        const int n = particles.size();
+        const int64_t rowSize = (int64_t) n * dim;
+        for (int64_t b = begin; b < end; b++) {
+            try {
+                evaluateRow(job, b, job.x + b * rowSize, n);
+            }
+            catch (...) {
+                markInvalid(job, b, rowSize);
+            }
+        }
+    }
+
+private:
+    static void markInvalid(const Job& job, int64_t b, int64_t rowSize) {
+        job.energy[b] = numeric_limits<double>::infinity();
+        job.valid[b] = false;
+        if (job.forces != nullptr)
+            fill(job.forces + b * rowSize, job.forces + (b + 1) * rowSize, 0.0);
+    }
+    void evaluateRow(const Job& job, int64_t b, const double* row, int n) {
+        const int64_t rowSize = (int64_t) n * dim;
+        for (int64_t k = 0; k < rowSize; k++)
+            if (!isfinite(row[k])) {
+                markInvalid(job, b, rowSize);
+                return;
+            }
+        for (int i = 0; i < n; i++) {
+            const double* r = row + (int64_t) i * dim;
+            buffer[particles[i]] = Vec3(r[0], r[1], dim == 3 ? r[2] : 0.0);
+        }
+        context->setPositions(buffer);
+        if (hasVirtualSites)
+            context->computeVirtualSites();
+        State state = context->getState(job.computeForces ? State::Energy | State::Forces : State::Energy);
+        const double u = state.getPotentialEnergy() / kT;
+        if (!isfinite(u)) {
+            markInvalid(job, b, rowSize);
+            return;
+        }
+        if (job.computeForces) {
+            const vector<Vec3>& f = state.getForces();
+            double* out = job.forces + b * rowSize;
+            for (int i = 0; i < n; i++) {
+                const Vec3& fi = f[particles[i]];
+                for (int d = 0; d < dim; d++) {
+                    const double value = fi[d] / kT;
+                    if (!isfinite(value)) {
+                        markInvalid(job, b, rowSize);
+                        return;
+                    }
+                    out[(int64_t) i * dim + d] = value;
+                }
+            }
+        }
+        job.energy[b] = u;
+        job.valid[b] = true;
+    }
+
+    vector<int> particles;
+    vector<Vec3> buffer;
+    double kT;
+    int dim;
+    bool hasVirtualSites;
+    unique_ptr<Integrator> integrator;
+    unique_ptr<Context> context;
+};
+
+/**
+ * Worker threads, each creating and owning one Evaluator (Context) inside its own thread. A job
+ * is split into contiguous chunks, chunk k going to worker k; execute() returns when all chunks
+ * are done.
+ */
+class SystemTarget::WorkerPool {
+public:
+    WorkerPool(const System& system, const SystemTarget& owner, const map<string, string>& properties, int numWorkers)
+            : numWorkers(numWorkers) {
+        threads.reserve(numWorkers);
+        try {
+            for (int k = 0; k < numWorkers; k++)
+                threads.emplace_back(&WorkerPool::run, this, k, cref(system), cref(owner), cref(properties));
+        }
+        catch (const exception& e) {
+            lock_guard<mutex> lock(m);
+            startupError = string("could not start a worker thread: ") + e.what();
+        }
+        unique_lock<mutex> lock(m);
+        doneCv.wait(lock, [&] { return started == (int) threads.size(); });
+        if (!startupError.empty()) {
+            lock.unlock();
+            stop();
+            throw OpenMMException("SystemTarget: could not create an inner Context on platform '" + owner.platformName +
+                                  "': " + startupError);
+        }
+    }
+    ~WorkerPool() {
+        stop();
+    }
+    void execute(const Job& j) {
+        unique_lock<mutex> lock(m);
+        job = j;
+        pending = numWorkers;
+        generation++;
+        startCv.notify_all();
+        doneCv.wait(lock, [&] { return pending == 0; });
+    }
+
+private:
+    void stop() {
+        {
+            lock_guard<mutex> lock(m);
+            stopping = true;
+        }
+        startCv.notify_all();
+        for (thread& t : threads)
+            if (t.joinable())
+                t.join();
+    }
+    void run(int index, const System& system, const SystemTarget& owner, const map<string, string>& properties) {
+        unique_ptr<Evaluator> evaluator;
+        string error;
+        try {
+            evaluator.reset(new Evaluator(system, owner, properties));
+        }
+        catch (const exception& e) {
+            error = e.what();
+        }
+        catch (...) {
+            error = "unknown error";
+        }
+        uint64_t seen = 0;
+        {
+            lock_guard<mutex> lock(m);
+            if (!error.empty() && startupError.empty())
+                startupError = error;
+            started++;
+            seen = generation;
+        }
+        doneCv.notify_all();
+        while (true) {
+            Job local;
+            {
+                unique_lock<mutex> lock(m);
+                startCv.wait(lock, [&] { return stopping || generation != seen; });
+                if (stopping)
+                    break;
+                seen = generation;
+                local = job;
+            }
+            const int64_t begin = local.batch * index / numWorkers;
+            const int64_t end = local.batch * (index + 1) / numWorkers;
+            if (evaluator != nullptr)
+                evaluator->evaluateRows(local, begin, end);
+            {
+                lock_guard<mutex> lock(m);
+                pending--;
+            }
+            doneCv.notify_all();
+        }
+        // Destroy the Context in the thread that created it.
+        evaluator.reset();
+    }
+
+    const int numWorkers;
+    vector<thread> threads;
+    mutex m;
+    condition_variable startCv, doneCv;
+    Job job;
+    uint64_t generation = 0;
+    int pending = 0, started = 0;
+    bool stopping = false;
+    string startupError;
+};
+
+SystemTarget::SystemTarget(const System& system, double temperature, const vector<int>& particles,
+                           const vector<Vec3>& positions, const string& platformName, int numWorkers, int dimension,
+                           const map<string, string>& properties)
+        : temperature(temperature), kT(BoltzmannConstant * temperature), particles(particles), positions(positions),
+          platformName(platformName), numWorkers(numWorkers), dim(dimension) {
+    if (!(temperature > 0.0) || !isfinite(temperature))
+        throw OpenMMException("SystemTarget: the temperature must be positive and finite (Kelvin), got " + to_string(temperature));
+    if (dimension != 2 && dimension != 3)
+        throw OpenMMException("SystemTarget: the dimension must be 2 or 3, got " + to_string(dimension));
+    if (numWorkers < 0)
+        throw OpenMMException("SystemTarget: the number of workers must be non-negative (0 = number of cores), got " +
+                              to_string(numWorkers));
+    const int numSystemParticles = system.getNumParticles();
+    if (particles.empty())
+        throw OpenMMException("SystemTarget: the list of modelled particles is empty");
+    set<int> seen;
+    for (int p : particles) {
+        if (p < 0 || p >= numSystemParticles)
+            throw OpenMMException("SystemTarget: particle index " + to_string(p) + " is out of range for a System of " +
+                                  to_string(numSystemParticles) + " particles");
+        if (!seen.insert(p).second)
+            throw OpenMMException("SystemTarget: particle " + to_string(p) + " is listed more than once");
+        if (system.isVirtualSite(p))
+            throw OpenMMException("SystemTarget: particle " + to_string(p) + " is a virtual site and cannot be modelled");
+    }
+    if ((int) positions.size() != numSystemParticles)
+        throw OpenMMException("SystemTarget: got " + to_string(positions.size()) + " positions for a System of " +
+                              to_string(numSystemParticles) + " particles");
+    for (int i = 0; i < numSystemParticles; i++)
+        for (int d = 0; d < 3; d++)
+            if (!isfinite(positions[i][d]))
+                throw OpenMMException("SystemTarget: the position of particle " + to_string(i) + " is not finite");
+    try {
+        Platform::getPlatformByName(platformName);
+    }
+    catch (const OpenMMException&) {
+        string known;
+        for (int i = 0; i < Platform::getNumPlatforms(); i++)
+            known += (i > 0 ? ", " : "") + Platform::getPlatform(i).getName();
+        throw OpenMMException("SystemTarget: unknown platform '" + platformName + "' (registered: " + known + ")");
+    }
+
+    // A copy of the System without BoltzmannGeneratorForce, so the inner Contexts never run a flow.
+    try {
+        innerSystem.reset(XmlSerializer::clone<System>(system));
+    }
+    catch (const exception& e) {
+        throw OpenMMException(string("SystemTarget: could not copy the System: ") + e.what());
+    }
+    for (int i = innerSystem->getNumForces() - 1; i >= 0; i--)
+        if (dynamic_cast<const BoltzmannGeneratorForce*>(&innerSystem->getForce(i)) != nullptr)
+            innerSystem->removeForce(i);
+
+    map<string, string> contextProperties = properties;
+    if (platformName == "CPU" && contextProperties.find("Threads") == contextProperties.end())
+        contextProperties["Threads"] = "1";
+    if (this->numWorkers == 0)
+        this->numWorkers = max(1u, thread::hardware_concurrency());
+    if (this->numWorkers == 1) {
+        try {
+            serialEvaluator.reset(new Evaluator(*innerSystem, *this, contextProperties));
+        }
+        catch (const exception& e) {
+            throw OpenMMException("SystemTarget: could not create an inner Context on platform '" + platformName + "': " + e.what());
+        }
+    }
+    else
+        pool.reset(new WorkerPool(*innerSystem, *this, contextProperties, this->numWorkers));
+}
+
+SystemTarget::~SystemTarget() {
+    pool.reset();
+    serialEvaluator.reset();
+}
+
+int SystemTarget::numParticles() const {
+    return particles.size();
+}
+
+int SystemTarget::dimension() const {
+    return dim;
+}
+
+const System& SystemTarget::getSystem() const {
+    return *innerSystem;
+}
+
+void SystemTarget::setEnergyRegularisation(const bg::EnergyRegularisation& regularisation) {
+    lock_guard<mutex> lock(evaluateMutex);
+    this->regularisation = regularisation;
+}
+
+bg::EnergyEvaluation SystemTarget::evaluate(const torch::Tensor& x, bool computeForces) {
+    const int n = particles.size();
+    if (!x.defined() || x.dim() != 3 || x.size(1) != n || x.size(2) != dim)
+        throw OpenMMException("SystemTarget: x must have shape [B, " + to_string(n) + ", " + to_string(dim) + "], got " +
+                              (x.defined() ? c10::str(x.sizes()) : string("an undefined tensor")));
+    if (!at::isFloatingType(x.scalar_type()))
+        throw OpenMMException("SystemTarget: x must be a floating-point tensor");
+    torch::Tensor input = x.detach().to(torch::kCPU, torch::kFloat64).contiguous();
+    const int64_t batch = input.size(0);
+    bg::EnergyEvaluation result;
+    result.energy = torch::empty({batch}, torch::kFloat64);
+    result.valid = torch::zeros({batch}, torch::kBool);
+    if (computeForces)
+        result.forces = torch::zeros({batch, n, dim}, torch::kFloat64);
+
+    Job job;
+    job.x = input.data_ptr<double>();
+    job.batch = batch;
+    job.computeForces = computeForces;
+    job.energy = result.energy.data_ptr<double>();
+    job.forces = computeForces ? result.forces.data_ptr<double>() : nullptr;
+    job.valid = result.valid.data_ptr<bool>();
+    lock_guard<mutex> lock(evaluateMutex);
+    if (batch > 0) {
+        if (pool != nullptr)
+            pool->execute(job);
+        else
+            serialEvaluator->evaluateRows(job, 0, batch);
+    }
+    if (regularisation.active())
+        regularisation.apply(result);
+    return result;
+}

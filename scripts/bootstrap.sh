@@ -67,6 +67,8 @@ export PATH="$OPENMMBG_VENV/bin:$PATH"
 export CCACHE_DIR=${CCACHE_DIR:-$OPENMMBG_CACHE/ccache}
 # Precompiled headers (LibTorch) need these for ccache hits.
 export CCACHE_SLOPPINESS=${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}
+# Paths relative to the checkout, so a fresh clone elsewhere (CI) reuses the cache.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$OPENMMBG_ROOT} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 ccache --max-size=5G >/dev/null 2>&1 || true
 if [ ! -f "$OPENMMBG_BUILD_DIR/build.ninja" ]; then
     log "configuring $OPENMMBG_BUILD_DIR"

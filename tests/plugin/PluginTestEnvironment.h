@@ -1,6 +1,7 @@
 #ifndef OPENMMBG_TESTS_PLUGIN_TEST_ENVIRONMENT_H_
 #define OPENMMBG_TESTS_PLUGIN_TEST_ENVIRONMENT_H_
 
+#include "openmm/OpenMMException.h"
 #include "openmm/Platform.h"
 
 #include <gtest/gtest.h>
@@ -18,6 +19,22 @@ const std::vector<std::string>& loadOpenMMBGPlugins();
 
 /** Whether OpenMM's CUDA platform is usable here (registered and able to create a Context). */
 bool cudaPlatformUsable();
+
+/**
+ * Expect f() to throw an OpenMMException whose message names `where` (the class or function)
+ * and contains `fragment`.
+ */
+template <class F>
+void expectOpenMMException(F f, const std::string& where, const std::string& fragment) {
+    try {
+        f();
+        ADD_FAILURE() << "expected an OpenMMException from " << where << " mentioning '" << fragment << "'";
+    }
+    catch (const OpenMM::OpenMMException& e) {
+        EXPECT_NE(std::string(e.what()).find(where), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+    }
+}
 
 /** Fixture for test bodies shared across platforms: the parameter is the platform name. */
 class PlatformTest : public ::testing::TestWithParam<std::string> {

@@ -181,17 +181,6 @@ void expectForcesAreMinusGradient(const function<Reduced(const vector<Vec3>&)>& 
     EXPECT_LT(relativeForceError(analytic.forces, numeric), 1e-6);
 }
 
-template <class F>
-void expectOpenMMException(F f, const string& function, const string& fragment) {
-    try {
-        f();
-        FAIL() << "expected an OpenMMException from " << function;
-    }
-    catch (const OpenMMException& e) {
-        EXPECT_NE(string(e.what()).find(function), string::npos) << e.what();
-        EXPECT_NE(string(e.what()).find(fragment), string::npos) << e.what();
-    }
-}
 
 class ReferenceSystemsOnPlatform : public PlatformTest {};
 

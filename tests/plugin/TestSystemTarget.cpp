@@ -47,14 +47,7 @@ const double Inf = numeric_limits<double>::infinity();
 
 template <class F>
 void expectOpenMMException(F f, const string& fragment) {
-    try {
-        f();
-        ADD_FAILURE() << "expected an OpenMMException mentioning '" << fragment << "'";
-    }
-    catch (const OpenMMException& e) {
-        EXPECT_NE(string(e.what()).find("SystemTarget"), string::npos) << e.what();
-        EXPECT_NE(string(e.what()).find(fragment), string::npos) << e.what();
-    }
+    ::expectOpenMMException(f, "SystemTarget", fragment);
 }
 
 // Five particles: harmonic bonds, a Morse-like CustomBondForce and an angle, so energies and forces

@@ -2,6 +2,11 @@
 // 22-atom molecule-like System (an alanine-dipeptide stand-in: bonds, angles, torsions, a
 // NonbondedForce without cutoff and a GBSAOBCForce), batch 1024, against a plain single-Context
 // loop. Target: pool rate >= 0.9 x workers x the single-Context (Threads=1) rate.
+//
+// The CPU platform runs its kernels on a thread of its own even with Threads=1, so every
+// evaluation is a series of hand-offs between the caller and that thread. Where an idle core is
+// slow to wake (virtual machines), an unpinned single-Context loop is dominated by wake-up
+// latency: run the single-Context cases under `taskset -c 0` to measure their compute rate.
 
 #include "PluginTestEnvironment.h"
 #include "SystemTarget.h"
@@ -25,6 +30,11 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#ifdef __linux__
+#include <pthread.h>
+#include <sched.h>
+#endif
 
 using namespace BoltzmannPlugin;
 using namespace OpenMM;
@@ -203,12 +213,46 @@ static void BM_PlainContextLoop(benchmark::State& state) {
 }
 BENCHMARK(BM_PlainContextLoop)->ArgName("threads")->Arg(1)->Arg(0)->UseRealTime()->Unit(benchmark::kMillisecond);
 
-// SystemTarget::evaluate on the whole batch (energies + forces); workers = 1 is the serial path.
+// The ceiling for a pool of plain Contexts in one process: each benchmark thread owns a Context
+// (Threads=1) created in that thread, pinned to CPU thread_index (Linux), and loops over the batch.
+static void BM_PlainContextPerThread(benchmark::State& state) {
+    loadOpenMMBGPlugins();
+#ifdef __linux__
+    // With one thread this is the main thread: restore its CPU set afterwards.
+    cpu_set_t saved, set;
+    pthread_getaffinity_np(pthread_self(), sizeof(saved), &saved);
+    CPU_ZERO(&set);
+    CPU_SET(state.thread_index(), &set);
+    pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+#endif
+    System system = makeSystem();
+    VerletIntegrator integrator(0.001);
+    Context context(system, integrator, Platform::getPlatformByName("CPU"), {{"Threads", "1"}});
+    vector<vector<Vec3>> configurations = batchAsVectors(makeBatch());
+    double sum = 0.0;
+    for (auto _ : state) {
+        for (const vector<Vec3>& positions : configurations) {
+            context.setPositions(positions);
+            State s = context.getState(State::Energy | State::Forces);
+            sum += s.getPotentialEnergy() + s.getForces()[0][0];
+        }
+    }
+    benchmark::DoNotOptimize(sum);
+    state.counters["configs/s"] = benchmark::Counter(double(BatchSize) * state.iterations(), benchmark::Counter::kIsRate);
+#ifdef __linux__
+    pthread_setaffinity_np(pthread_self(), sizeof(saved), &saved);
+#endif
+}
+BENCHMARK(BM_PlainContextPerThread)->Threads(1)->Threads(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// SystemTarget::evaluate on the whole batch; workers = 1 is the serial path. Arguments: workers,
+// forces (0 = energies only), pin (bind workers to CPUs), platform (0 = CPU, 1 = Reference).
 static void BM_SystemTarget(benchmark::State& state) {
     loadOpenMMBGPlugins();
     const int workers = state.range(0);
-    const bool forces = state.range(1) != 0;
-    SystemTarget target(makeSystem(), 300.0, allAtoms(), makePositions(), "CPU", workers);
+    const bool forces = state.range(1) != 0, pin = state.range(2) != 0;
+    const string platform = state.range(3) == 0 ? "CPU" : "Reference";
+    SystemTarget target(makeSystem(), 300.0, allAtoms(), makePositions(), platform, workers, 3, {}, pin);
     torch::Tensor x = makeBatch();
     bg::EnergyEvaluation first = target.evaluate(x, forces);
     if (!first.valid.all().item<bool>()) {
@@ -222,11 +266,14 @@ static void BM_SystemTarget(benchmark::State& state) {
     state.counters["configs/s"] = benchmark::Counter(double(BatchSize) * state.iterations(), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_SystemTarget)
-        ->ArgNames({"workers", "forces"})
-        ->Args({1, 1})
-        ->Args({2, 1})
-        ->Args({1, 0})
-        ->Args({2, 0})
+        ->ArgNames({"workers", "forces", "pin", "reference"})
+        ->Args({1, 1, 1, 0})
+        ->Args({2, 1, 1, 0})
+        ->Args({2, 1, 0, 0})
+        ->Args({1, 0, 1, 0})
+        ->Args({2, 0, 1, 0})
+        ->Args({1, 1, 1, 1})
+        ->Args({2, 1, 1, 1})
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond);
 

@@ -30,8 +30,9 @@ namespace BoltzmannPlugin {
  * energy does not require forces (energy-only evaluation computes no forces), and the platform
  * chosen at construction. With more than one worker, each worker thread owns one Context
  * (created inside that thread; on the CPU platform with Threads=1 unless the caller overrides
- * it), the batch is split into contiguous chunks, one per worker, and results are written in
- * input order. With one worker, a single Context is used serially in the calling thread.
+ * it), workers claim contiguous blocks of rows of the batch until none are left, and results are
+ * written in input order. With one worker, a single Context is used serially in the calling
+ * thread.
  *
  * Outputs are reduced: u = U/kT (dimensionless) with kT = BOLTZ*T, BOLTZ = kB*NA/1000
  * kJ/(mol K), and forces -du/dx = F/kT in 1/nm, as float64 tensors on the CPU. Configurations
@@ -63,13 +64,19 @@ public:
      *                     planar systems (modelled particles at z = 0)
      * @param properties   extra platform properties for every inner Context (name to value); on
      *                     the CPU platform "Threads" defaults to "1" unless given here
+     * @param pinWorkers   with more than one worker and at least as many CPUs available to the
+     *                     process as workers, bind worker k (and the threads its Context starts,
+     *                     such as the CPU platform's own thread) to the k-th available CPU (Linux;
+     *                     ignored elsewhere). This keeps each worker's hand-offs to its Context's
+     *                     thread on one core; pass false when other work shares these CPUs.
      * @throws OpenMM::OpenMMException (message starting "SystemTarget:") for invalid input, an
      *         unknown platform, or an inner Context that cannot be created
      */
     SystemTarget(const OpenMM::System& system, double temperature, const std::vector<int>& particles,
                  const std::vector<OpenMM::Vec3>& positions, const std::string& platformName = "CPU",
                  int numWorkers = 0, int dimension = 3,
-                 const std::map<std::string, std::string>& properties = std::map<std::string, std::string>());
+                 const std::map<std::string, std::string>& properties = std::map<std::string, std::string>(),
+                 bool pinWorkers = true);
     /** Stops the worker threads and destroys the inner Contexts. */
     ~SystemTarget() override;
     SystemTarget(const SystemTarget&) = delete;

@@ -10,6 +10,7 @@
 #include <torch/types.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <condition_variable>
 #include <cstdint>
@@ -17,6 +18,11 @@
 #include <limits>
 #include <set>
 #include <thread>
+
+#ifdef __linux__
+#include <pthread.h>
+#include <sched.h>
+#endif
 
 using namespace BoltzmannPlugin;
 using namespace OpenMM;
@@ -27,11 +33,38 @@ namespace {
 // kB*NA/1000 in kJ/(mol K) with the exact SI values of kB and NA, as OpenMM's BOLTZ.
 constexpr double BoltzmannConstant = 1.380649e-23 * 6.02214076e23 / 1000.0;
 
-// Context creation touches process-wide OpenMM state (platform and kernel registries); do it one
-// Context at a time even when several worker threads start together.
-mutex& contextCreationMutex() {
+// Creating and destroying a Context touch process-wide OpenMM state (platform and kernel
+// registries, the CPU platform's per-Context data), which is not safe to modify from several
+// threads at once: do both one Context at a time, even when worker threads start or stop together.
+mutex& contextLifetimeMutex() {
     static mutex m;
     return m;
+}
+
+// The CPUs the calling thread may run on (empty where this cannot be determined).
+vector<int> allowedCpus() {
+    vector<int> cpus;
+#ifdef __linux__
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) == 0)
+        for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+            if (CPU_ISSET(cpu, &set))
+                cpus.push_back(cpu);
+#endif
+    return cpus;
+}
+
+// Restrict the calling thread to one CPU (best effort; a no-op where unsupported).
+void bindCurrentThreadToCpu(int cpu) {
+#ifdef __linux__
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+#else
+    (void) cpu;
+#endif
 }
 
 // One batch (or part of one) to evaluate: raw row-major buffers, indexed by row.
@@ -61,8 +94,12 @@ public:
         // LangevinMiddleIntegrator's kinetic energy does not need forces, so getState(Energy)
         // computes energies only. It is never stepped.
         integrator.reset(new LangevinMiddleIntegrator(owner.temperature, 1.0, 0.001));
-        lock_guard<mutex> lock(contextCreationMutex());
+        lock_guard<mutex> lock(contextLifetimeMutex());
         context.reset(new Context(system, *integrator, platform, properties));
+    }
+    ~Evaluator() {
+        lock_guard<mutex> lock(contextLifetimeMutex());
+        context.reset();
     }
     /** Evaluate rows [begin, end) of a job; never throws. */
     void evaluateRows(const Job& job, int64_t begin, int64_t end) {
@@ -134,14 +171,21 @@ private:
 };
 
 /**
- * Worker threads, each creating and owning one Evaluator (Context) inside its own thread. A job
- * is split into contiguous chunks, chunk k going to worker k; execute() returns when all chunks
- * are done.
+ * Worker threads, each creating and owning one Evaluator (Context) inside its own thread, and
+ * optionally bound to one CPU. For a job, workers claim contiguous blocks of rows from a shared
+ * counter until none are left; each row's results go to that row's place in the output, so the
+ * order is the input order. execute() returns when all rows are done.
  */
 class SystemTarget::WorkerPool {
 public:
-    WorkerPool(const System& system, const SystemTarget& owner, const map<string, string>& properties, int numWorkers)
+    WorkerPool(const System& system, const SystemTarget& owner, const map<string, string>& properties, int numWorkers,
+               bool pinWorkers)
             : numWorkers(numWorkers) {
+        if (pinWorkers) {
+            vector<int> allowed = allowedCpus();
+            if ((int) allowed.size() >= numWorkers)
+                cpus.assign(allowed.begin(), allowed.begin() + numWorkers);
+        }
         threads.reserve(numWorkers);
         try {
             for (int k = 0; k < numWorkers; k++)
@@ -166,6 +210,9 @@ public:
     void execute(const Job& j) {
         unique_lock<mutex> lock(m);
         job = j;
+        // About 8 blocks per worker, at most 32 rows each.
+        blockSize = max<int64_t>(1, min<int64_t>(32, j.batch / (8 * numWorkers)));
+        nextRow = 0;
         pending = numWorkers;
         generation++;
         startCv.notify_all();
@@ -184,6 +231,10 @@ private:
                 t.join();
     }
     void run(int index, const System& system, const SystemTarget& owner, const map<string, string>& properties) {
+        // Bind the worker before its Context exists: threads the platform starts for the Context
+        // (the CPU platform's thread pool) inherit the binding, so their hand-offs stay on one core.
+        if (index < (int) cpus.size())
+            bindCurrentThreadToCpu(cpus[index]);
         unique_ptr<Evaluator> evaluator;
         string error;
         try {
@@ -206,6 +257,7 @@ private:
         doneCv.notify_all();
         while (true) {
             Job local;
+            int64_t block = 1;
             {
                 unique_lock<mutex> lock(m);
                 startCv.wait(lock, [&] { return stopping || generation != seen; });
@@ -213,11 +265,16 @@ private:
                     break;
                 seen = generation;
                 local = job;
+                block = blockSize;
             }
-            const int64_t begin = local.batch * index / numWorkers;
-            const int64_t end = local.batch * (index + 1) / numWorkers;
-            if (evaluator != nullptr)
-                evaluator->evaluateRows(local, begin, end);
+            // Claim contiguous blocks of rows until none are left, so a worker slowed down by
+            // something else on its core does not hold up the batch.
+            while (evaluator != nullptr) {
+                const int64_t begin = nextRow.fetch_add(block);
+                if (begin >= local.batch)
+                    break;
+                evaluator->evaluateRows(local, begin, min(begin + block, local.batch));
+            }
             {
                 lock_guard<mutex> lock(m);
                 pending--;
@@ -229,11 +286,14 @@ private:
     }
 
     const int numWorkers;
+    vector<int> cpus;   // CPU of each worker; empty if workers are not pinned
     vector<thread> threads;
     mutex m;
     condition_variable startCv, doneCv;
     Job job;
     uint64_t generation = 0;
+    int64_t blockSize = 1;
+    atomic<int64_t> nextRow{0};
     int pending = 0, started = 0;
     bool stopping = false;
     string startupError;
@@ -241,7 +301,7 @@ private:
 
 SystemTarget::SystemTarget(const System& system, double temperature, const vector<int>& particles,
                            const vector<Vec3>& positions, const string& platformName, int numWorkers, int dimension,
-                           const map<string, string>& properties)
+                           const map<string, string>& properties, bool pinWorkers)
         : temperature(temperature), kT(BoltzmannConstant * temperature), particles(particles), positions(positions),
           platformName(platformName), numWorkers(numWorkers), dim(dimension) {
     if (!(temperature > 0.0) || !isfinite(temperature))
@@ -306,7 +366,7 @@ SystemTarget::SystemTarget(const System& system, double temperature, const vecto
         }
     }
     else
-        pool.reset(new WorkerPool(*innerSystem, *this, contextProperties, this->numWorkers));
+        pool.reset(new WorkerPool(*innerSystem, *this, contextProperties, this->numWorkers, pinWorkers));
 }
 
 SystemTarget::~SystemTarget() {

@@ -8,8 +8,10 @@
 #include "openmm/Context.h"
 #include "openmm/CustomBondForce.h"
 #include "openmm/Force.h"
+#include "openmm/GBSAOBCForce.h"
 #include "openmm/HarmonicAngleForce.h"
 #include "openmm/HarmonicBondForce.h"
+#include "openmm/NonbondedForce.h"
 #include "openmm/OpenMMException.h"
 #include "openmm/Platform.h"
 #include "openmm/State.h"
@@ -607,6 +609,46 @@ TEST_P(SystemTargetOnPlatform, ConcurrentCallersAreSerialised) {
     for (const bg::EnergyEvaluation& e : results) {
         EXPECT_TRUE(torch::equal(e.energy, expected.energy));
         EXPECT_TRUE(torch::equal(e.forces, expected.forces));
+    }
+}
+
+TEST_P(SystemTargetOnPlatform, PinnedAndUnpinnedWorkersAgree) {
+    const vector<int> particles = {0, 1, 2, 3, 4};
+    torch::Tensor x = makeBatch(13, particles, 3, 0.01, 14);
+    SystemTarget pinned(makeSystem(), 300.0, particles, basePositions(), platform, 2, 3, {}, true);
+    SystemTarget unpinned(makeSystem(), 300.0, particles, basePositions(), platform, 2, 3, {}, false);
+    bg::EnergyEvaluation a = pinned.evaluate(x, true), b = unpinned.evaluate(x, true);
+    EXPECT_TRUE(torch::allclose(a.energy, b.energy, 1e-12, 0.0));
+    EXPECT_TRUE(torch::allclose(a.forces, b.forces, 1e-12, 1e-12));
+}
+
+// Contexts of several workers are created and destroyed together, which OpenMM's CPU platform
+// does not allow concurrently (its per-Context bookkeeping is a process-wide map): SystemTarget
+// serialises both. Unserialised, this test usually passes but sometimes aborts with heap
+// corruption or hangs in CpuPlatform::contextDestroyed (the race needs two exact overlaps).
+TEST_P(SystemTargetOnPlatform, CreatesAndDestroysWorkerContextsRepeatedly) {
+    // 200 particles with the CPU platform's own nonbonded and implicit-solvent kernels (which keep
+    // per-Context data), the first five modelled.
+    System system = makeSystem();
+    NonbondedForce* nonbonded = new NonbondedForce();
+    GBSAOBCForce* gbsa = new GBSAOBCForce();
+    vector<Vec3> positions = basePositions();
+    for (int i = 0; i < 200; i++) {
+        if (i >= 5) {
+            system.addParticle(12.0);
+            positions.push_back(Vec3(1.0 + 0.3 * (i % 6), 0.3 * ((i / 6) % 6), 0.3 * (i / 36)));
+        }
+        nonbonded->addParticle(i % 2 == 0 ? 0.2 : -0.2, 0.2, 0.3);
+        gbsa->addParticle(i % 2 == 0 ? 0.2 : -0.2, 0.15, 0.8);
+    }
+    nonbonded->createExceptionsFromBonds({{0, 1}, {1, 2}, {2, 3}, {3, 4}}, 0.8333, 0.5);
+    system.addForce(nonbonded);
+    system.addForce(gbsa);
+    const vector<int> particles = {0, 1, 2, 3, 4};
+    torch::Tensor x = makeBatch(16, particles, 3, 0.01, 15);
+    for (int repeat = 0; repeat < 100; repeat++) {
+        SystemTarget target(system, 300.0, particles, positions, platform, repeat % 3 == 2 ? 3 : 2);
+        ASSERT_TRUE(target.evaluate(x, true).valid.all().item<bool>());
     }
 }
 

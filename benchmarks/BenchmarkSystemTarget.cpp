@@ -190,15 +190,8 @@ vector<vector<Vec3>> batchAsVectors(const torch::Tensor& x) {
 
 // The plain single-Context loop: setPositions + getState(Energy | Forces) for each configuration.
 // Argument: the CPU platform's Threads property (1, or 0 for OpenMM's default = all cores).
-static void BM_PlainContextLoop(benchmark::State& state) {
-    loadOpenMMBGPlugins();
-    const int threads = state.range(0);
-    System system = makeSystem();
-    VerletIntegrator integrator(0.001);
-    map<string, string> properties;
-    if (threads > 0)
-        properties["Threads"] = to_string(threads);
-    Context context(system, integrator, Platform::getPlatformByName("CPU"), properties);
+// Time the one-configuration-at-a-time loop over the benchmark batch in one Context.
+static void runPlainLoop(benchmark::State& state, Context& context) {
     vector<vector<Vec3>> configurations = batchAsVectors(makeBatch());
     double sum = 0.0;
     for (auto _ : state) {
@@ -210,6 +203,18 @@ static void BM_PlainContextLoop(benchmark::State& state) {
     }
     benchmark::DoNotOptimize(sum);
     state.counters["configs/s"] = benchmark::Counter(double(BatchSize) * state.iterations(), benchmark::Counter::kIsRate);
+}
+
+static void BM_PlainContextLoop(benchmark::State& state) {
+    loadOpenMMBGPlugins();
+    const int threads = state.range(0);
+    System system = makeSystem();
+    VerletIntegrator integrator(0.001);
+    map<string, string> properties;
+    if (threads > 0)
+        properties["Threads"] = to_string(threads);
+    Context context(system, integrator, Platform::getPlatformByName("CPU"), properties);
+    runPlainLoop(state, context);
 }
 BENCHMARK(BM_PlainContextLoop)->ArgName("threads")->Arg(1)->Arg(0)->UseRealTime()->Unit(benchmark::kMillisecond);
 
@@ -228,17 +233,7 @@ static void BM_PlainContextPerThread(benchmark::State& state) {
     System system = makeSystem();
     VerletIntegrator integrator(0.001);
     Context context(system, integrator, Platform::getPlatformByName("CPU"), {{"Threads", "1"}});
-    vector<vector<Vec3>> configurations = batchAsVectors(makeBatch());
-    double sum = 0.0;
-    for (auto _ : state) {
-        for (const vector<Vec3>& positions : configurations) {
-            context.setPositions(positions);
-            State s = context.getState(State::Energy | State::Forces);
-            sum += s.getPotentialEnergy() + s.getForces()[0][0];
-        }
-    }
-    benchmark::DoNotOptimize(sum);
-    state.counters["configs/s"] = benchmark::Counter(double(BatchSize) * state.iterations(), benchmark::Counter::kIsRate);
+    runPlainLoop(state, context);
 #ifdef __linux__
     pthread_setaffinity_np(pthread_self(), sizeof(saved), &saved);
 #endif

@@ -2,9 +2,11 @@
 //  - BM_SampleAndLogProb: one pass that draws samples and their joint log q, no gradients (samples/s);
 //  - BM_LogProbForwardBackward: log q of a batch and the gradient of its mean w.r.t. the weights
 //    (the maximum-likelihood / FAB training step without the optimiser).
-// Arguments: {system (0 = DW4, 1 = LJ13, 2 = ALDP-sized), batch, threads}. Counters report the
-// parameter count and the process's peak resident memory so far (MiB; run one size per process
-// with --benchmark_filter for a per-size figure).
+// Arguments: {system (0 = DW4, 1 = LJ13, 2 = ALDP-sized), batch, threads, memorySaving}. With
+// memorySaving = 1 the forward+backward pass uses gradient checkpointing per coupling layer and
+// sampling pushes at most 128 samples through the flow at once (setInferenceBatchSize).
+// Counters report the parameter count and the process's peak resident memory so far (MiB; run one
+// size per process with --benchmark_filter for a per-size figure: scripts in benchmarks/ do that).
 
 #include "bg/AugmentedCouplingFlow.h"
 
@@ -63,6 +65,8 @@ void BM_SampleAndLogProb(benchmark::State& state) {
     torch::set_num_threads(threads);
     torch::manual_seed(0);
     bg::AugmentedCouplingFlow flow(paperConfig(system));
+    if (state.range(3) != 0)
+        flow->setInferenceBatchSize(128);
     at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(1);
     torch::InferenceMode inference;
     flow->sample(batch, gen);   // warm-up: first-touch allocation is not part of the figure
@@ -79,6 +83,7 @@ void BM_LogProbForwardBackward(benchmark::State& state) {
     torch::set_num_threads(threads);
     torch::manual_seed(0);
     bg::AugmentedCouplingFlow flow(paperConfig(system));
+    flow->setGradientCheckpointing(state.range(3) != 0);
     at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(1);
     bg::FlowSample data;
     {
@@ -100,8 +105,9 @@ void sizes(benchmark::internal::Benchmark* b) {
     for (int system : {0, 1, 2})
         for (int batch : {128, 1024})
             for (int threads : {1, 2})
-                b->Args({system, batch, threads});
-    b->ArgNames({"system", "batch", "threads"})->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
+                for (int memorySaving : {0, 1})
+                    b->Args({system, batch, threads, memorySaving});
+    b->ArgNames({"system", "batch", "threads", "memorySaving"})->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
 }
 
 } // namespace

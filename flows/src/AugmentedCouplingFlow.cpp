@@ -1,7 +1,10 @@
 #include "bg/AugmentedCouplingFlow.h"
 
+#include "CheckpointedCoupling.h"
+
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -54,12 +57,24 @@ FlowTransform AugmentedCouplingFlowImpl::run(const torch::Tensor& x, const torch
     // Sampling runs blocks 0..L-1, each applying its swap=true coupling and then its swap=false one;
     // the inverse runs the blocks in reverse order with each coupling inverted.
     const int numBlocks = config.numBlocks;
+    const bool recompute = checkpointing && torch::GradMode::is_enabled();
+    lastAuxLosses.clear();
     for (int step = 0; step < 2 * numBlocks; step++) {
         int block = inverse ? numBlocks - 1 - step / 2 : step / 2;
         bool swapStep = inverse ? (step % 2 == 1) : (step % 2 == 0);
-        auto [out, ld] = layers[2 * block + (swapStep ? 1 : 0)]->as<CouplingLayerImpl>()->forward(z, nodeFeatures, inverse);
-        z = out;
-        logDet = logDet + ld;
+        CouplingLayerImpl& layer = *layers[2 * block + (swapStep ? 1 : 0)]->as<CouplingLayerImpl>();
+        if (recompute) {
+            CouplingOutput out = checkpointedCoupling(layer, z, nodeFeatures, inverse);
+            z = out.z;
+            logDet = logDet + out.logDet;
+            lastAuxLosses.push_back(out.auxLoss);
+        }
+        else {
+            auto [out, ld] = layer.forward(z, nodeFeatures, inverse);
+            z = out;
+            logDet = logDet + ld;
+            lastAuxLosses.push_back(layer.lastAuxLoss());
+        }
     }
     torch::Tensor xOut = z.select(2, 0);
     torch::Tensor aOut = z.narrow(2, 1, config.numAugmented).permute({0, 2, 1, 3});
@@ -74,7 +89,31 @@ FlowTransform AugmentedCouplingFlowImpl::inverse(const torch::Tensor& x, const t
     return run(x, a, true);
 }
 
+void AugmentedCouplingFlowImpl::setInferenceBatchSize(int64_t maxBatch) {
+    if (maxBatch < 0)
+        throw std::invalid_argument("AugmentedCouplingFlow::setInferenceBatchSize: the batch size must not be negative");
+    inferenceBatchSize = maxBatch;
+}
+
+int64_t AugmentedCouplingFlowImpl::activeChunk() const {
+    return torch::GradMode::is_enabled() ? 0 : inferenceBatchSize;
+}
+
 FlowSample AugmentedCouplingFlowImpl::sample(int64_t n, std::optional<at::Generator> generator) {
+    const int64_t chunk = activeChunk();
+    if (chunk == 0 || n <= chunk)
+        return sampleOnce(n, generator);
+    std::vector<torch::Tensor> xs, as, logProbs;
+    for (int64_t start = 0; start < n; start += chunk) {
+        FlowSample part = sampleOnce(std::min(chunk, n - start), generator);
+        xs.push_back(part.x);
+        as.push_back(part.a);
+        logProbs.push_back(part.logProb);
+    }
+    return {torch::cat(xs), torch::cat(as), torch::cat(logProbs)};
+}
+
+FlowSample AugmentedCouplingFlowImpl::sampleOnce(int64_t n, std::optional<at::Generator> generator) {
     auto options = nodeFeatures.options().dtype(config.dtype == "float64" ? torch::kFloat64 : torch::kFloat32);
     torch::Tensor x0 = base.sample(n, options, generator);
     torch::Tensor a0 = conditional.sample(x0, config.numAugmented, generator);
@@ -84,6 +123,18 @@ FlowSample AugmentedCouplingFlowImpl::sample(int64_t n, std::optional<at::Genera
 }
 
 torch::Tensor AugmentedCouplingFlowImpl::logProb(const torch::Tensor& x, const torch::Tensor& a) {
+    const int64_t chunk = activeChunk(), batch = x.dim() > 0 ? x.size(0) : 0;
+    if (chunk == 0 || batch <= chunk || a.dim() == 0 || a.size(0) != batch)
+        return logProbOnce(x, a);
+    std::vector<torch::Tensor> parts;
+    for (int64_t start = 0; start < batch; start += chunk) {
+        const int64_t length = std::min(chunk, batch - start);
+        parts.push_back(logProbOnce(x.narrow(0, start, length), a.narrow(0, start, length)));
+    }
+    return torch::cat(parts);
+}
+
+torch::Tensor AugmentedCouplingFlowImpl::logProbOnce(const torch::Tensor& x, const torch::Tensor& a) {
     FlowTransform out = run(x, a, true);
     return base.logProb(out.x) + conditional.logProb(out.a, out.x) + out.logDet;
 }
@@ -93,7 +144,8 @@ torch::Tensor AugmentedCouplingFlowImpl::marginalLogProb(const torch::Tensor& x,
         throw std::invalid_argument("AugmentedCouplingFlow::marginalLogProb: numDraws must be positive");
     torch::NoGradGuard noGrad;
     const int64_t batch = x.size(0);
-    // All draws in one pass: repeat x M times along the batch.
+    // All draws in one pass (chunked by logProb when an inference batch size is set): repeat x M
+    // times along the batch.
     torch::Tensor xs = x.repeat({numDraws, 1, 1});
     torch::Tensor a = conditional.sample(xs, config.numAugmented, generator);
     torch::Tensor logW = logProb(xs, a) - conditional.logProb(a, xs);
@@ -102,8 +154,7 @@ torch::Tensor AugmentedCouplingFlowImpl::marginalLogProb(const torch::Tensor& x,
 
 torch::Tensor AugmentedCouplingFlowImpl::auxLoss() const {
     torch::Tensor total;
-    for (const auto& layer : *layers) {
-        const torch::Tensor& loss = layer->as<CouplingLayerImpl>()->lastAuxLoss();
+    for (const torch::Tensor& loss : lastAuxLosses) {
         if (!loss.defined())
             continue;
         total = total.defined() ? total + loss : loss;

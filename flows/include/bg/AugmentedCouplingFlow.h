@@ -13,6 +13,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace bg {
 
@@ -68,14 +69,44 @@ public:
     }
     /** Number of trainable scalars. */
     int64_t numParameters() const;
+    /**
+     * Gradient checkpointing: when on, passes run with gradients enabled keep only the input of
+     * each coupling layer for the backward pass and recompute the layer there. Training then needs
+     * memory for one layer's activations instead of all of them, at the cost of about one more
+     * forward pass. Results (values and gradients) are the same as without it. Off by default.
+     */
+    void setGradientCheckpointing(bool enabled) {
+        checkpointing = enabled;
+    }
+    bool getGradientCheckpointing() const {
+        return checkpointing;
+    }
+    /**
+     * The largest batch that sample(), logProb() and marginalLogProb() push through the flow at once
+     * while gradients are disabled (NoGradGuard or InferenceMode); larger requests are processed in
+     * consecutive chunks, which bounds the memory of sampling and evaluation. 0 (the default) means
+     * no limit. With gradients enabled the whole batch is always one pass. Chunked sampling draws the
+     * same kind of samples, but a different random stream than one unchunked pass.
+     */
+    void setInferenceBatchSize(int64_t maxBatch);
+    int64_t getInferenceBatchSize() const {
+        return inferenceBatchSize;
+    }
 
 private:
     FlowTransform run(const torch::Tensor& x, const torch::Tensor& a, bool inverse);
+    FlowSample sampleOnce(int64_t n, std::optional<at::Generator> generator);
+    torch::Tensor logProbOnce(const torch::Tensor& x, const torch::Tensor& a);
+    /** The batch size to process at once now: 0 for "all", else inferenceBatchSize. */
+    int64_t activeChunk() const;
     FlowConfig config;
     ZeroCoMGaussian base;
     ConditionalGaussian conditional;
     torch::nn::ModuleList layers;
     torch::Tensor nodeFeatures;
+    std::vector<torch::Tensor> lastAuxLosses;   // one per coupling layer of the last pass
+    bool checkpointing = false;
+    int64_t inferenceBatchSize = 0;
 };
 TORCH_MODULE(AugmentedCouplingFlow);
 

@@ -18,5 +18,5 @@ if [ ${#cases[@]} -eq 0 ]; then
     cases+=("BM_LogProbForwardBackward/system:1/batch:1024/threads:1/memorySaving:1")
 fi
 for c in "${cases[@]}"; do
-    "$build/bin/BenchmarkFlow" --benchmark_filter="^$c\$" --benchmark_min_time=0.01 2>/dev/null | grep -E '^BM_' || echo "$c: failed"
+    "$build/bin/BenchmarkFlow" --benchmark_filter="^$c/" --benchmark_min_time=0.01 2>/dev/null | grep -E '^BM_' || echo "$c: failed"
 done

@@ -38,8 +38,11 @@ AugmentedCouplingFlowImpl::AugmentedCouplingFlowImpl(const FlowConfig& cfg)
                                      ? torch::arange(config.numParticles, torch::kInt64)
                                      : torch::tensor(std::vector<int64_t>(config.particleTypes.begin(), config.particleTypes.end()), torch::kInt64);
     nodeFeatures = register_buffer("nodeFeatures", features);
-    if (config.dtype == "float64")
+    if (config.dtype == "float64") {
+        // Module::to(dtype) converts every buffer, the integer node features too: restore them.
         to(torch::kFloat64);
+        nodeFeatures.set_data(nodeFeatures.to(torch::kInt64));
+    }
 }
 
 FlowTransform AugmentedCouplingFlowImpl::run(const torch::Tensor& x, const torch::Tensor& a, bool inverse) {
@@ -58,19 +61,21 @@ FlowTransform AugmentedCouplingFlowImpl::run(const torch::Tensor& x, const torch
     // the inverse runs the blocks in reverse order with each coupling inverted.
     const int numBlocks = config.numBlocks;
     const bool recompute = checkpointing && torch::GradMode::is_enabled();
+    // A later module-wide to(dtype) by the caller converts the features buffer as well.
+    const torch::Tensor features = nodeFeatures.is_floating_point() ? nodeFeatures.round().to(torch::kInt64) : nodeFeatures;
     lastAuxLosses.clear();
     for (int step = 0; step < 2 * numBlocks; step++) {
         int block = inverse ? numBlocks - 1 - step / 2 : step / 2;
         bool swapStep = inverse ? (step % 2 == 1) : (step % 2 == 0);
         CouplingLayerImpl& layer = *layers[2 * block + (swapStep ? 1 : 0)]->as<CouplingLayerImpl>();
         if (recompute) {
-            CouplingOutput out = checkpointedCoupling(layer, z, nodeFeatures, inverse);
+            CouplingOutput out = checkpointedCoupling(layer, z, features, inverse);
             z = out.z;
             logDet = logDet + out.logDet;
             lastAuxLosses.push_back(out.auxLoss);
         }
         else {
-            auto [out, ld] = layer.forward(z, nodeFeatures, inverse);
+            auto [out, ld] = layer.forward(z, features, inverse);
             z = out;
             logDet = logDet + ld;
             lastAuxLosses.push_back(layer.lastAuxLoss());

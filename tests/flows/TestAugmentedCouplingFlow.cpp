@@ -194,6 +194,23 @@ TEST(AugmentedCouplingFlow, MultipleAugmentedSetsAndFloat32) {
     EXPECT_GE(flow->auxLoss().item<double>(), 0.0);
 }
 
+TEST(AugmentedCouplingFlow, Float64WithParticleEmbeddings) {
+    // Per-atom embeddings index a table with integer node features; converting the module to
+    // float64 (at construction or by the caller) must leave them usable.
+    FlowConfig config = smallConfig({Projection::Spherical, InnerTransform::Spline, 3});
+    config.numEmbeddings = 3;
+    config.embeddingDim = 4;
+    config.particleTypes = {0, 1, 2, 1, 0};
+    torch::manual_seed(12);
+    AugmentedCouplingFlow flow(config);
+    perturb(flow, 0.05);
+    FlowSample s = flow->sample(8);
+    EXPECT_EQ(s.x.dtype(), torch::kFloat64);
+    EXPECT_LT((flow->logProb(s.x, s.a) - s.logProb).abs().max().item<double>(), 1e-10);
+    flow->to(torch::kFloat64);
+    EXPECT_LT((flow->logProb(s.x, s.a) - s.logProb).abs().max().item<double>(), 1e-10);
+}
+
 TEST(AugmentedCouplingFlow, BlocksStartWithIdenticalWeights) {
     FlowConfig config = smallConfig({Projection::Vector, InnerTransform::Spline, 2});
     config.numBlocks = 3;

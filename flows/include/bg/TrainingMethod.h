@@ -1,0 +1,72 @@
+#ifndef BG_TRAININGMETHOD_H_
+#define BG_TRAININGMETHOD_H_
+
+#include "bg/AugmentedCouplingFlow.h"
+#include "bg/Optimizer.h"
+
+#include <torch/serialize/archive.h>
+#include <torch/types.h>
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace bg {
+
+/** Named scalar figures (metric name, value) reported by a training step or an evaluation. */
+using NamedValues = std::vector<std::pair<std::string, double>>;
+
+/** What one TrainingMethod::step() did. */
+struct StepStats {
+    double loss = std::numeric_limits<double>::quiet_NaN(); ///< mean loss over the step's updates
+    double gradNorm = 0.0;      ///< mean global gradient norm (before clipping) over the updates
+    double learningRate = 0.0;  ///< learning rate of the last update taken
+    int64_t updates = 0;        ///< optimiser updates attempted in this step
+    int64_t skipped = 0;        ///< updates skipped by the median-window guard
+    int64_t clipped = 0;        ///< updates whose gradient was clipped
+    int64_t masked = 0;         ///< samples left out of the loss (non-finite terms)
+    int64_t samples = 0;        ///< samples that entered the loss
+    NamedValues extra;          ///< method-specific figures (e.g. AIS acceptance and ESS for FAB)
+};
+
+/**
+ * One way of training an AugmentedCouplingFlow (maximum likelihood on data, FAB on a target).
+ * A TrainingDriver calls step() repeatedly; one call is one minibatch update for maximum
+ * likelihood and one full iteration (AIS pass plus several buffer updates) for FAB. The driver owns
+ * the flow, the optimiser and the random generator, and saves the method's own state (buffers,
+ * counters, adapted step sizes) through save()/load() so a resumed run continues identically.
+ */
+class TrainingMethod {
+public:
+    virtual ~TrainingMethod() = default;
+    /** Short name, as on the command line ("ml", "fab"). */
+    virtual std::string name() const = 0;
+    /** step() calls that make one epoch (ML: minibatches per pass over the data; FAB: 1). */
+    virtual int64_t callsPerEpoch() const = 0;
+    /** Optimiser updates one step() call attempts (ML: 1; FAB: updates per iteration). */
+    virtual int64_t updatesPerCall() const {
+        return 1;
+    }
+    /** Run one step: draw what it needs from generator, compute losses, update through optimizer. */
+    virtual StepStats step(AugmentedCouplingFlow& flow, SkipClipAdam& optimizer, torch::Generator& generator) = 0;
+    /** Figures this method adds to a periodic evaluation (FAB: AIS ESS with alpha = 1). */
+    virtual NamedValues evaluate(AugmentedCouplingFlow& flow, torch::Generator& generator) {
+        (void) flow;
+        (void) generator;
+        return {};
+    }
+    /** Save the method's own state (not the flow or the optimiser). */
+    virtual void save(torch::serialize::OutputArchive& archive) const {
+        (void) archive;
+    }
+    /** Restore what save() wrote. */
+    virtual void load(torch::serialize::InputArchive& archive) {
+        (void) archive;
+    }
+};
+
+} // namespace bg
+
+#endif

@@ -9,9 +9,12 @@
 // size per process with --benchmark_filter for a per-size figure: scripts in benchmarks/ do that).
 
 #include "bg/AugmentedCouplingFlow.h"
+#include "bg/MemoryTuning.h"
 
 #include <benchmark/benchmark.h>
 #include <sys/resource.h>
+#include <cstdlib>
+#include <string>
 #include <torch/torch.h>
 
 namespace {
@@ -115,4 +118,16 @@ void sizes(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_SampleAndLogProb)->Apply(sizes);
 BENCHMARK(BM_LogProbForwardBackward)->Apply(sizes);
 
-BENCHMARK_MAIN();
+// Peak memory is reported with the heap tuned as in the openmm-bg executables (bg::MemoryTuning.h);
+// OPENMMBG_DEFAULT_MALLOC=1 keeps glibc's defaults to measure the difference.
+int main(int argc, char** argv) {
+    const char* keep = std::getenv("OPENMMBG_DEFAULT_MALLOC");
+    if (keep == nullptr || std::string(keep) != "1")
+        bg::limitHeapFragmentation();
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv))
+        return 1;
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}

@@ -1,0 +1,121 @@
+#ifndef BG_FABMETHOD_H_
+#define BG_FABMETHOD_H_
+
+#include "bg/AnnealedImportanceSampler.h"
+#include "bg/JointDensity.h"
+#include "bg/PrioritisedReplayBuffer.h"
+#include "bg/Target.h"
+#include "bg/TrainingMethod.h"
+
+#include <memory>
+#include <string>
+
+namespace bg {
+
+/**
+ * Settings of FAB training (model-spec 11 and 14). Defaults are the paper's DW4 values; LJ13 uses
+ * batchSize 1024 and ais.numIntermediate 8.
+ */
+struct FabSettings {
+    int64_t batchSize = 128;          ///< B: AIS samples per iteration and rows per minibatch
+    int updatesPerIteration = 8;      ///< minibatches (optimiser updates) drawn from the buffer per iteration
+    int64_t bufferMaxBatches = 512;   ///< buffer capacity, in batches of B
+    int64_t bufferMinBatches = 64;    ///< entries (in batches of B) needed before training starts
+    double weightClip = 10.0;         ///< clip of the importance ratio q_old/q_theta (w_adjust_clip)
+    AisSettings ais;                  ///< AIS towards p~^2/q (alpha is forced to 2 for training)
+    int64_t evalAisSamples = 10000;   ///< AIS samples (alpha = 1) in a periodic evaluation
+    int64_t evalAisBatch = 128;       ///< rows per evaluation AIS pass
+    int64_t maxRowsPerPass = 0;       ///< 0: whole minibatch per backward pass; else gradient accumulation
+    int64_t maxEvaluationBatch = 0;   ///< 0: no limit; else rows per flow+target evaluation inside AIS
+
+    /** Throws std::invalid_argument naming the field if a value is unusable. */
+    void validate() const;
+    std::string toJson() const;
+    /** Parse JSON (keys as the member names; "ais" is an object); unknown keys are rejected. */
+    static FabSettings fromJson(const std::string& json);
+};
+
+/**
+ * The clipped importance-weighted FAB loss of one minibatch (model-spec 11.5):
+ * delta = -(log q_theta - log q_old) (no gradient), w = min(exp(delta), clip),
+ * L = -sum_i w_i log q_theta(z_i) / normaliser.
+ */
+struct FabLossTerms {
+    torch::Tensor loss;    ///< scalar with autograd graph (only rows with finite log q contribute)
+    torch::Tensor logQ;    ///< [b] float64 log q_theta, detached (non-finite where the flow failed)
+    torch::Tensor delta;   ///< [b] float64 -(log q_theta - log q_old), detached
+};
+
+/**
+ * Compute the FAB loss for flat joint points (see FabLossTerms). Rows whose log q is not finite are
+ * re-evaluated without them so that no NaN reaches the gradient; they still count in normaliser.
+ * The aux loss is not included.
+ */
+FabLossTerms fabLoss(AugmentedCouplingFlow& flow, const FlowTargetDensity& density, const torch::Tensor& z,
+                     const torch::Tensor& logQOld, double weightClip, double normaliser);
+
+/**
+ * Flow annealed importance sampling bootstrap with the alpha = 2 divergence and a prioritised
+ * replay buffer (model-spec 11). One step() is one FAB iteration: draw updatesPerIteration
+ * minibatches from the buffer, take one optimiser update on each (the clipped importance-weighted
+ * -log q loss plus the aux loss), re-weight those buffer entries, and add one AIS pass (run with the
+ * parameters from before the updates) to the buffer. The buffer is filled with
+ * bufferMinBatches + 1 AIS passes on the first step.
+ *
+ * Timing figures (seconds spent in AIS, in target energies, in the flow updates) are reported in
+ * StepStats::extra so the cost split can be logged.
+ */
+class FabMethod : public TrainingMethod {
+public:
+    /**
+     * @param flow      the flow being trained (shared handle: the driver's flow)
+     * @param target    the target p~(x) = exp(-u(x)); must outlive the method
+     * @param settings  FAB settings; validated here
+     */
+    FabMethod(AugmentedCouplingFlow flow, Target& target, const FabSettings& settings);
+    ~FabMethod() override;
+    std::string name() const override {
+        return "fab";
+    }
+    int64_t callsPerEpoch() const override {
+        return 1;
+    }
+    int64_t updatesPerCall() const override {
+        return settings.updatesPerIteration;
+    }
+    StepStats step(AugmentedCouplingFlow& flow, SkipClipAdam& optimizer, torch::Generator& generator) override;
+    /** AIS with alpha = 1 and the tuned step sizes (not adapted): "ais_ess" and "ais_flow_ess". */
+    NamedValues evaluate(AugmentedCouplingFlow& flow, torch::Generator& generator) override;
+    void save(torch::serialize::OutputArchive& archive) const override;
+    void load(torch::serialize::InputArchive& archive) override;
+
+    const FabSettings& getSettings() const {
+        return settings;
+    }
+    /** The replay buffer (null before the first step). */
+    const PrioritisedReplayBuffer* getBuffer() const {
+        return buffer.get();
+    }
+    /** The AIS sampler with its tuned step sizes. */
+    const AnnealedImportanceSampler& getSampler() const {
+        return sampler;
+    }
+    /** FAB iterations completed. */
+    int64_t iterations() const {
+        return completed;
+    }
+
+private:
+    class TimedTarget;
+    void fillBuffer(torch::Generator& generator);
+    FabSettings settings;
+    std::unique_ptr<TimedTarget> timedTarget;
+    FlowTargetDensity density;
+    AnnealedImportanceSampler sampler;
+    std::unique_ptr<PrioritisedReplayBuffer> buffer;
+    int64_t completed = 0;
+};
+
+} // namespace bg
+
+#endif

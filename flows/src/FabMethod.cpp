@@ -1,0 +1,335 @@
+#include "bg/FabMethod.h"
+
+#include "bg/Metrics.h"
+#include "bg/MicroBatching.h"
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <stdexcept>
+
+namespace bg {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+void requirePositive(int64_t value, const char* field) {
+    if (value <= 0)
+        throw std::invalid_argument(std::string("FabSettings: ") + field + " must be positive");
+}
+
+} // namespace
+
+// ----------------------------------------------------------------------------------------------
+// Settings
+
+void FabSettings::validate() const {
+    requirePositive(batchSize, "batchSize");
+    requirePositive(updatesPerIteration, "updatesPerIteration");
+    requirePositive(bufferMaxBatches, "bufferMaxBatches");
+    requirePositive(bufferMinBatches, "bufferMinBatches");
+    if (bufferMinBatches > bufferMaxBatches)
+        throw std::invalid_argument("FabSettings: bufferMinBatches must not exceed bufferMaxBatches");
+    if (bufferMinBatches < updatesPerIteration)
+        throw std::invalid_argument("FabSettings: bufferMinBatches must be at least updatesPerIteration (the buffer is sampled without replacement)");
+    if (!(weightClip > 0.0))
+        throw std::invalid_argument("FabSettings: weightClip must be positive");
+    requirePositive(evalAisSamples, "evalAisSamples");
+    requirePositive(evalAisBatch, "evalAisBatch");
+    if (maxRowsPerPass < 0 || maxEvaluationBatch < 0)
+        throw std::invalid_argument("FabSettings: maxRowsPerPass and maxEvaluationBatch must not be negative");
+    ais.validate();
+}
+
+std::string FabSettings::toJson() const {
+    nlohmann::ordered_json j;
+    j["batchSize"] = batchSize;
+    j["updatesPerIteration"] = updatesPerIteration;
+    j["bufferMaxBatches"] = bufferMaxBatches;
+    j["bufferMinBatches"] = bufferMinBatches;
+    j["weightClip"] = weightClip;
+    j["evalAisSamples"] = evalAisSamples;
+    j["evalAisBatch"] = evalAisBatch;
+    j["maxRowsPerPass"] = maxRowsPerPass;
+    j["maxEvaluationBatch"] = maxEvaluationBatch;
+    nlohmann::ordered_json a;
+    a["numIntermediate"] = ais.numIntermediate;
+    a["hmcSteps"] = ais.hmcSteps;
+    a["leapfrogSteps"] = ais.leapfrogSteps;
+    a["initialStepSize"] = ais.initialStepSize;
+    a["targetAcceptance"] = ais.targetAcceptance;
+    a["adaptationFactor"] = ais.adaptationFactor;
+    a["adaptStepSizes"] = ais.adaptStepSizes;
+    j["ais"] = a;
+    return j.dump(2);
+}
+
+FabSettings FabSettings::fromJson(const std::string& text) {
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::exception& e) {
+        throw std::invalid_argument(std::string("FabSettings: invalid JSON: ") + e.what());
+    }
+    if (!j.is_object())
+        throw std::invalid_argument("FabSettings: expected a JSON object");
+    FabSettings s;
+    auto take = [](const nlohmann::json& object, const std::string& key, auto& value, const std::string& where) {
+        try {
+            value = object.at(key).get<std::decay_t<decltype(value)>>();
+        } catch (const nlohmann::json::exception&) {
+            throw std::invalid_argument("FabSettings: " + where + key + " has the wrong type");
+        }
+    };
+    for (auto& [key, value] : j.items()) {
+        if (key == "batchSize") take(j, key, s.batchSize, "");
+        else if (key == "updatesPerIteration") take(j, key, s.updatesPerIteration, "");
+        else if (key == "bufferMaxBatches") take(j, key, s.bufferMaxBatches, "");
+        else if (key == "bufferMinBatches") take(j, key, s.bufferMinBatches, "");
+        else if (key == "weightClip") take(j, key, s.weightClip, "");
+        else if (key == "evalAisSamples") take(j, key, s.evalAisSamples, "");
+        else if (key == "evalAisBatch") take(j, key, s.evalAisBatch, "");
+        else if (key == "maxRowsPerPass") take(j, key, s.maxRowsPerPass, "");
+        else if (key == "maxEvaluationBatch") take(j, key, s.maxEvaluationBatch, "");
+        else if (key == "ais") {
+            if (!value.is_object())
+                throw std::invalid_argument("FabSettings: ais must be an object");
+            for (auto& [k, v] : value.items()) {
+                (void) v;
+                if (k == "numIntermediate") take(value, k, s.ais.numIntermediate, "ais.");
+                else if (k == "hmcSteps") take(value, k, s.ais.hmcSteps, "ais.");
+                else if (k == "leapfrogSteps") take(value, k, s.ais.leapfrogSteps, "ais.");
+                else if (k == "initialStepSize") take(value, k, s.ais.initialStepSize, "ais.");
+                else if (k == "targetAcceptance") take(value, k, s.ais.targetAcceptance, "ais.");
+                else if (k == "adaptationFactor") take(value, k, s.ais.adaptationFactor, "ais.");
+                else if (k == "adaptStepSizes") take(value, k, s.ais.adaptStepSizes, "ais.");
+                else throw std::invalid_argument("FabSettings: unknown key ais." + k);
+            }
+        } else
+            throw std::invalid_argument("FabSettings: unknown key " + key);
+    }
+    s.validate();
+    return s;
+}
+
+// ----------------------------------------------------------------------------------------------
+// Loss
+
+FabLossTerms fabLoss(AugmentedCouplingFlow& flow, const FlowTargetDensity& density, const torch::Tensor& z,
+                     const torch::Tensor& logQOld, double weightClip, double normaliser) {
+    auto [x, a] = density.unflatten(z);
+    torch::Tensor logQ = flow->logProb(x, a);
+    torch::Tensor finite = torch::isfinite(logQ.detach());
+    FabLossTerms terms;
+    terms.logQ = logQ.detach().to(torch::kFloat64);
+    terms.delta = -(terms.logQ - logQOld.to(torch::kFloat64));
+    const int64_t numFinite = finite.sum().item<int64_t>();
+    if (numFinite < logQ.size(0)) {
+        // A NaN anywhere in the graph would poison the gradient (0 * NaN = NaN): evaluate the
+        // finite rows again on their own. The last pass (and its aux loss) is then theirs.
+        torch::Tensor keep = finite.nonzero().squeeze(1);
+        if (numFinite == 0) {
+            terms.loss = torch::zeros({}, logQ.options());
+            for (auto& p : flow->parameters())
+                terms.loss = terms.loss + 0.0 * p.sum();
+            return terms;
+        }
+        torch::Tensor logQKept = flow->logProb(x.index_select(0, keep), a.index_select(0, keep));
+        torch::Tensor weight = terms.delta.index_select(0, keep).exp().clamp_max(weightClip).to(logQKept.dtype());
+        terms.loss = -(weight * logQKept).sum() / normaliser;
+        return terms;
+    }
+    torch::Tensor weight = terms.delta.exp().clamp_max(weightClip).to(logQ.dtype());
+    terms.loss = -(weight * logQ).sum() / normaliser;
+    return terms;
+}
+
+// ----------------------------------------------------------------------------------------------
+// FabMethod
+
+/** A Target that forwards to another and accumulates the wall time spent in it. */
+class FabMethod::TimedTarget : public Target {
+public:
+    explicit TimedTarget(Target& inner) : inner(inner) {}
+    int numParticles() const override {
+        return inner.numParticles();
+    }
+    int dimension() const override {
+        return inner.dimension();
+    }
+    EnergyEvaluation evaluate(const torch::Tensor& x, bool computeForces) override {
+        auto start = Clock::now();
+        EnergyEvaluation result = inner.evaluate(x, computeForces);
+        seconds += secondsSince(start);
+        return result;
+    }
+    double seconds = 0.0;
+
+private:
+    Target& inner;
+};
+
+namespace {
+
+AisSettings trainingAis(AisSettings ais) {
+    ais.alpha = 2.0;
+    return ais;
+}
+
+} // namespace
+
+FabMethod::FabMethod(AugmentedCouplingFlow flow, Target& target, const FabSettings& fabSettings)
+        : settings((fabSettings.validate(), fabSettings)), timedTarget(std::make_unique<TimedTarget>(target)),
+          density(flow, *timedTarget, fabSettings.maxEvaluationBatch), sampler(trainingAis(fabSettings.ais)) {}
+
+FabMethod::~FabMethod() = default;
+
+void FabMethod::fillBuffer(torch::Generator& generator) {
+    const int64_t b = settings.batchSize;
+    buffer = std::make_unique<PrioritisedReplayBuffer>(density.dimension(), settings.bufferMaxBatches * b, settings.bufferMinBatches * b);
+    // bufferMinBatches + 1 passes with the initial parameters (which also tunes the step sizes);
+    // more only if invalid samples kept entries out.
+    int passes = 0;
+    while (!buffer->ready() || passes <= settings.bufferMinBatches) {
+        AisResult r = sampler.run(density, b, generator);
+        buffer->add(r.z, r.logW, r.logQ);
+        if (++passes > 4 * (settings.bufferMinBatches + 1) && !buffer->ready())
+            throw std::runtime_error("FabMethod: AIS keeps producing invalid samples; the buffer could not be filled (" +
+                                     std::to_string(buffer->size()) + " valid entries after " + std::to_string(passes) + " passes)");
+    }
+}
+
+StepStats FabMethod::step(AugmentedCouplingFlow& flow, SkipClipAdam& optimizer, torch::Generator& generator) {
+    StepStats stats;
+    const auto iterationStart = Clock::now();
+    timedTarget->seconds = 0.0;
+    double aisSeconds = 0.0;
+    if (!buffer) {
+        auto fillStart = Clock::now();
+        fillBuffer(generator);
+        aisSeconds += secondsSince(fillStart);
+    }
+    const int64_t b = settings.batchSize;
+    std::vector<BufferBatch> batches = buffer->sample(settings.updatesPerIteration, b, generator);
+
+    // The AIS pass uses the parameters from before this iteration's updates (model-spec 11.5).
+    auto aisStart = Clock::now();
+    AisResult ais = sampler.run(density, b, generator);
+    aisSeconds += secondsSince(aisStart);
+    const double aisTargetSeconds = timedTarget->seconds;
+
+    auto updateStart = Clock::now();
+    const double auxWeight = flow->getConfig().auxLossWeight;
+    std::vector<torch::Tensor> indices, deltas, logQs;
+    double lossSum = 0.0, normSum = 0.0;
+    int64_t lossCount = 0;
+    flow->train();
+    for (const BufferBatch& batch : batches) {
+        optimizer.zeroGrad();
+        std::vector<torch::Tensor> chunkDelta, chunkLogQ;
+        torch::Tensor loss = backwardInChunks(b, settings.maxRowsPerPass, [&](int64_t start, int64_t length) {
+            FabLossTerms terms = fabLoss(flow, density, batch.z.narrow(0, start, length), batch.logQOld.narrow(0, start, length),
+                                         settings.weightClip, double(b));
+            chunkDelta.push_back(terms.delta);
+            chunkLogQ.push_back(terms.logQ);
+            torch::Tensor chunk = terms.loss;
+            if (auxWeight != 0.0)
+                chunk = chunk + auxWeight * flow->auxLoss() * (double(length) / double(b));
+            return chunk;
+        });
+        torch::Tensor delta = torch::cat(chunkDelta), logQ = torch::cat(chunkLogQ);
+        stats.masked += (~torch::isfinite(logQ)).sum().item<int64_t>();
+        stats.samples += b;
+        StepReport report = optimizer.step();
+        stats.updates++;
+        stats.skipped += report.skipped ? 1 : 0;
+        stats.clipped += report.clipped ? 1 : 0;
+        if (!report.skipped)
+            stats.learningRate = report.learningRate;
+        const double value = loss.defined() ? loss.item<double>() : NAN;
+        if (std::isfinite(value)) {
+            lossSum += value;
+            lossCount++;
+        }
+        if (std::isfinite(report.gradientNorm))
+            normSum += report.gradientNorm;
+        indices.push_back(batch.indices);
+        deltas.push_back(delta);
+        logQs.push_back(logQ);
+    }
+    optimizer.zeroGrad();
+    buffer->adjust(torch::cat(indices), torch::cat(deltas), torch::cat(logQs));
+    const int64_t added = buffer->add(ais.z, ais.logW, ais.logQ);
+    const double updateSeconds = secondsSince(updateStart);
+    completed++;
+
+    stats.loss = lossCount > 0 ? lossSum / double(lossCount) : NAN;
+    stats.gradNorm = stats.updates > 0 ? normSum / double(stats.updates) : 0.0;
+    double acceptance = 0.0;
+    for (double a : ais.acceptance)
+        acceptance += a / double(ais.acceptance.size());
+    double meanStep = 0.0;
+    for (double s : sampler.getStepSizes())
+        meanStep += s / double(sampler.getStepSizes().size());
+    stats.extra = {{"ais_acceptance", acceptance},
+                   {"ais_step_size", meanStep},
+                   {"ais_valid_fraction", double(added) / double(b)},
+                   {"buffer_size", double(buffer->size())},
+                   {"time_ais_s", aisSeconds},
+                   {"time_ais_target_s", aisTargetSeconds},
+                   {"time_update_s", updateSeconds},
+                   {"time_iteration_s", secondsSince(iterationStart)}};
+    return stats;
+}
+
+NamedValues FabMethod::evaluate(AugmentedCouplingFlow& flow, torch::Generator& generator) {
+    (void) flow;  // the density holds the same flow
+    AisSettings evalSettings = sampler.getSettings();
+    evalSettings.alpha = 1.0;
+    evalSettings.adaptStepSizes = false;
+    AnnealedImportanceSampler evalSampler(evalSettings);
+    evalSampler.setStepSizes(sampler.getStepSizes());
+    std::vector<torch::Tensor> logW;
+    double acceptance = 0.0;
+    int64_t passes = 0;
+    for (int64_t done = 0; done < settings.evalAisSamples; done += settings.evalAisBatch) {
+        const int64_t n = std::min(settings.evalAisBatch, settings.evalAisSamples - done);
+        AisResult r = evalSampler.run(density, n, generator);
+        logW.push_back(r.logW);
+        for (double a : r.acceptance)
+            acceptance += a / double(r.acceptance.size());
+        passes++;
+    }
+    return {{"ais_ess", reverseEss(torch::cat(logW))}, {"ais_eval_acceptance", acceptance / double(passes)}};
+}
+
+void FabMethod::save(torch::serialize::OutputArchive& archive) const {
+    archive.write("fabCounters", torch::tensor({completed, int64_t(buffer ? 1 : 0)}, torch::kInt64));
+    sampler.save(archive);
+    if (buffer)
+        buffer->save(archive);
+}
+
+void FabMethod::load(torch::serialize::InputArchive& archive) {
+    torch::Tensor counters;
+    archive.read("fabCounters", counters);
+    if (counters.numel() != 2)
+        throw std::runtime_error("FabMethod::load: the checkpoint holds no FAB state");
+    completed = counters[0].item<int64_t>();
+    sampler.load(archive);
+    if (counters[1].item<int64_t>() != 0) {
+        const int64_t b = settings.batchSize;
+        buffer = std::make_unique<PrioritisedReplayBuffer>(density.dimension(), settings.bufferMaxBatches * b, settings.bufferMinBatches * b);
+        buffer->load(archive);
+    } else
+        buffer.reset();
+}
+
+} // namespace bg

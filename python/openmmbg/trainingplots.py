@@ -1,0 +1,121 @@
+"""Plots of an ``openmm-bg train`` run from its ``train-log.csv``.
+
+The log has one row per line with the columns
+``kind,step,epoch,elapsed_s,loss,grad_norm,lr,skipped,clipped,masked,samples_per_s,metric,value``:
+``train`` rows carry the loss of a step, ``eval`` rows one evaluation metric each (``metric`` names
+it, ``value`` holds it). Effective sample sizes are fractions in (0, 1].
+
+Command line::
+
+    python -m openmmbg.trainingplots RUN_DIR/train-log.csv [-o RUN_DIR/ess-vs-time.png]
+"""
+import argparse
+import csv
+import math
+import os
+from collections import defaultdict
+
+__all__ = ["read_training_log", "plot_ess_vs_time", "main"]
+
+
+def read_training_log(path):
+    """Read a train-log.csv.
+
+    Returns
+    -------
+    (train, evals) : tuple
+        ``train`` is a dict of lists (``step``, ``elapsed_s``, ``loss``); ``evals`` maps each
+        metric name to a dict of lists (``step``, ``elapsed_s``, ``value``). Elapsed times are
+        wall-clock seconds since the start of the run (continued across resumes).
+    """
+    train = {"step": [], "elapsed_s": [], "loss": []}
+    evals = defaultdict(lambda: {"step": [], "elapsed_s": [], "value": []})
+    with open(path, newline="") as handle:
+        for row in csv.DictReader(handle):
+            try:
+                step = int(float(row["step"]))
+                elapsed = float(row["elapsed_s"])
+            except (KeyError, ValueError):
+                continue
+            if row.get("kind") == "train":
+                train["step"].append(step)
+                train["elapsed_s"].append(elapsed)
+                train["loss"].append(_number(row.get("loss")))
+            elif row.get("kind") == "eval" and row.get("metric"):
+                series = evals[row["metric"]]
+                series["step"].append(step)
+                series["elapsed_s"].append(elapsed)
+                series["value"].append(_number(row.get("value")))
+    return train, dict(evals)
+
+
+def _number(text):
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def plot_ess_vs_time(log_path, output_path=None, title=None):
+    """Plot every effective-sample-size metric of a run against wall-clock time, with the training
+    loss against the step below it, and save the figure as PNG.
+
+    Parameters
+    ----------
+    log_path : str
+        The run's ``train-log.csv``.
+    output_path : str, optional
+        Where to write the PNG (default: ``ess-vs-time.png`` next to the log).
+    title : str, optional
+        Figure title (default: the run directory's name).
+
+    Returns
+    -------
+    str
+        The path of the PNG.
+    """
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    train, evals = read_training_log(log_path)
+    if output_path is None:
+        output_path = os.path.join(os.path.dirname(os.path.abspath(log_path)), "ess-vs-time.png")
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 7), constrained_layout=True)
+    ess_metrics = sorted(name for name in evals if "ess" in name.lower())
+    for name in ess_metrics:
+        series = evals[name]
+        minutes = [t / 60.0 for t in series["elapsed_s"]]
+        top.plot(minutes, [100.0 * v for v in series["value"]], marker="o", label=name)
+    top.set_xlabel("wall-clock time (min)")
+    top.set_ylabel("effective sample size (%)")
+    top.set_ylim(bottom=0)
+    if ess_metrics:
+        top.legend()
+    else:
+        top.text(0.5, 0.5, "no ESS evaluations in the log", ha="center", va="center", transform=top.transAxes)
+    top.grid(alpha=0.3)
+    if train["step"]:
+        bottom.plot(train["step"], train["loss"], lw=0.8)
+    bottom.set_xlabel("step")
+    bottom.set_ylabel("training loss")
+    bottom.grid(alpha=0.3)
+    fig.suptitle(title or os.path.basename(os.path.dirname(os.path.abspath(log_path))))
+    fig.savefig(output_path, dpi=120)
+    plt.close(fig)
+    return output_path
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Plot ESS against time from an openmm-bg train-log.csv.")
+    parser.add_argument("log", help="path of train-log.csv")
+    parser.add_argument("-o", "--output", help="PNG to write (default: ess-vs-time.png beside the log)")
+    parser.add_argument("--title", help="figure title")
+    args = parser.parse_args(argv)
+    path = plot_ess_vs_time(args.log, args.output, args.title)
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

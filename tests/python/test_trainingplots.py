@@ -1,0 +1,37 @@
+"""openmmbg.trainingplots reads a training log and draws the ESS-vs-time figure."""
+import os
+
+from openmmbg import trainingplots
+
+HEADER = "kind,step,epoch,elapsed_s,loss,grad_norm,lr,skipped,clipped,masked,samples_per_s,metric,value\n"
+
+
+def write_log(path):
+    with open(path, "w") as handle:
+        handle.write(HEADER)
+        for step in range(1, 6):
+            handle.write(f"train,{step},0,{step * 2.0},{10.0 - step},1.0,1e-4,0,0,0,100,,\n")
+        handle.write("eval,3,0,6.0,,,,,,,,reverse_ess,0.25\n")
+        handle.write("eval,5,0,10.0,,,,,,,,reverse_ess,0.5\n")
+        handle.write("eval,5,0,10.0,,,,,,,,test_nll,7.5\n")
+
+
+def test_read_training_log_separates_train_and_eval_rows(tmp_path):
+    log = tmp_path / "train-log.csv"
+    write_log(log)
+    train, evals = trainingplots.read_training_log(str(log))
+    assert train["step"] == [1, 2, 3, 4, 5]
+    assert train["loss"] == [9.0, 8.0, 7.0, 6.0, 5.0]
+    assert sorted(evals) == ["reverse_ess", "test_nll"]
+    assert evals["reverse_ess"]["value"] == [0.25, 0.5]
+    assert evals["reverse_ess"]["elapsed_s"] == [6.0, 10.0]
+
+
+def test_plot_writes_a_png(tmp_path):
+    log = tmp_path / "train-log.csv"
+    write_log(log)
+    out = trainingplots.plot_ess_vs_time(str(log))
+    assert out == str(tmp_path / "ess-vs-time.png")
+    with open(out, "rb") as handle:
+        assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert os.path.getsize(out) > 5000

@@ -1,0 +1,105 @@
+// Time per FAB iteration (model-spec 11.5) with the paper's flows and FAB settings, energies and
+// forces from OpenMM through a SystemTarget on the CPU platform, and the share of each part:
+//   AIS total (flow sampling, flow log q and input gradients, target energies/forces, HMC),
+//   of which target energies (OpenMM), and the buffer updates (flow forward+backward, optimiser).
+// The buffer is filled with updatesPerIteration batches only (not 64) so that the figure is the
+// steady-state iteration; the fill is not timed.
+//
+// Usage: BenchmarkFabIteration [dw4|lj13] [batch] [numIntermediate] [iterations] [threads]
+// Defaults: dw4 128 2 5 1. The paper's LJ13 setting is: lj13 1024 8.
+
+#include "PluginTestEnvironment.h"
+#include "ReferenceSystems.h"
+#include "SystemTarget.h"
+#include "bg/FabMethod.h"
+#include "bg/MemoryTuning.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+using namespace bg;
+
+namespace {
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+double extra(const StepStats& s, const std::string& key) {
+    for (auto& [k, v] : s.extra)
+        if (k == key)
+            return v;
+    return 0.0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    limitHeapFragmentation();
+    const std::string system = argc > 1 ? argv[1] : "dw4";
+    const int64_t batch = argc > 2 ? std::atoll(argv[2]) : 128;
+    const int numIntermediate = argc > 3 ? std::atoi(argv[3]) : 2;
+    const int iterations = argc > 4 ? std::atoi(argv[4]) : 5;
+    const int threads = argc > 5 ? std::atoi(argv[5]) : 1;
+    if (system != "dw4" && system != "lj13") {
+        std::fprintf(stderr, "BenchmarkFabIteration: unknown system '%s' (dw4 or lj13)\n", system.c_str());
+        return 2;
+    }
+    loadOpenMMBGPlugins();
+    torch::set_num_threads(threads);
+    const bool dw4 = system == "dw4";
+    std::unique_ptr<OpenMM::System> openmmSystem(dw4 ? BoltzmannPlugin::createDoubleWell4System()
+                                                     : BoltzmannPlugin::createLennardJones13System());
+    const int n = openmmSystem->getNumParticles();
+    std::vector<int> particles(n);
+    for (int i = 0; i < n; i++)
+        particles[i] = i;
+    BoltzmannPlugin::SystemTarget target(*openmmSystem, BoltzmannPlugin::referenceSystemTemperature(), particles,
+                                         std::vector<OpenMM::Vec3>(n), "CPU", 1, dw4 ? 2 : 3);
+    FlowConfig config;   // the paper's flow: spherical projection, 12 blocks, EGNN 3 x 64, F 128
+    config.numParticles = n;
+    config.dimension = dw4 ? 2 : 3;
+    config.auxLossWeight = dw4 ? 0.0 : 1.0;
+    torch::manual_seed(0);
+    AugmentedCouplingFlow flow(config);
+    FabSettings settings;
+    settings.batchSize = batch;
+    settings.ais.numIntermediate = numIntermediate;
+    settings.bufferMinBatches = settings.updatesPerIteration;
+    settings.bufferMaxBatches = 64;
+    FabMethod fab(flow, target, settings);
+    SkipClipAdam optimizer(flow->parameters(), WarmupCosineSchedule{2e-5, 2e-4, 2e-5, 240, 160000});
+    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(1);
+
+    std::printf("FAB iteration, %s: batch %lld, %d intermediate distributions, %d updates, flow %lld parameters, %d torch thread(s)\n",
+                system.c_str(), (long long) batch, numIntermediate, settings.updatesPerIteration, (long long) flow->numParameters(),
+                threads);
+    fab.step(flow, optimizer, gen);   // buffer fill + first iteration (not timed)
+    std::vector<double> total, ais, aisTarget, update;
+    for (int i = 0; i < iterations; i++) {
+        StepStats s = fab.step(flow, optimizer, gen);
+        total.push_back(extra(s, "time_iteration_s"));
+        ais.push_back(extra(s, "time_ais_s"));
+        aisTarget.push_back(extra(s, "time_ais_target_s"));
+        update.push_back(extra(s, "time_update_s"));
+        std::printf("  iteration %d: %.3f s (AIS %.3f s, of which OpenMM %.3f s; updates %.3f s), loss %.3f\n", i + 1, total.back(),
+                    ais.back(), aisTarget.back(), update.back(), s.loss);
+        std::fflush(stdout);
+    }
+    const double t = median(total), a = median(ais), e = median(aisTarget), u = median(update);
+    std::printf("median over %d iterations: %.3f s per iteration\n", iterations, t);
+    std::printf("  AIS flow + HMC   %.3f s  (%.1f %%)\n", a - e, 100 * (a - e) / t);
+    std::printf("  OpenMM energies  %.3f s  (%.1f %%)\n", e, 100 * e / t);
+    std::printf("  buffer updates   %.3f s  (%.1f %%)\n", u, 100 * u / t);
+    std::printf("  other            %.3f s  (%.1f %%)\n", t - a - u, 100 * (t - a - u) / t);
+    return 0;
+}

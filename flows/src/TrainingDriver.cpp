@@ -237,8 +237,14 @@ RunResult TrainingDriver::run() {
                     line << "  skipped " << skipped;
                 if (masked > 0)
                     line << "  masked " << masked;
-                if (!lastEval.empty())
-                    line << "  | " << lastEval.front().first << " " << std::defaultfloat << std::setprecision(5) << lastEval.front().second;
+                if (!lastEval.empty()) {
+                    // Show the headline figure of the latest evaluation: the test NLL if there is one.
+                    auto shown = lastEval.front();
+                    for (const auto& item : lastEval)
+                        if (item.first == "test_nll")
+                            shown = item;
+                    line << "  | " << shown.first << " " << std::defaultfloat << std::setprecision(5) << shown.second;
+                }
                 out() << line.str() << std::endl;
             }
             lossSum = normSum = intervalSeconds = 0;

@@ -1,0 +1,134 @@
+#ifndef BG_TRAINING_DRIVER_H_
+#define BG_TRAINING_DRIVER_H_
+
+#include "bg/AugmentedCouplingFlow.h"
+#include "bg/Evaluation.h"
+#include "bg/Optimizer.h"
+#include "bg/Target.h"
+#include "bg/TrainingConfig.h"
+#include "bg/TrainingMethod.h"
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <fstream>
+#include <functional>
+#include <iosfwd>
+#include <memory>
+#include <string>
+
+namespace bg {
+
+/** How a TrainingDriver runs, besides the TrainingConfig. */
+struct DriverOptions {
+    std::string outputDirectory;     ///< created if missing; receives checkpoint.pt, model.bgflow, train-log.csv, samples
+    bool quiet = false;              ///< no progress lines
+    double maxMinutes = 0.0;         ///< stop (with a checkpoint) once a run() call has trained this long; 0 = no limit
+    int64_t stopAfter = 0;           ///< stop (with a checkpoint) after this many steps of one run() call; 0 = no limit
+    std::ostream* progress = nullptr; ///< where progress lines go (nullptr = std::cout)
+};
+
+/** How a TrainingDriver::run() call ended. */
+struct RunResult {
+    int64_t step = 0;          ///< steps completed in total
+    int64_t totalSteps = 0;    ///< steps of the whole run
+    bool finished = false;     ///< all steps done (the final evaluation ran)
+    std::string stopReason;    ///< "finished", "time limit" or "stop-after"
+    NamedValues finalMetrics;  ///< the last evaluation's figures (empty if none ran)
+};
+
+/**
+ * Extra figures computed from an evaluation's flow samples (e.g. alanine dipeptide Ramachandran
+ * divergences); called after evaluateFlow() at every evaluation.
+ */
+using EvaluationHook = std::function<NamedValues(AugmentedCouplingFlow& flow, const EvaluationSamples& samples)>;
+
+/**
+ * Runs a TrainingMethod on a flow: owns the flow, a SkipClipAdam whose schedule comes from the
+ * TrainingConfig (total updates = epochs x callsPerEpoch x updatesPerCall, warm-up likewise) and a
+ * CPU torch::Generator seeded from config.seed, and calls method->step() until all
+ * epochs x callsPerEpoch steps are done or a stop condition is met.
+ *
+ * Output directory:
+ *  - checkpoint.pt: flow weights, optimiser, method state, generator state and counters, written
+ *    atomically (temporary file + rename) every config.checkpointEvery steps and when run() stops;
+ *    resumeFromCheckpoint() continues a run bitwise identically on the CPU;
+ *  - model.bgflow: the flow (saveFlow bytes), written with every checkpoint;
+ *  - train-log.csv: columns kind,step,epoch,elapsed_s,loss,grad_norm,lr,skipped,clipped,masked,
+ *    samples_per_s,metric,value; 'train' rows every config.logEvery steps (means over the interval),
+ *    'eval' rows one per metric;
+ *  - samples.npy [n, N, D] (nm) and sample-logweights.npy [n] from the final evaluation's flow samples.
+ *
+ * Evaluations run every config.evalEvery steps and at the end; each uses its own generator seeded
+ * from (config.seed, step), so evaluating never changes the training random stream.
+ */
+class TrainingDriver {
+public:
+    /**
+     * @param flow      the flow to train (shared handle)
+     * @param config    validated training configuration
+     * @param method    the training method
+     * @param testData  test configurations [n, N, D] (nm) for evaluations, or an undefined tensor
+     * @param target    the target density for ESS figures, or nullptr; must outlive the driver
+     */
+    TrainingDriver(AugmentedCouplingFlow flow, const TrainingConfig& config, std::unique_ptr<TrainingMethod> method, torch::Tensor testData,
+                   Target* target, DriverOptions options);
+    /** Restore the state written to checkpoint.pt in the output directory; throws std::runtime_error if unreadable. */
+    void resumeFromCheckpoint();
+    /** Train until all steps are done or a stop condition is met; writes a checkpoint at the end. */
+    RunResult run();
+    /** Evaluate now (logged as 'eval' rows); final = also write the sample files. */
+    NamedValues evaluate(bool final);
+    /** Add figures to every evaluation. */
+    void setEvaluationHook(EvaluationHook hook) {
+        evaluationHook = std::move(hook);
+    }
+    /** Write checkpoint.pt and model.bgflow now. */
+    void writeCheckpoint();
+    int64_t getStep() const {
+        return step;
+    }
+    int64_t getTotalSteps() const {
+        return totalSteps;
+    }
+    AugmentedCouplingFlow& getFlow() {
+        return flow;
+    }
+    SkipClipAdam& getOptimizer() {
+        return *optimizer;
+    }
+    TrainingMethod& getMethod() {
+        return *method;
+    }
+    torch::Generator& getGenerator() {
+        return generator;
+    }
+    /** The path of a file in the output directory. */
+    std::string outputPath(const std::string& name) const;
+
+private:
+    void openLog(bool append);
+    void logEval(const NamedValues& values);
+    std::ostream& out();
+    AugmentedCouplingFlow flow;
+    TrainingConfig config;
+    std::unique_ptr<TrainingMethod> method;
+    torch::Tensor testData;
+    Target* target;
+    DriverOptions options;
+    std::unique_ptr<SkipClipAdam> optimizer;
+    torch::Generator generator;
+    EvaluationHook evaluationHook;
+    int64_t step = 0, totalSteps = 0;
+    double elapsed = 0.0;   // training seconds over all run() calls (evaluations excluded)
+    bool logOpen = false;
+    std::ofstream log;
+    NamedValues lastEval;
+};
+
+/** The seed of the evaluation generator at a step: a mix of the run's seed and the step. */
+uint64_t evaluationSeed(uint64_t seed, int64_t step);
+
+} // namespace bg
+
+#endif

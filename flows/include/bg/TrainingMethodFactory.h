@@ -1,0 +1,34 @@
+#ifndef BG_TRAINING_METHOD_FACTORY_H_
+#define BG_TRAINING_METHOD_FACTORY_H_
+
+#include "bg/AugmentedCouplingFlow.h"
+#include "bg/Target.h"
+#include "bg/TrainingConfig.h"
+#include "bg/TrainingMethod.h"
+
+#include <torch/types.h>
+
+#include <memory>
+#include <string>
+
+namespace bg {
+
+/** What a training method may need; each method uses the parts it needs. */
+struct TrainingMethodInputs {
+    AugmentedCouplingFlow flow;    ///< the flow being trained
+    Target* target = nullptr;      ///< the target density (FAB needs it; may be null for ML)
+    torch::Tensor trainingData;    ///< training configurations [n, N, D] in nm (ML needs them; may be undefined for FAB)
+    TrainingConfig config;         ///< the run's configuration (FAB reads its settings from config.fab)
+};
+
+/**
+ * Create the training method called `name` ("ml" or "fab").
+ *
+ * @throws std::invalid_argument for an unknown name, missing inputs, or a method that is not
+ *         available in this build
+ */
+std::unique_ptr<TrainingMethod> createTrainingMethod(const std::string& name, const TrainingMethodInputs& inputs);
+
+} // namespace bg
+
+#endif

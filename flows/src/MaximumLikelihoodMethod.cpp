@@ -1,0 +1,105 @@
+#include "bg/MaximumLikelihoodMethod.h"
+
+#include "bg/MicroBatching.h"
+
+#include <torch/torch.h>
+
+#include <stdexcept>
+
+namespace bg {
+
+torch::Tensor centreConfigurations(const torch::Tensor& x) {
+    return x - x.mean(1, true);
+}
+
+MaximumLikelihoodMethod::MaximumLikelihoodMethod(const torch::Tensor& trainingData, const TrainingConfig& config, double auxLossWeight)
+        : batchSize(config.batchSize), maxRowsPerPass(config.maxRowsPerPass), maskBelow(config.maskLogProbBelow), auxWeight(auxLossWeight) {
+    if (trainingData.dim() != 3)
+        throw std::invalid_argument("MaximumLikelihoodMethod: training data must have shape [n, N, D]");
+    if (trainingData.size(0) < batchSize)
+        throw std::invalid_argument("MaximumLikelihoodMethod: " + std::to_string(trainingData.size(0)) +
+                                    " training samples are fewer than one batch of " + std::to_string(batchSize));
+    data = centreConfigurations(trainingData.detach().to(torch::kCPU));
+}
+
+int64_t MaximumLikelihoodMethod::callsPerEpoch() const {
+    return data.size(0) / batchSize;
+}
+
+StepStats MaximumLikelihoodMethod::step(AugmentedCouplingFlow& flow, SkipClipAdam& optimizer, torch::Generator& generator) {
+    if (!permutation.defined() || position >= callsPerEpoch()) {
+        if (permutation.defined())
+            epoch++;
+        permutation = torch::randperm(data.size(0), generator, torch::TensorOptions().dtype(torch::kInt64));
+        position = 0;
+    }
+    const FlowConfig& fc = flow->getConfig();
+    const auto dtype = fc.dtype == "float64" ? torch::kFloat64 : torch::kFloat32;
+    torch::Tensor x = data.index_select(0, permutation.narrow(0, position * batchSize, batchSize)).to(dtype);
+    position++;
+    torch::Tensor a = flow->augmentedTarget().sample(x, fc.numAugmented, generator);
+    const double denominator = double(batchSize);
+    int64_t masked = 0;
+    optimizer.zeroGrad();
+    torch::Tensor loss = backwardInChunks(batchSize, maxRowsPerPass, [&](int64_t start, int64_t length) {
+        torch::Tensor xs = x.narrow(0, start, length), as = a.narrow(0, start, length);
+        torch::Tensor logQ = flow->logProb(xs, as);
+        torch::Tensor aux = flow->auxLoss();   // collected by the pass above; read only after it
+        torch::Tensor keep = torch::isfinite(logQ) & (logQ >= maskBelow);
+        const int64_t kept = keep.sum().item<int64_t>();
+        if (kept < length) {
+            // Masked rows may carry NaN through the backward pass even with a zero upstream gradient,
+            // so the surviving rows are pushed through the flow again on their own.
+            masked += length - kept;
+            if (kept == 0)
+                return torch::zeros({}, logQ.options());
+            torch::Tensor rows = keep.nonzero().squeeze(1);
+            logQ = flow->logProb(xs.index_select(0, rows), as.index_select(0, rows));
+            aux = flow->auxLoss();
+            torch::Tensor stillKept = torch::isfinite(logQ) & (logQ >= maskBelow);
+            logQ = torch::where(stillKept, logQ, torch::zeros_like(logQ));
+            torch::Tensor chunkLoss = -logQ.sum() / denominator;
+            if (auxWeight != 0.0)
+                chunkLoss = chunkLoss + auxWeight * aux * (double(kept) / denominator);
+            return chunkLoss;
+        }
+        torch::Tensor chunkLoss = -logQ.sum() / denominator;
+        if (auxWeight != 0.0)
+            chunkLoss = chunkLoss + auxWeight * aux * (double(length) / denominator);
+        return chunkLoss;
+    });
+    StepReport report = optimizer.step();
+    StepStats stats;
+    stats.loss = loss.defined() ? loss.item<double>() : 0.0;
+    stats.gradNorm = report.gradientNorm;
+    stats.learningRate = report.learningRate;
+    stats.updates = 1;
+    stats.skipped = report.skipped ? 1 : 0;
+    stats.clipped = report.clipped ? 1 : 0;
+    stats.masked = masked;
+    stats.samples = batchSize - masked;
+    return stats;
+}
+
+void MaximumLikelihoodMethod::save(torch::serialize::OutputArchive& archive) const {
+    archive.write("ml_permutation", permutation.defined() ? permutation : torch::empty({0}, torch::kInt64));
+    archive.write("ml_counters", torch::tensor({position, epoch, int64_t(permutation.defined() ? 1 : 0)}, torch::kInt64));
+}
+
+void MaximumLikelihoodMethod::load(torch::serialize::InputArchive& archive) {
+    torch::Tensor saved, counters;
+    archive.read("ml_permutation", saved);
+    archive.read("ml_counters", counters);
+    position = counters[0].item<int64_t>();
+    epoch = counters[1].item<int64_t>();
+    if (counters[2].item<int64_t>() != 0) {
+        if (saved.numel() != data.size(0))
+            throw std::runtime_error("MaximumLikelihoodMethod: the checkpoint was written for " + std::to_string(saved.numel()) +
+                                     " training samples, not " + std::to_string(data.size(0)));
+        permutation = saved.clone();
+    }
+    else
+        permutation = torch::Tensor();
+}
+
+} // namespace bg

@@ -1,0 +1,161 @@
+#include "bg/TrainingConfig.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <set>
+#include <stdexcept>
+
+namespace bg {
+
+using nlohmann::json;
+
+static void fail(const std::string& message) {
+    throw std::invalid_argument("TrainingConfig: " + message);
+}
+
+static void rejectUnknown(const json& j, const std::set<std::string>& known, const std::string& prefix) {
+    for (auto it = j.begin(); it != j.end(); ++it)
+        if (known.count(it.key()) == 0)
+            fail("unknown key '" + prefix + it.key() + "'");
+}
+
+void TrainingConfig::validate() const {
+    if (method != "ml" && method != "fab")
+        fail("method must be 'ml' or 'fab', got '" + method + "'");
+    if (batchSize < 1)
+        fail("batchSize must be positive, got " + std::to_string(batchSize));
+    if (epochs < 1)
+        fail("epochs must be positive, got " + std::to_string(epochs));
+    for (double lr : {schedule.initialLr, schedule.peakLr, schedule.endLr})
+        if (!(lr >= 0) || !std::isfinite(lr))
+            fail("schedule.initialLr, schedule.peakLr and schedule.endLr must be finite and not negative");
+    if (!(schedule.peakLr > 0))
+        fail("schedule.peakLr must be positive");
+    if (!(schedule.warmupEpochs >= 0) || !std::isfinite(schedule.warmupEpochs))
+        fail("schedule.warmupEpochs must be finite and not negative");
+    if (!(clipFactor > 0))
+        fail("clipFactor must be positive");
+    if (!(ignoreFactor > 0))
+        fail("ignoreFactor must be positive");
+    if (gradNormWindow < 1)
+        fail("gradNormWindow must be positive");
+    if (std::isnan(maskLogProbBelow))
+        fail("maskLogProbBelow must not be NaN");
+    if (maxRowsPerPass < 0)
+        fail("maxRowsPerPass must be 0 (whole batch) or positive");
+    if (evalEvery < 0)
+        fail("evalEvery must not be negative");
+    if (evalFlowSamples < 0)
+        fail("evalFlowSamples must not be negative");
+    if (evalTestSamples < 0)
+        fail("evalTestSamples must not be negative (0 = all)");
+    if (evalBatchSize < 1)
+        fail("evalBatchSize must be positive");
+    if (marginalDraws < 1)
+        fail("marginalDraws must be positive");
+    if (checkpointEvery < 0)
+        fail("checkpointEvery must not be negative");
+    if (logEvery < 1)
+        fail("logEvery must be positive");
+    if (numThreads < 1)
+        fail("numThreads must be positive");
+    json f;
+    try {
+        f = json::parse(fab);
+    }
+    catch (const json::exception& e) {
+        fail(std::string("fab is not valid JSON: ") + e.what());
+    }
+    if (!f.is_object())
+        fail("fab must be a JSON object");
+}
+
+std::string TrainingConfig::toJson() const {
+    json j = {{"method", method},
+              {"batchSize", batchSize},
+              {"epochs", epochs},
+              {"schedule",
+               {{"initialLr", schedule.initialLr}, {"peakLr", schedule.peakLr}, {"endLr", schedule.endLr}, {"warmupEpochs", schedule.warmupEpochs}}},
+              {"clipFactor", clipFactor},
+              {"ignoreFactor", ignoreFactor},
+              {"gradNormWindow", gradNormWindow},
+              {"maskLogProbBelow", maskLogProbBelow},
+              {"maxRowsPerPass", maxRowsPerPass},
+              {"evalEvery", evalEvery},
+              {"evalFlowSamples", evalFlowSamples},
+              {"evalTestSamples", evalTestSamples},
+              {"evalBatchSize", evalBatchSize},
+              {"marginalDraws", marginalDraws},
+              {"checkpointEvery", checkpointEvery},
+              {"logEvery", logEvery},
+              {"seed", seed},
+              {"numThreads", numThreads},
+              {"fab", json::parse(fab)}};
+    return j.dump(2);
+}
+
+TrainingConfig TrainingConfig::fromJson(const std::string& text) {
+    json j;
+    try {
+        j = json::parse(text);
+    }
+    catch (const json::exception& e) {
+        fail(std::string("invalid JSON: ") + e.what());
+    }
+    if (!j.is_object())
+        fail("the JSON text must be an object");
+    rejectUnknown(j,
+                  {"method", "batchSize", "epochs", "schedule", "clipFactor", "ignoreFactor", "gradNormWindow", "maskLogProbBelow",
+                   "maxRowsPerPass", "evalEvery", "evalFlowSamples", "evalTestSamples", "evalBatchSize", "marginalDraws",
+                   "checkpointEvery", "logEvery", "seed", "numThreads", "fab"},
+                  "");
+    TrainingConfig c;
+    std::string current;
+    try {
+        auto get = [&](const json& from, const char* key, auto& field) {
+            current = key;
+            if (from.contains(key))
+                from.at(key).get_to(field);
+        };
+        get(j, "method", c.method);
+        get(j, "batchSize", c.batchSize);
+        get(j, "epochs", c.epochs);
+        if (j.contains("schedule")) {
+            const json& s = j.at("schedule");
+            if (!s.is_object())
+                fail("schedule must be an object");
+            rejectUnknown(s, {"initialLr", "peakLr", "endLr", "warmupEpochs"}, "schedule.");
+            get(s, "initialLr", c.schedule.initialLr);
+            get(s, "peakLr", c.schedule.peakLr);
+            get(s, "endLr", c.schedule.endLr);
+            get(s, "warmupEpochs", c.schedule.warmupEpochs);
+        }
+        get(j, "clipFactor", c.clipFactor);
+        get(j, "ignoreFactor", c.ignoreFactor);
+        get(j, "gradNormWindow", c.gradNormWindow);
+        get(j, "maskLogProbBelow", c.maskLogProbBelow);
+        get(j, "maxRowsPerPass", c.maxRowsPerPass);
+        get(j, "evalEvery", c.evalEvery);
+        get(j, "evalFlowSamples", c.evalFlowSamples);
+        get(j, "evalTestSamples", c.evalTestSamples);
+        get(j, "evalBatchSize", c.evalBatchSize);
+        get(j, "marginalDraws", c.marginalDraws);
+        get(j, "checkpointEvery", c.checkpointEvery);
+        get(j, "logEvery", c.logEvery);
+        get(j, "seed", c.seed);
+        get(j, "numThreads", c.numThreads);
+        if (j.contains("fab")) {
+            if (!j.at("fab").is_object())
+                fail("fab must be a JSON object");
+            c.fab = j.at("fab").dump();
+        }
+    }
+    catch (const json::exception& e) {
+        fail("wrong value type for '" + current + "': " + e.what());
+    }
+    c.validate();
+    return c;
+}
+
+} // namespace bg

@@ -1,0 +1,276 @@
+#include "bg/TrainingDriver.h"
+
+#include "bg/NpyIO.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+#include <stdexcept>
+
+namespace bg {
+
+namespace fs = std::filesystem;
+
+static uint64_t splitMix64(uint64_t z) {
+    z += 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+uint64_t evaluationSeed(uint64_t seed, int64_t step) {
+    return splitMix64(splitMix64(seed) ^ splitMix64(uint64_t(step) + 0x5eedULL));
+}
+
+static std::string formatDuration(double seconds) {
+    if (!std::isfinite(seconds) || seconds < 0)
+        return "--:--:--";
+    int64_t s = int64_t(seconds + 0.5);
+    char buffer[32];
+    std::snprintf(buffer, sizeof(buffer), "%02lld:%02lld:%02lld", (long long) (s / 3600), (long long) (s / 60 % 60), (long long) (s % 60));
+    return buffer;
+}
+
+TrainingDriver::TrainingDriver(AugmentedCouplingFlow flow, const TrainingConfig& config, std::unique_ptr<TrainingMethod> method,
+                               torch::Tensor testData, Target* target, DriverOptions options)
+        : flow(flow), config(config), method(std::move(method)), testData(std::move(testData)), target(target), options(std::move(options)),
+          generator(at::make_generator<at::CPUGeneratorImpl>(config.seed)) {
+    this->config.validate();
+    if (!this->method)
+        throw std::invalid_argument("TrainingDriver: no training method");
+    if (this->options.outputDirectory.empty())
+        throw std::invalid_argument("TrainingDriver: no output directory");
+    const int64_t calls = this->method->callsPerEpoch();
+    if (calls < 1)
+        throw std::invalid_argument("TrainingDriver: the method makes no steps per epoch");
+    totalSteps = config.epochs * calls;
+    const int64_t updatesPerEpoch = calls * this->method->updatesPerCall();
+    WarmupCosineSchedule schedule;
+    schedule.initialLr = config.schedule.initialLr;
+    schedule.peakLr = config.schedule.peakLr;
+    schedule.endLr = config.schedule.endLr;
+    schedule.totalSteps = std::max<int64_t>(1, config.epochs * updatesPerEpoch);
+    schedule.warmupSteps = std::min<int64_t>(schedule.totalSteps, int64_t(std::llround(config.schedule.warmupEpochs * double(updatesPerEpoch))));
+    optimizer = std::make_unique<SkipClipAdam>(flow->parameters(), schedule, config.clipFactor, config.ignoreFactor, config.gradNormWindow);
+    fs::create_directories(this->options.outputDirectory);
+}
+
+std::string TrainingDriver::outputPath(const std::string& name) const {
+    return (fs::path(options.outputDirectory) / name).string();
+}
+
+std::ostream& TrainingDriver::out() {
+    return options.progress != nullptr ? *options.progress : std::cout;
+}
+
+void TrainingDriver::openLog(bool append) {
+    if (logOpen)
+        return;
+    const std::string path = outputPath("train-log.csv");
+    const bool hasContent = append && fs::exists(path) && fs::file_size(path) > 0;
+    log.open(path, append ? std::ios::app : std::ios::trunc);
+    if (!log)
+        throw std::runtime_error("TrainingDriver: cannot write " + path);
+    if (!hasContent)
+        log << "kind,step,epoch,elapsed_s,loss,grad_norm,lr,skipped,clipped,masked,samples_per_s,metric,value\n";
+    log << std::setprecision(10);
+    logOpen = true;
+}
+
+void TrainingDriver::writeCheckpoint() {
+    torch::serialize::OutputArchive archive, flowArchive, optimizerArchive, methodArchive;
+    flow->save(flowArchive);
+    optimizer->save(optimizerArchive);
+    method->save(methodArchive);
+    archive.write("flow", flowArchive);
+    archive.write("optimizer", optimizerArchive);
+    archive.write("method", methodArchive);
+    archive.write("generator", generator.get_state());
+    archive.write("counters", torch::tensor({step, totalSteps}, torch::kInt64));
+    archive.write("elapsed", torch::tensor({elapsed}, torch::kFloat64));
+    archive.write("methodName", c10::IValue(method->name()));
+    archive.write("flowConfig", c10::IValue(flow->getConfig().toJson()));
+    const std::string path = outputPath("checkpoint.pt"), temporary = path + ".tmp";
+    archive.save_to(temporary);
+    fs::rename(temporary, path);
+    const std::string model = outputPath("model.bgflow"), modelTemporary = model + ".tmp";
+    saveFlowToFile(flow, modelTemporary);
+    fs::rename(modelTemporary, model);
+}
+
+void TrainingDriver::resumeFromCheckpoint() {
+    const std::string path = outputPath("checkpoint.pt");
+    if (!fs::exists(path))
+        throw std::runtime_error("TrainingDriver: no checkpoint to resume from at " + path);
+    try {
+        torch::serialize::InputArchive archive, flowArchive, optimizerArchive, methodArchive;
+        archive.load_from(path);
+        c10::IValue name, flowJson;
+        archive.read("methodName", name);
+        archive.read("flowConfig", flowJson);
+        if (name.toStringRef() != method->name())
+            throw std::runtime_error("the checkpoint was written by method '" + name.toStringRef() + "', not '" + method->name() + "'");
+        if (FlowConfig::fromJson(flowJson.toStringRef()).toJson() != flow->getConfig().toJson())
+            throw std::runtime_error("the checkpoint's flow configuration differs from this run's");
+        archive.read("flow", flowArchive);
+        archive.read("optimizer", optimizerArchive);
+        archive.read("method", methodArchive);
+        flow->load(flowArchive);
+        optimizer->load(optimizerArchive);
+        method->load(methodArchive);
+        torch::Tensor state, counters, seconds;
+        archive.read("generator", state);
+        archive.read("counters", counters);
+        archive.read("elapsed", seconds);
+        generator.set_state(state);
+        step = counters[0].item<int64_t>();
+        if (counters[1].item<int64_t>() != totalSteps)
+            throw std::runtime_error("the checkpoint's run has " + std::to_string(counters[1].item<int64_t>()) + " steps, this one " +
+                                     std::to_string(totalSteps) + " (different epochs, batch size or data?)");
+        elapsed = seconds[0].item<double>();
+    }
+    catch (const c10::Error& e) {
+        throw std::runtime_error("TrainingDriver: cannot read " + path + ": " + e.what_without_backtrace());
+    }
+    catch (const std::exception& e) {
+        throw std::runtime_error("TrainingDriver: cannot resume from " + path + ": " + e.what());
+    }
+    openLog(true);
+}
+
+void TrainingDriver::logEval(const NamedValues& values) {
+    openLog(true);
+    const int64_t calls = method->callsPerEpoch();
+    for (const auto& [metric, value] : values)
+        log << "eval," << step << "," << double(step) / double(calls) << "," << elapsed << ",,,,,,,," << metric << "," << value << "\n";
+    log.flush();
+}
+
+NamedValues TrainingDriver::evaluate(bool final) {
+    torch::Generator evalGenerator = at::make_generator<at::CPUGeneratorImpl>(evaluationSeed(config.seed, step));
+    EvaluationOptions eo;
+    eo.flowSamples = config.evalFlowSamples;
+    eo.testSamples = config.evalTestSamples;
+    eo.batchSize = config.evalBatchSize;
+    eo.marginalDraws = config.marginalDraws;
+    EvaluationSamples samples;
+    NamedValues values = evaluateFlow(flow, testData, target, eo, evalGenerator, &samples);
+    NamedValues extra = method->evaluate(flow, evalGenerator);
+    values.insert(values.end(), extra.begin(), extra.end());
+    if (evaluationHook && samples.x.defined()) {
+        torch::NoGradGuard noGrad;
+        NamedValues hooked = evaluationHook(flow, samples);
+        values.insert(values.end(), hooked.begin(), hooked.end());
+    }
+    logEval(values);
+    if (final && samples.x.defined()) {
+        writeNpy(outputPath("samples.npy"), samples.x);
+        if (samples.logWeights.defined())
+            writeNpy(outputPath("sample-logweights.npy"), samples.logWeights);
+    }
+    lastEval = values;
+    return values;
+}
+
+RunResult TrainingDriver::run() {
+    using Clock = std::chrono::steady_clock;
+    openLog(step > 0);
+    const int64_t calls = method->callsPerEpoch();
+    const auto start = Clock::now();
+    int64_t stepsThisRun = 0;
+    RunResult result;
+    result.totalSteps = totalSteps;
+    // Interval accumulators for the 'train' rows.
+    double lossSum = 0, normSum = 0, lr = 0, intervalSeconds = 0;
+    int64_t intervalSteps = 0, skipped = 0, clipped = 0, masked = 0, samples = 0, finiteLosses = 0;
+    std::string stopReason = "finished";
+    while (step < totalSteps) {
+        if (options.stopAfter > 0 && stepsThisRun >= options.stopAfter) {
+            stopReason = "stop-after";
+            break;
+        }
+        if (options.maxMinutes > 0 && std::chrono::duration<double>(Clock::now() - start).count() >= 60.0 * options.maxMinutes) {
+            stopReason = "time limit";
+            break;
+        }
+        const auto t0 = Clock::now();
+        StepStats stats = method->step(flow, *optimizer, generator);
+        const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+        step++;
+        stepsThisRun++;
+        elapsed += seconds;
+        intervalSeconds += seconds;
+        intervalSteps++;
+        if (std::isfinite(stats.loss)) {
+            lossSum += stats.loss;
+            finiteLosses++;
+        }
+        normSum += stats.gradNorm;
+        if (stats.updates > stats.skipped)
+            lr = stats.learningRate;
+        skipped += stats.skipped;
+        clipped += stats.clipped;
+        masked += stats.masked;
+        samples += stats.samples + stats.masked;
+        if (step % config.logEvery == 0 || step == totalSteps) {
+            const double loss = finiteLosses > 0 ? lossSum / double(finiteLosses) : NAN;
+            const double rate = intervalSeconds > 0 ? double(samples) / intervalSeconds : 0.0;
+            log << "train," << step << "," << double(step) / double(calls) << "," << elapsed << "," << loss << ","
+                << normSum / double(intervalSteps) << "," << lr << "," << skipped << "," << clipped << "," << masked << "," << rate
+                << ",,\n";
+            log.flush();
+            if (!options.quiet) {
+                const double perStep = elapsed / double(step);
+                std::ostringstream line;
+                line << "step " << step << "/" << totalSteps << " (epoch " << std::fixed << std::setprecision(2)
+                     << double(step) / double(calls) << ")  loss " << std::setprecision(4) << loss << "  lr " << std::scientific
+                     << std::setprecision(2) << lr << std::defaultfloat << "  " << std::fixed << std::setprecision(0) << rate
+                     << " samples/s  ETA " << formatDuration(perStep * double(totalSteps - step));
+                if (skipped > 0)
+                    line << "  skipped " << skipped;
+                if (masked > 0)
+                    line << "  masked " << masked;
+                if (!lastEval.empty()) {
+                    // Show the headline figure of the latest evaluation: the test NLL if there is one.
+                    auto shown = lastEval.front();
+                    for (const auto& item : lastEval)
+                        if (item.first == "test_nll")
+                            shown = item;
+                    line << "  | " << shown.first << " " << std::defaultfloat << std::setprecision(5) << shown.second;
+                }
+                out() << line.str() << std::endl;
+            }
+            lossSum = normSum = intervalSeconds = 0;
+            intervalSteps = skipped = clipped = masked = samples = finiteLosses = 0;
+        }
+        if (config.checkpointEvery > 0 && step % config.checkpointEvery == 0 && step < totalSteps)
+            writeCheckpoint();
+        if (config.evalEvery > 0 && step % config.evalEvery == 0 && step < totalSteps) {
+            NamedValues values = evaluate(false);
+            if (!options.quiet && !values.empty()) {
+                std::ostringstream line;
+                line << "eval at step " << step << ":";
+                for (const auto& [name, value] : values)
+                    line << "  " << name << " " << std::setprecision(5) << value;
+                out() << line.str() << std::endl;
+            }
+        }
+    }
+    if (step >= totalSteps) {
+        result.finalMetrics = evaluate(true);
+        result.finished = true;
+    }
+    writeCheckpoint();
+    result.step = step;
+    result.stopReason = step >= totalSteps ? "finished" : stopReason;
+    return result;
+}
+
+} // namespace bg

@@ -1,0 +1,351 @@
+#include "TrainCommand.h"
+
+#include "ReferenceData.h"
+#include "ReferenceSystems.h"
+#include "SystemPresets.h"
+#include "SystemTarget.h"
+#include "bg/AugmentedCouplingFlow.h"
+#include "bg/Ramachandran.h"
+#include "bg/TrainingConfig.h"
+#include "bg/TrainingDriver.h"
+#include "bg/TrainingMethodFactory.h"
+#include "openmm/OpenMMException.h"
+#include "openmm/Platform.h"
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+
+namespace BoltzmannPlugin {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+/** Bad arguments or configuration: exit code 2. */
+struct UsageError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+struct TrainArguments {
+    std::string system, method, out, dataDir, flowConfigFile, trainingConfigFile;
+    std::vector<std::string> sets;
+    int64_t seed = -1, evalEvery = -1, stopAfter = 0;
+    int threads = 0, workers = 1;
+    double temperature = 0.0, maxMinutes = 0.0;
+    bool resume = false, quiet = false;
+};
+
+json readJsonFile(const std::string& path) {
+    std::ifstream in(path);
+    if (!in)
+        throw UsageError("cannot read " + path);
+    try {
+        return json::parse(in);
+    }
+    catch (const json::exception& e) {
+        throw UsageError(path + ": invalid JSON: " + e.what());
+    }
+}
+
+/** Set a dotted key ("schedule.peakLr") inside a JSON object. */
+void setDotted(json& j, const std::string& key, const json& value) {
+    json* node = &j;
+    std::stringstream ss(key);
+    std::string part;
+    std::vector<std::string> parts;
+    while (std::getline(ss, part, '.'))
+        parts.push_back(part);
+    if (parts.empty() || key.back() == '.')
+        throw UsageError("--set: malformed key '" + key + "'");
+    for (size_t i = 0; i + 1 < parts.size(); i++) {
+        if (!node->is_object())
+            throw UsageError("--set: '" + key + "': '" + parts[i] + "' is not a group of settings");
+        node = &(*node)[parts[i]];
+        if (node->is_null())
+            *node = json::object();
+    }
+    if (!node->is_object())
+        throw UsageError("--set: '" + key + "' does not name a setting");
+    (*node)[parts.back()] = value;
+}
+
+void applySet(json& training, json& flow, const std::string& assignment) {
+    const size_t eq = assignment.find('=');
+    if (eq == std::string::npos || eq == 0)
+        throw UsageError("--set expects key=value, got '" + assignment + "'");
+    const std::string key = assignment.substr(0, eq), text = assignment.substr(eq + 1);
+    json value;
+    try {
+        value = json::parse(text);
+    }
+    catch (const json::exception&) {
+        value = text;   // a bare word such as float64
+    }
+    if (key.rfind("flow.", 0) == 0)
+        setDotted(flow, key.substr(5), value);
+    else if (key.rfind("training.", 0) == 0)
+        setDotted(training, key.substr(9), value);
+    else
+        setDotted(training, key, value);
+}
+
+void loadOpenMMPlugins() {
+    static bool loaded = false;
+    if (loaded)
+        return;
+    loaded = true;
+    std::string directory = OpenMM::Platform::getDefaultPluginsDirectory();
+#ifdef OPENMM_PLUGIN_DIR
+    if (std::getenv("OPENMM_PLUGIN_DIR") == nullptr)
+        directory = OPENMM_PLUGIN_DIR;
+#endif
+    try {
+        OpenMM::Platform::loadPluginsFromDirectory(directory);
+    }
+    catch (const std::exception&) {
+        // The Reference platform is built in; the CPU platform is optional.
+    }
+}
+
+std::string platformName() {
+    for (int i = 0; i < OpenMM::Platform::getNumPlatforms(); i++)
+        if (OpenMM::Platform::getPlatform(i).getName() == "CPU")
+            return "CPU";
+    return "Reference";
+}
+
+std::unique_ptr<SystemTarget> makeTarget(const std::string& system, const std::string& dataDirectory, double temperature, int workers) {
+    loadOpenMMPlugins();
+    std::unique_ptr<OpenMM::System> sys;
+    std::vector<OpenMM::Vec3> positions;
+    int dimension = 3;
+    if (system == "dw4") {
+        sys.reset(createDoubleWell4System());
+        positions.assign(4, OpenMM::Vec3());
+        dimension = 2;
+    }
+    else if (system == "lj13") {
+        sys.reset(createLennardJones13System());
+        positions.assign(13, OpenMM::Vec3());
+    }
+    else {
+        sys.reset(createAlanineDipeptideSystem(dataDirectory));
+        positions = alanineDipeptidePositions(dataDirectory);
+    }
+    std::vector<int> particles(sys->getNumParticles());
+    for (int i = 0; i < (int) particles.size(); i++)
+        particles[i] = i;
+    return std::make_unique<SystemTarget>(*sys, temperature, particles, positions, platformName(), workers, dimension,
+                                          std::map<std::string, std::string>(), false);
+}
+
+void writeText(const std::string& path, const std::string& text) {
+    std::ofstream out(path);
+    out << text << "\n";
+    if (!out)
+        throw std::runtime_error("cannot write " + path);
+}
+
+/** Ramachandran figures of alanine dipeptide flow samples against reference configurations. */
+bg::EvaluationHook aldpHook(const torch::Tensor& reference) {
+    torch::Tensor refPhi = bg::alanineDipeptidePhi(reference), refPsi = bg::alanineDipeptidePsi(reference);
+    return [refPhi, refPsi](bg::AugmentedCouplingFlow&, const bg::EvaluationSamples& samples) {
+        bg::NamedValues values;
+        torch::Tensor x = samples.x.to(torch::kFloat64);
+        torch::Tensor phi = bg::alanineDipeptidePhi(x), psi = bg::alanineDipeptidePsi(x);
+        torch::Tensor isL = bg::isLAlanine(x);
+        values.emplace_back("l_fraction", isL.to(torch::kFloat64).mean().item<double>());
+        values.emplace_back("phi_kld", bg::angleKld(refPhi, phi));
+        values.emplace_back("psi_kld", bg::angleKld(refPsi, psi));
+        values.emplace_back("ramachandran_kld", bg::ramachandranKld(refPhi, refPsi, phi, psi));
+        torch::Tensor phiL = phi.masked_select(isL), psiL = psi.masked_select(isL);
+        values.emplace_back("phi_kld_l", bg::angleKld(refPhi, phiL));
+        values.emplace_back("psi_kld_l", bg::angleKld(refPsi, psiL));
+        values.emplace_back("ramachandran_kld_l", bg::ramachandranKld(refPhi, refPsi, phiL, psiL));
+        return values;
+    };
+}
+
+int train(const TrainArguments& a, std::ostream& out, std::ostream& err) {
+    // 1. Configuration: preset, then files, then --set, then the dedicated flags.
+    SystemPreset preset;
+    try {
+        preset = systemPreset(a.system, a.method);
+    }
+    catch (const std::invalid_argument& e) {
+        throw UsageError(e.what());
+    }
+    json flowJson = json::parse(preset.flow.toJson()), trainingJson = json::parse(preset.training.toJson());
+    if (!a.flowConfigFile.empty())
+        flowJson.merge_patch(readJsonFile(a.flowConfigFile));
+    if (!a.trainingConfigFile.empty())
+        trainingJson.merge_patch(readJsonFile(a.trainingConfigFile));
+    for (const std::string& s : a.sets)
+        applySet(trainingJson, flowJson, s);
+    if (a.seed >= 0)
+        trainingJson["seed"] = a.seed;
+    if (a.threads > 0)
+        trainingJson["numThreads"] = a.threads;
+    if (a.evalEvery >= 0)
+        trainingJson["evalEvery"] = a.evalEvery;
+    bg::FlowConfig flowConfig;
+    bg::TrainingConfig config;
+    try {
+        flowConfig = bg::FlowConfig::fromJson(flowJson.dump());
+        config = bg::TrainingConfig::fromJson(trainingJson.dump());
+    }
+    catch (const std::invalid_argument& e) {
+        throw UsageError(e.what());
+    }
+    if (config.method != a.method)
+        throw UsageError("the training configuration's method '" + config.method + "' differs from --method " + a.method);
+    if (flowConfig.numParticles != preset.flow.numParticles || flowConfig.dimension != preset.flow.dimension)
+        throw UsageError("flow.numParticles and flow.dimension must match the system (" + std::to_string(preset.flow.numParticles) + " particles in " +
+                         std::to_string(preset.flow.dimension) + "D)");
+
+    // 2. Output directory.
+    const fs::path outDir(a.out);
+    const bool haveCheckpoint = fs::exists(outDir / "checkpoint.pt");
+    if (a.resume && !haveCheckpoint)
+        throw UsageError("--resume: no checkpoint.pt in " + a.out);
+    if (!a.resume && haveCheckpoint)
+        throw UsageError(a.out + " already holds a run (checkpoint.pt); pass --resume to continue it or choose another --out");
+
+    // 3. Data and target.
+    const double temperature = a.temperature > 0 ? a.temperature : (a.system == "aldp" ? alanineDipeptideDefaultTemperature() : referenceSystemTemperature());
+    std::string dataDirectory;
+    try {
+        dataDirectory = findDataDirectory(a.dataDir);
+    }
+    catch (const std::runtime_error& e) {
+        throw UsageError(e.what());
+    }
+    const std::string set = referenceSetName(a.system, temperature);
+    torch::Tensor trainData, testData;
+    try {
+        if (config.method == "ml")
+            trainData = loadReferenceSplit(dataDirectory, set, "train", flowConfig.numParticles, flowConfig.dimension, true);
+        testData = loadReferenceSplit(dataDirectory, set, "test", flowConfig.numParticles, flowConfig.dimension, false);
+    }
+    catch (const std::runtime_error& e) {
+        throw UsageError(e.what());
+    }
+    if (!testData.defined())
+        err << "openmm-bg train: no test data for " << a.system << " at " << temperature << " K; test metrics are skipped\n";
+    std::unique_ptr<SystemTarget> target;
+    try {
+        target = makeTarget(a.system, dataDirectory, temperature, a.workers);
+    }
+    catch (const OpenMM::OpenMMException& e) {
+        throw UsageError(e.what());
+    }
+
+    // 4. Flow, method and driver.
+    torch::set_num_threads(config.numThreads);
+    torch::manual_seed(config.seed);   // parameter initialisation
+    bg::AugmentedCouplingFlow flow(flowConfig);
+    flow->setInferenceBatchSize(config.evalBatchSize);
+    bg::TrainingMethodInputs inputs{flow, target.get(), trainData, config};
+    std::unique_ptr<bg::TrainingMethod> method;
+    try {
+        method = bg::createTrainingMethod(config.method, inputs);
+    }
+    catch (const std::invalid_argument& e) {
+        throw UsageError(e.what());
+    }
+    bg::DriverOptions options;
+    options.outputDirectory = a.out;
+    options.quiet = a.quiet;
+    options.maxMinutes = a.maxMinutes;
+    options.stopAfter = a.stopAfter;
+    options.progress = &out;
+    bg::TrainingDriver driver(flow, config, std::move(method), testData, target.get(), options);
+    if (a.system == "aldp" && testData.defined())
+        driver.setEvaluationHook(aldpHook(testData));
+    writeText(driver.outputPath("flow-config.json"), flowConfig.toJson());
+    writeText(driver.outputPath("training-config.json"), config.toJson());
+    if (a.resume)
+        driver.resumeFromCheckpoint();
+    if (!a.quiet)
+        out << "openmm-bg train: " << a.system << " " << config.method << " at " << temperature << " K, " << flow->numParameters()
+            << " parameters, " << driver.getTotalSteps() << " steps (" << config.epochs << " epochs), output " << a.out
+            << (a.resume ? ", resumed at step " + std::to_string(driver.getStep()) : std::string()) << std::endl;
+    const auto start = std::chrono::steady_clock::now();
+    bg::RunResult result = driver.run();
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!result.finished) {
+        out << "stopped (" << result.stopReason << ") at step " << result.step << "/" << result.totalSteps << "; continue with --resume"
+            << std::endl;
+        return 0;
+    }
+    out << "\nfinal evaluation at step " << result.step << " (wall time " << std::fixed << std::setprecision(1) << wall << " s)\n";
+    out << std::defaultfloat;
+    for (const auto& [name, value] : result.finalMetrics)
+        out << "  " << std::left << std::setw(24) << name << std::right << std::setprecision(6) << value << "\n";
+    out << "output: " << a.out << " (model.bgflow, checkpoint.pt, train-log.csv, samples.npy, sample-logweights.npy)" << std::endl;
+    return 0;
+}
+
+} // namespace
+
+int runCommandLine(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+    CLI::App app{"openmm-bg: train Boltzmann generators for OpenMM Systems", "openmm-bg"};
+    app.require_subcommand(1);
+    TrainArguments t;
+    CLI::App* trainCommand = app.add_subcommand("train", "train a flow on a reference system (maximum likelihood or FAB)");
+    trainCommand->add_option("--system", t.system, "dw4 | lj13 | aldp")->required();
+    trainCommand->add_option("--method", t.method, "ml | fab")->required();
+    trainCommand->add_option("--out", t.out, "output directory")->required();
+    trainCommand->add_option("--data-dir", t.dataDir, "data directory with reference/<set>-<split>.npy (default: OPENMMBG_DATA_DIR or the repository's data/)");
+    trainCommand->add_option("--seed", t.seed, "random seed (default from the configuration)");
+    trainCommand->add_option("--threads", t.threads, "torch threads");
+    trainCommand->add_option("--workers", t.workers, "OpenMM Contexts evaluating the target (CPU platform)");
+    trainCommand->add_option("--temperature", t.temperature, "temperature in K (default: 800 for aldp, 300 for dw4/lj13)");
+    trainCommand->add_option("--flow-config", t.flowConfigFile, "JSON file with flow settings (merged over the preset)");
+    trainCommand->add_option("--training-config", t.trainingConfigFile, "JSON file with training settings (merged over the preset)");
+    trainCommand->add_option("--set", t.sets, "override a setting: key=value, e.g. batchSize=64, schedule.peakLr=1e-3, flow.numBlocks=4");
+    trainCommand->add_flag("--resume", t.resume, "continue the run in --out from its checkpoint");
+    trainCommand->add_option("--eval-every", t.evalEvery, "steps between evaluations (0 = only at the end)");
+    trainCommand->add_option("--max-minutes", t.maxMinutes, "stop with a checkpoint after this many minutes of training");
+    trainCommand->add_option("--stop-after", t.stopAfter, "stop with a checkpoint after this many steps");
+    trainCommand->add_flag("--quiet", t.quiet, "no progress lines");
+    std::vector<std::string> argvStrings = {"openmm-bg"};
+    argvStrings.insert(argvStrings.end(), args.begin(), args.end());
+    std::vector<const char*> argv;
+    for (const std::string& s : argvStrings)
+        argv.push_back(s.c_str());
+    try {
+        app.parse(int(argv.size()), argv.data());
+    }
+    catch (const CLI::ParseError& e) {
+        const int code = app.exit(e, out, err);
+        return code == 0 ? 0 : 2;
+    }
+    try {
+        if (trainCommand->parsed())
+            return train(t, out, err);
+    }
+    catch (const UsageError& e) {
+        err << "openmm-bg train: " << e.what() << std::endl;
+        return 2;
+    }
+    catch (const std::exception& e) {
+        err << "openmm-bg train: failed: " << e.what() << std::endl;
+        return 1;
+    }
+    return 2;
+}
+
+} // namespace BoltzmannPlugin

@@ -1,0 +1,22 @@
+#ifndef OPENMM_BG_CLI_TRAIN_COMMAND_H_
+#define OPENMM_BG_CLI_TRAIN_COMMAND_H_
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace BoltzmannPlugin {
+
+/**
+ * Run the openmm-bg command line in-process: `args` are the arguments after the program name
+ * (e.g. {"train", "--system", "dw4", "--method", "ml", "--out", "run1"}). Output goes to `out`,
+ * messages about errors to `err`.
+ *
+ * @return the exit code: 0 on success, 2 for bad arguments or configuration (unknown system,
+ *         method or key, invalid values, missing data), 1 if training itself fails
+ */
+int runCommandLine(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+} // namespace BoltzmannPlugin
+
+#endif

@@ -1,0 +1,79 @@
+// TrainingConfig: JSON round trip, unknown keys, validation messages that name the field.
+
+#include "bg/TrainingConfig.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+using namespace bg;
+
+TEST(TrainingConfig, JsonRoundTripKeepsEveryField) {
+    TrainingConfig c;
+    c.method = "fab";
+    c.batchSize = 64;
+    c.epochs = 7;
+    c.schedule = {1e-6, 3e-4, 1e-7, 2.5};
+    c.clipFactor = 3;
+    c.ignoreFactor = 20;
+    c.gradNormWindow = 50;
+    c.maskLogProbBelow = -500;
+    c.maxRowsPerPass = 8;
+    c.evalEvery = 11;
+    c.evalFlowSamples = 123;
+    c.evalTestSamples = 45;
+    c.evalBatchSize = 67;
+    c.marginalDraws = 3;
+    c.checkpointEvery = 9;
+    c.logEvery = 2;
+    c.seed = 12345678901ULL;
+    c.numThreads = 2;
+    c.fab = R"({"alpha":2.0,"hmc":{"leapfrogSteps":5}})";
+    TrainingConfig d = TrainingConfig::fromJson(c.toJson());
+    EXPECT_EQ(d.toJson(), c.toJson());
+    EXPECT_EQ(d.method, "fab");
+    EXPECT_EQ(d.batchSize, 64);
+    EXPECT_EQ(d.schedule.warmupEpochs, 2.5);
+    EXPECT_EQ(d.seed, 12345678901ULL);
+    EXPECT_NE(d.fab.find("leapfrogSteps"), std::string::npos);
+}
+
+TEST(TrainingConfig, MissingKeysKeepDefaults) {
+    TrainingConfig d = TrainingConfig::fromJson(R"({"batchSize": 16, "schedule": {"peakLr": 1e-3}})");
+    EXPECT_EQ(d.batchSize, 16);
+    EXPECT_EQ(d.schedule.peakLr, 1e-3);
+    EXPECT_EQ(d.schedule.initialLr, TrainingConfig().schedule.initialLr);
+    EXPECT_EQ(d.epochs, TrainingConfig().epochs);
+    EXPECT_EQ(d.fab, "{}");
+}
+
+static void expectFailure(const std::string& json, const std::string& fragment) {
+    try {
+        TrainingConfig::fromJson(json);
+        ADD_FAILURE() << "accepted " << json;
+    }
+    catch (const std::invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+    }
+}
+
+TEST(TrainingConfig, UnknownKeysAreRejected) {
+    expectFailure(R"({"batchsize": 16})", "unknown key 'batchsize'");
+    expectFailure(R"({"schedule": {"peak": 1}})", "unknown key 'schedule.peak'");
+}
+
+TEST(TrainingConfig, ValidationNamesTheField) {
+    expectFailure(R"({"method": "sgd"})", "method");
+    expectFailure(R"({"batchSize": 0})", "batchSize");
+    expectFailure(R"({"epochs": -1})", "epochs");
+    expectFailure(R"({"schedule": {"peakLr": 0}})", "schedule.peakLr");
+    expectFailure(R"({"maxRowsPerPass": -2})", "maxRowsPerPass");
+    expectFailure(R"({"marginalDraws": 0})", "marginalDraws");
+    expectFailure(R"({"logEvery": 0})", "logEvery");
+    expectFailure(R"({"fab": 3})", "fab");
+    expectFailure(R"({"batchSize": "many"})", "batchSize");
+    expectFailure("[1, 2]", "object");
+    expectFailure("{not json", "invalid JSON");
+    TrainingConfig ok;
+    EXPECT_NO_THROW(ok.validate());
+}

@@ -1,0 +1,172 @@
+// TrainingDriver: a run interrupted and resumed from its checkpoint ends bitwise equal to an
+// uninterrupted one; the output files and the log rows are written.
+
+#include "TrainingTestUtilities.h"
+#include "bg/AugmentedCouplingFlow.h"
+#include "bg/MaximumLikelihoodMethod.h"
+#include "bg/NpyIO.h"
+#include "bg/TrainingDriver.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+using namespace bg;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct DriverSetup {
+    torch::Tensor train, test;
+    TrainingConfig config;
+    DriverSetup() {
+        torch::Generator g = at::make_generator<at::CPUGeneratorImpl>(99);
+        train = bgtest::dimerData(64, 1.5, 0.15, g);
+        test = bgtest::dimerData(20, 1.5, 0.15, g);
+        config.batchSize = 16;     // 4 steps per epoch
+        config.epochs = 3;         // 12 steps
+        config.schedule = {1e-4, 3e-3, 1e-4, 1};
+        config.evalEvery = 4;
+        config.evalFlowSamples = 40;
+        config.evalBatchSize = 32;
+        config.marginalDraws = 3;
+        config.logEvery = 2;
+        config.seed = 1234;
+    }
+    std::unique_ptr<TrainingDriver> driver(const std::string& dir, Target* target, int64_t stopAfter = 0) {
+        torch::manual_seed(8);   // the same initial parameters for every driver
+        AugmentedCouplingFlow flow(bgtest::tinyFlowConfig());
+        DriverOptions options;
+        options.outputDirectory = dir;
+        options.quiet = true;
+        options.stopAfter = stopAfter;
+        return std::make_unique<TrainingDriver>(flow, config, std::make_unique<MaximumLikelihoodMethod>(train, config, 0.0), test, target,
+                                                options);
+    }
+};
+
+std::vector<std::string> readLines(const std::string& path) {
+    std::ifstream in(path);
+    std::vector<std::string> lines;
+    std::string line;
+    while (std::getline(in, line))
+        lines.push_back(line);
+    return lines;
+}
+
+} // namespace
+
+TEST(TrainingDriver, ResumeIsBitwiseIdentical) {
+    torch::set_num_threads(1);
+    DriverSetup setup;
+    bgtest::HarmonicTarget target(2, 2);
+    const std::string straight = bgtest::freshDirectory("driver-straight"), split = bgtest::freshDirectory("driver-split");
+
+    auto a = setup.driver(straight, &target);
+    RunResult ra = a->run();
+    EXPECT_TRUE(ra.finished);
+    EXPECT_EQ(ra.step, 12);
+
+    auto b = setup.driver(split, &target, 5);
+    RunResult rb = b->run();
+    EXPECT_FALSE(rb.finished);
+    EXPECT_EQ(rb.step, 5);
+    EXPECT_EQ(rb.stopReason, "stop-after");
+    b.reset();
+    auto c = setup.driver(split, &target);
+    c->resumeFromCheckpoint();
+    EXPECT_EQ(c->getStep(), 5);
+    RunResult rc = c->run();
+    EXPECT_TRUE(rc.finished);
+    EXPECT_EQ(rc.step, 12);
+
+    auto pa = a->getFlow()->named_parameters(), pc = c->getFlow()->named_parameters();
+    ASSERT_EQ(pa.size(), pc.size());
+    for (const auto& item : pa) {
+        EXPECT_TRUE(torch::equal(item.value(), pc[item.key()])) << item.key();
+    }
+    EXPECT_EQ(a->getOptimizer().stepsTaken(), c->getOptimizer().stepsTaken());
+    // The final evaluations (same step, same evaluation seed, same weights) agree exactly.
+    ASSERT_EQ(ra.finalMetrics.size(), rc.finalMetrics.size());
+    for (size_t i = 0; i < ra.finalMetrics.size(); i++) {
+        EXPECT_EQ(ra.finalMetrics[i].first, rc.finalMetrics[i].first);
+        EXPECT_EQ(ra.finalMetrics[i].second, rc.finalMetrics[i].second) << ra.finalMetrics[i].first;
+    }
+    // The training stream moved on from the seed: parameters changed.
+    torch::manual_seed(8);
+    AugmentedCouplingFlow initial(bgtest::tinyFlowConfig());
+    bool changed = false;
+    for (const auto& item : initial->named_parameters())
+        changed |= !torch::equal(item.value(), pa[item.key()]);
+    EXPECT_TRUE(changed);
+}
+
+TEST(TrainingDriver, WritesCheckpointModelLogAndSamples) {
+    torch::set_num_threads(1);
+    DriverSetup setup;
+    bgtest::HarmonicTarget target(2, 2);
+    const std::string dir = bgtest::freshDirectory("driver-files");
+    auto d = setup.driver(dir, &target);
+    RunResult r = d->run();
+    ASSERT_TRUE(r.finished);
+    for (const char* name : {"checkpoint.pt", "model.bgflow", "train-log.csv", "samples.npy", "sample-logweights.npy"})
+        EXPECT_TRUE(fs::exists(fs::path(dir) / name)) << name;
+    EXPECT_FALSE(fs::exists(fs::path(dir) / "checkpoint.pt.tmp"));
+    // The saved model is the trained flow.
+    AugmentedCouplingFlow loaded = loadFlowFromFile(dir + "/model.bgflow");
+    auto pl = loaded->named_parameters();
+    for (const auto& item : d->getFlow()->named_parameters())
+        EXPECT_TRUE(torch::equal(item.value(), pl[item.key()])) << item.key();
+    torch::Tensor samples = readNpy(dir + "/samples.npy");
+    EXPECT_EQ(samples.sizes(), (std::vector<int64_t>{40, 2, 2}));
+    EXPECT_EQ(readNpy(dir + "/sample-logweights.npy").sizes(), (std::vector<int64_t>{40}));
+
+    std::vector<std::string> lines = readLines(dir + "/train-log.csv");
+    ASSERT_FALSE(lines.empty());
+    EXPECT_EQ(lines[0], "kind,step,epoch,elapsed_s,loss,grad_norm,lr,skipped,clipped,masked,samples_per_s,metric,value");
+    int trainRows = 0, evalRows = 0;
+    std::set<std::string> metrics;
+    std::set<int> evalSteps;
+    for (size_t i = 1; i < lines.size(); i++) {
+        std::vector<std::string> cells;
+        std::stringstream ss(lines[i]);
+        std::string cell;
+        while (std::getline(ss, cell, ','))
+            cells.push_back(cell);
+        if (lines[i].back() == ',')
+            cells.push_back("");
+        ASSERT_EQ(cells.size(), 13u) << lines[i];
+        if (cells[0] == "train") {
+            trainRows++;
+            EXPECT_TRUE(std::isfinite(std::stod(cells[4]))) << lines[i];
+        }
+        else if (cells[0] == "eval") {
+            evalRows++;
+            metrics.insert(cells[11]);
+            evalSteps.insert(std::stoi(cells[1]));
+        }
+        else
+            ADD_FAILURE() << "unexpected row " << lines[i];
+    }
+    EXPECT_EQ(trainRows, 6);   // every 2 of 12 steps
+    EXPECT_EQ(evalSteps, (std::set<int>{4, 8, 12}));
+    for (const char* m : {"reverse_ess", "test_nll", "test_forward_ess", "test_mean_log_q"})
+        EXPECT_EQ(metrics.count(m), 1u) << m;
+    EXPECT_GT(evalRows, 0);
+}
+
+TEST(TrainingDriver, ScheduleAndErrors) {
+    DriverSetup setup;
+    const std::string dir = bgtest::freshDirectory("driver-errors");
+    auto d = setup.driver(dir, nullptr);
+    EXPECT_EQ(d->getTotalSteps(), 12);
+    EXPECT_THROW(d->resumeFromCheckpoint(), std::runtime_error);   // nothing to resume from
+    // Evaluation seeds differ by step and do not depend on the training stream.
+    EXPECT_NE(evaluationSeed(1, 4), evaluationSeed(1, 8));
+    EXPECT_NE(evaluationSeed(1, 4), evaluationSeed(2, 4));
+    EXPECT_EQ(evaluationSeed(1, 4), evaluationSeed(1, 4));
+}

@@ -1,0 +1,124 @@
+// The openmm-bg train command, run in-process on DW4 with a tiny flow and synthetic reference data:
+// output files, stop and resume, and exit code 2 for bad arguments.
+
+#include "TrainCommand.h"
+#include "bg/NpyIO.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using namespace BoltzmannPlugin;
+namespace fs = std::filesystem;
+
+namespace {
+
+/** A temporary data directory with reference/dw4-{train,test}.npy of the real contract: [n, 4, 2] float64, zero CoM. */
+std::string syntheticDataDirectory() {
+    static std::string dir = [] {
+        fs::path root = fs::temp_directory_path() / ("openmmbg-traincmd-data-" + std::to_string(::getpid()));
+        fs::remove_all(root);
+        fs::create_directories(root / "reference");
+        torch::manual_seed(0);
+        for (auto [split, n] : {std::pair<const char*, int64_t>{"train", 64}, {"test", 16}}) {
+            torch::Tensor x = 2.0 * torch::randn({n, 4, 2}, torch::kFloat64);
+            bg::writeNpy((root / "reference" / (std::string("dw4-") + split + ".npy")).string(), x - x.mean(1, true));
+        }
+        return root.string();
+    }();
+    return dir;
+}
+
+std::string freshOut(const std::string& name) {
+    fs::path p = fs::temp_directory_path() / ("openmmbg-traincmd-" + name + "-" + std::to_string(::getpid()));
+    fs::remove_all(p);
+    return p.string();
+}
+
+struct Outcome {
+    int code;
+    std::string out, err;
+};
+
+Outcome run(std::vector<std::string> args) {
+    std::ostringstream out, err;
+    int code = runCommandLine(args, out, err);
+    return {code, out.str(), err.str()};
+}
+
+/** A DW4 ML run with a tiny flow: 64 samples, B 16, 2 epochs = 8 steps. */
+std::vector<std::string> tinyRun(const std::string& out) {
+    return {"train", "--system", "dw4", "--method", "ml", "--out", out, "--data-dir", syntheticDataDirectory(), "--threads", "1",
+            "--seed", "5", "--set", "flow.numBlocks=1", "--set", "flow.egnnLayers=1", "--set", "flow.egnnWidth=8",
+            "--set", "flow.invariantFeatures=8", "--set", "flow.headWidths=[8,8]", "--set", "epochs=2", "--set", "batchSize=16",
+            "--set", "schedule.warmupEpochs=1", "--set", "evalFlowSamples=50", "--set", "marginalDraws=2", "--set", "logEvery=2",
+            "--eval-every", "4"};
+}
+
+} // namespace
+
+TEST(TrainCommand, TrainsWritesOutputsAndPrintsASummary) {
+    const std::string out = freshOut("full");
+    Outcome r = run(tinyRun(out));
+    ASSERT_EQ(r.code, 0) << r.err << r.out;
+    for (const char* name : {"checkpoint.pt", "model.bgflow", "train-log.csv", "samples.npy", "sample-logweights.npy", "flow-config.json",
+                             "training-config.json"})
+        EXPECT_TRUE(fs::exists(fs::path(out) / name)) << name;
+    EXPECT_NE(r.out.find("step 8/8"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("final evaluation"), std::string::npos) << r.out;
+    for (const char* metric : {"test_nll", "test_forward_ess", "reverse_ess"})
+        EXPECT_NE(r.out.find(metric), std::string::npos) << metric;
+    torch::Tensor samples = bg::readNpy(out + "/samples.npy");
+    EXPECT_EQ(samples.sizes(), (std::vector<int64_t>{50, 4, 2}));
+    // Running again into the same directory without --resume is refused.
+    EXPECT_EQ(run(tinyRun(out)).code, 2);
+}
+
+TEST(TrainCommand, StopAndResume) {
+    const std::string out = freshOut("resume");
+    std::vector<std::string> first = tinyRun(out);
+    first.insert(first.end(), {"--stop-after", "3", "--quiet"});
+    Outcome a = run(first);
+    ASSERT_EQ(a.code, 0) << a.err;
+    EXPECT_NE(a.out.find("stopped"), std::string::npos) << a.out;
+    EXPECT_TRUE(fs::exists(fs::path(out) / "checkpoint.pt"));
+    EXPECT_FALSE(fs::exists(fs::path(out) / "samples.npy"));
+    std::vector<std::string> second = tinyRun(out);
+    second.insert(second.end(), {"--resume", "--quiet"});
+    Outcome b = run(second);
+    ASSERT_EQ(b.code, 0) << b.err;
+    EXPECT_NE(b.out.find("final evaluation at step 8"), std::string::npos) << b.out;
+    EXPECT_TRUE(fs::exists(fs::path(out) / "samples.npy"));
+}
+
+TEST(TrainCommand, BadArgumentsGiveExitCode2) {
+    const std::string data = syntheticDataDirectory();
+    auto with = [&](std::vector<std::string> extra, const std::string& out) {
+        std::vector<std::string> args = {"train", "--out", freshOut(out), "--data-dir", data};
+        args.insert(args.end(), extra.begin(), extra.end());
+        return run(args);
+    };
+    Outcome unknownSystem = with({"--system", "dw5", "--method", "ml"}, "bad1");
+    EXPECT_EQ(unknownSystem.code, 2);
+    EXPECT_NE(unknownSystem.err.find("dw5"), std::string::npos) << unknownSystem.err;
+    EXPECT_EQ(with({"--system", "dw4", "--method", "sgd"}, "bad2").code, 2);
+    Outcome unknownKey = with({"--system", "dw4", "--method", "ml", "--set", "batchsize=3"}, "bad3");
+    EXPECT_EQ(unknownKey.code, 2);
+    EXPECT_NE(unknownKey.err.find("batchsize"), std::string::npos) << unknownKey.err;
+    EXPECT_EQ(with({"--system", "dw4", "--method", "ml", "--set", "flow.numBlock=3"}, "bad4").code, 2);
+    EXPECT_EQ(with({"--system", "dw4", "--method", "ml", "--set", "batchSize=-1"}, "bad5").code, 2);
+    EXPECT_EQ(with({"--system", "dw4", "--method", "ml", "--set", "noequals"}, "bad6").code, 2);
+    Outcome fab = with({"--system", "dw4", "--method", "fab"}, "bad7");
+    EXPECT_EQ(fab.code, 2);
+    EXPECT_NE(fab.err.find("not implemented"), std::string::npos) << fab.err;
+    EXPECT_EQ(with({"--system", "lj13", "--method", "ml"}, "bad8").code, 2);   // no lj13 data in the synthetic directory
+    EXPECT_EQ(with({"--system", "dw4", "--method", "ml", "--resume"}, "bad9").code, 2);   // nothing to resume
+    EXPECT_EQ(run({"train", "--system", "dw4"}).code, 2);     // missing required options
+    EXPECT_EQ(run({"frobnicate"}).code, 2);                   // unknown subcommand
+    EXPECT_EQ(run({"train", "--system", "dw4", "--method", "ml", "--out", freshOut("bad10"), "--data-dir", data, "--bogus"}).code, 2);
+    EXPECT_EQ(run({"--help"}).code, 0);
+}

@@ -58,7 +58,8 @@ def autocorrelation(x):
 def integrated_autocorrelation_time(x, c=5.0):
     """Integrated autocorrelation time tau = 1 + 2 sum_{t=1}^{M} rho(t) of a scalar series, in
     units of its sampling interval, with Sokal's window: the smallest M with M >= c tau(M).
-    tau = 1 for independent samples; it is clipped below at 1/n... and never exceeds n."""
+    tau = 1 for independent samples; anticorrelated series give tau < 1. The result is clipped
+    to [1/n, n]."""
     rho = autocorrelation(x)
     n = len(rho)
     taus = 2.0 * np.cumsum(rho) - 1.0          # taus[M] = 1 + 2 sum_{t=1}^{M} rho(t)

@@ -1,5 +1,6 @@
 #include "bg/TrainingMethodFactory.h"
 
+#include "bg/FabMethod.h"
 #include "bg/MaximumLikelihoodMethod.h"
 
 #include <torch/torch.h>
@@ -14,8 +15,17 @@ std::unique_ptr<TrainingMethod> createTrainingMethod(const std::string& name, co
             throw std::invalid_argument("createTrainingMethod: maximum-likelihood training needs training data");
         return std::make_unique<MaximumLikelihoodMethod>(inputs.trainingData, inputs.config, inputs.flow->getConfig().auxLossWeight);
     }
-    if (name == "fab")
-        throw std::invalid_argument("createTrainingMethod: the 'fab' training method is not implemented yet");
+    if (name == "fab") {
+        if (inputs.target == nullptr)
+            throw std::invalid_argument("createTrainingMethod: FAB training needs a target");
+        FabSettings settings = FabSettings::fromJson(inputs.config.fab);
+        // The run's batch size and pass size are the training configuration's.
+        settings.batchSize = inputs.config.batchSize;
+        if (settings.maxRowsPerPass == 0)
+            settings.maxRowsPerPass = inputs.config.maxRowsPerPass;
+        settings.validate();
+        return std::make_unique<FabMethod>(inputs.flow, *inputs.target, settings);
+    }
     throw std::invalid_argument("createTrainingMethod: unknown training method '" + name + "' (ml | fab)");
 }
 

@@ -22,7 +22,9 @@ struct TrainingMethodInputs {
 };
 
 /**
- * Create the training method called `name` ("ml" or "fab").
+ * Create the training method called `name` ("ml" or "fab"). FAB reads its FabSettings from the JSON
+ * object config.fab (keys of FabSettings::fromJson; missing keys keep the paper's defaults); its
+ * batch size is config.batchSize, and config.maxRowsPerPass applies unless fab sets its own.
  *
  * @throws std::invalid_argument for an unknown name, missing inputs, or a method that is not
  *         available in this build

@@ -8,6 +8,10 @@ it, ``value`` holds it). Effective sample sizes are fractions in (0, 1].
 Command line::
 
     python -m openmmbg.trainingplots RUN_DIR/train-log.csv [-o RUN_DIR/ess-vs-time.png]
+    python -m openmmbg.trainingplots RUN_DIR/train-log.csv --aldp-test data/reference/aldp800-test.npy
+
+The second form also draws Ramachandran plots of an alanine dipeptide run's flow samples
+(``samples.npy``, plain and reweighted with ``sample-logweights.npy``) next to the reference set.
 """
 import argparse
 import csv
@@ -15,7 +19,7 @@ import math
 import os
 from collections import defaultdict
 
-__all__ = ["read_training_log", "plot_ess_vs_time", "main"]
+__all__ = ["read_training_log", "plot_ess_vs_time", "plot_aldp_samples", "main"]
 
 
 def read_training_log(path):
@@ -106,14 +110,49 @@ def plot_ess_vs_time(log_path, output_path=None, title=None):
     return output_path
 
 
+def plot_aldp_samples(run_dir, test_path):
+    """Ramachandran plots of an alanine dipeptide run: the flow samples of the final evaluation
+    (``samples.npy``, nm), the same reweighted to the target with ``sample-logweights.npy``
+    (log w = log p~ - log q; omitted if that file is missing), and the reference set.
+
+    Returns the list of PNG paths written into ``run_dir``.
+    """
+    import numpy as np
+    from . import analysis
+
+    samples = np.load(os.path.join(run_dir, "samples.npy"))
+    if samples.ndim != 3 or samples.shape[1:] != (22, 3):
+        raise ValueError(f"samples.npy holds {samples.shape}, not alanine dipeptide configurations [n, 22, 3]")
+    phi, psi = analysis.aldp_phi_psi(samples)
+    written = [analysis.plot_ramachandran(phi, psi, os.path.join(run_dir, "ramachandran-flow.png"),
+                                          title=f"flow samples (n = {len(phi)})")]
+    weights_path = os.path.join(run_dir, "sample-logweights.npy")
+    if os.path.exists(weights_path):
+        log_w = np.asarray(np.load(weights_path), dtype=float).reshape(-1)
+        finite = np.isfinite(log_w)
+        w = np.zeros_like(log_w)
+        w[finite] = np.exp(log_w[finite] - log_w[finite].max())
+        written.append(analysis.plot_ramachandran(phi, psi, os.path.join(run_dir, "ramachandran-flow-reweighted.png"),
+                                                  weights=w, title="flow samples reweighted to the target"))
+    test = np.load(test_path)
+    tphi, tpsi = analysis.aldp_phi_psi(test)
+    written.append(analysis.plot_ramachandran(tphi, tpsi, os.path.join(run_dir, "ramachandran-reference.png"),
+                                              title=f"reference ({os.path.basename(test_path)}, n = {len(tphi)})"))
+    return written
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Plot ESS against time from an openmm-bg train-log.csv.")
     parser.add_argument("log", help="path of train-log.csv")
     parser.add_argument("-o", "--output", help="PNG to write (default: ess-vs-time.png beside the log)")
     parser.add_argument("--title", help="figure title")
+    parser.add_argument("--aldp-test", help="reference set (.npy, nm) for Ramachandran plots of an alanine dipeptide run")
     args = parser.parse_args(argv)
     path = plot_ess_vs_time(args.log, args.output, args.title)
     print(path)
+    if args.aldp_test:
+        for png in plot_aldp_samples(os.path.dirname(os.path.abspath(args.log)), args.aldp_test):
+            print(png)
     return 0
 
 

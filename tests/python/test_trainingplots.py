@@ -35,3 +35,24 @@ def test_plot_writes_a_png(tmp_path):
     with open(out, "rb") as handle:
         assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
     assert os.path.getsize(out) > 5000
+
+
+def test_aldp_plots_from_a_run_directory(tmp_path):
+    import numpy as np
+    from openmmbg import systems
+    reference = os.path.join(systems.data_directory(), "reference", "aldp800-test.npy")
+    test = np.load(reference)
+    np.save(tmp_path / "samples.npy", test[:50])
+    np.save(tmp_path / "sample-logweights.npy", np.linspace(-3.0, 0.0, 50))
+    written = trainingplots.plot_aldp_samples(str(tmp_path), reference)
+    assert [os.path.basename(p) for p in written] == ["ramachandran-flow.png", "ramachandran-flow-reweighted.png",
+                                                      "ramachandran-reference.png"]
+    for p in written:
+        assert os.path.getsize(p) > 5000
+    np.save(tmp_path / "samples.npy", np.zeros((5, 4, 2)))
+    try:
+        trainingplots.plot_aldp_samples(str(tmp_path), reference)
+    except ValueError as error:
+        assert "22, 3" in str(error)
+    else:
+        raise AssertionError("a DW4-shaped sample file must be refused")

@@ -238,12 +238,11 @@ RunResult TrainingDriver::run() {
                 if (masked > 0)
                     line << "  masked " << masked;
                 if (!lastEval.empty()) {
-                    // Show the headline figure of the latest evaluation: the test NLL if there is one.
-                    auto shown = lastEval.front();
+                    // Show the headline figures of the latest evaluation: the ESS values and the test NLL.
+                    line << "  |";
                     for (const auto& item : lastEval)
-                        if (item.first == "test_nll")
-                            shown = item;
-                    line << "  | " << shown.first << " " << std::defaultfloat << std::setprecision(5) << shown.second;
+                        if (item.first == "test_nll" || item.first == "reverse_ess" || item.first == "ais_ess")
+                            line << " " << item.first << " " << std::defaultfloat << std::setprecision(4) << item.second;
                 }
                 out() << line.str() << std::endl;
             }

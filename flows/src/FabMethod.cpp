@@ -1,5 +1,7 @@
 #include "bg/FabMethod.h"
 
+#include "JsonObject.h"
+
 #include "bg/Metrics.h"
 #include "bg/MicroBatching.h"
 
@@ -72,14 +74,7 @@ std::string FabSettings::toJson() const {
 }
 
 FabSettings FabSettings::fromJson(const std::string& text) {
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::exception& e) {
-        throw std::invalid_argument(std::string("FabSettings: invalid JSON: ") + e.what());
-    }
-    if (!j.is_object())
-        throw std::invalid_argument("FabSettings: expected a JSON object");
+    nlohmann::json j = parseJsonObject(text, "FabSettings");
     FabSettings s;
     auto take = [](const nlohmann::json& object, const std::string& key, auto& value, const std::string& where) {
         try {

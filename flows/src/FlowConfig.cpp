@@ -1,5 +1,7 @@
 #include "bg/FlowConfig.h"
 
+#include "JsonObject.h"
+
 #include <nlohmann/json.hpp>
 
 #include <set>
@@ -132,15 +134,7 @@ std::string FlowConfig::toJson() const {
 }
 
 FlowConfig FlowConfig::fromJson(const std::string& text) {
-    json j;
-    try {
-        j = json::parse(text);
-    }
-    catch (const json::exception& e) {
-        fail(std::string("invalid JSON: ") + e.what());
-    }
-    if (!j.is_object())
-        fail("the JSON text must be an object");
+    json j = parseJsonObject(text, "FlowConfig");
     FlowConfig c;
     const std::set<std::string> known = {"numParticles", "dimension", "numAugmented", "projection", "innerTransform",
                                          "splineBins", "radiusMax", "cartesianRange", "frameRegulariser", "numBlocks", "numInnerTransforms",

@@ -1,5 +1,7 @@
 #include "bg/TrainingConfig.h"
 
+#include "JsonObject.h"
+
 #include <nlohmann/json.hpp>
 
 #include <cmath>
@@ -96,15 +98,7 @@ std::string TrainingConfig::toJson() const {
 }
 
 TrainingConfig TrainingConfig::fromJson(const std::string& text) {
-    json j;
-    try {
-        j = json::parse(text);
-    }
-    catch (const json::exception& e) {
-        fail(std::string("invalid JSON: ") + e.what());
-    }
-    if (!j.is_object())
-        fail("the JSON text must be an object");
+    json j = parseJsonObject(text, "TrainingConfig");
     rejectUnknown(j,
                   {"method", "batchSize", "epochs", "schedule", "clipFactor", "ignoreFactor", "gradNormWindow", "maskLogProbBelow",
                    "maxRowsPerPass", "evalEvery", "evalFlowSamples", "evalTestSamples", "evalBatchSize", "marginalDraws",

@@ -97,7 +97,7 @@ TEST(FlowTargetDensity, ChunkedEvaluationAndInvalidRows) {
     EXPECT_TRUE(torch::isfinite(a.gradLogQ).all().item<bool>());
     EXPECT_EQ(a.gradLogP[2].abs().sum().item<double>(), 0.0);
     torch::Tensor ok = a.valid;
-    EXPECT_LT((a.logQ.masked_select(ok) - b.logQ.masked_select(ok)).abs().max().item<double>(), 1e-12);
+    EXPECT_LT((a.logQ.masked_select(ok) - b.logQ.masked_select(ok)).abs().max().item<double>(), 1e-10);   // float64; chunk size changes the summation order
     EXPECT_LT((a.gradLogQ - b.gradLogQ).abs().max().item<double>(), 1e-9);   // other batch shapes, other summation order
     HarmonicTarget wrong(5, 3, 1.0);
     EXPECT_THROW(FlowTargetDensity(flow, wrong), std::invalid_argument);

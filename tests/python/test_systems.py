@@ -153,7 +153,10 @@ def test_alanine_dipeptide_is_the_force_field_recipe(platform):
                        rtol=0, atol=1e-12)
     shipped = energy(system, positions, platform)
     assert np.isfinite(shipped)
-    assert shipped == pytest.approx(energy(rebuilt, positions, platform), rel=1e-10)
+    # Reference is double precision and deterministic; the CPU platform accumulates parts of the
+    # nonbonded and GB terms in single precision over a thread-dependent split of the work.
+    tolerance = 1e-10 if platform.getName() == "Reference" else 1e-6
+    assert shipped == pytest.approx(energy(rebuilt, positions, platform), rel=tolerance)
     # A minimum: displacing the atoms raises the energy.
     rng = np.random.default_rng(7)
     x = np.array(positions.value_in_unit(unit.nanometer))

@@ -225,6 +225,11 @@ RunResult TrainingDriver::run() {
             log << "train," << step << "," << double(step) / double(calls) << "," << elapsed << "," << loss << ","
                 << normSum / double(intervalSteps) << "," << lr << "," << skipped << "," << clipped << "," << masked << "," << rate
                 << ",,\n";
+            // Method-specific figures of the interval's last step (FAB: AIS acceptance, step size,
+            // buffer size, time split), one 'method' row each.
+            for (const auto& [name, value] : stats.extra)
+                log << "method," << step << "," << double(step) / double(calls) << "," << elapsed << ",,,,,,,," << name << "," << value
+                    << "\n";
             log.flush();
             if (!options.quiet) {
                 const double perStep = elapsed / double(step);

@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -117,6 +118,14 @@ TEST(TrainCommand, FabRunWithResume) {
     for (const char* metric : {"ais_ess", "reverse_ess", "test_forward_ess"})
         EXPECT_NE(b.out.find(metric), std::string::npos) << metric << "\n" << b.out;
     EXPECT_TRUE(fs::exists(fs::path(out) / "model.bgflow"));
+    // The log carries FAB's own figures as 'method' rows.
+    std::ifstream log(fs::path(out) / "train-log.csv");
+    std::string line;
+    int acceptanceRows = 0;
+    while (std::getline(log, line))
+        if (line.rfind("method,", 0) == 0 && line.find(",ais_acceptance,") != std::string::npos)
+            acceptanceRows++;
+    EXPECT_EQ(acceptanceRows, 4);
 }
 
 TEST(TrainCommand, BadArgumentsGiveExitCode2) {

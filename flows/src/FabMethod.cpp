@@ -2,6 +2,7 @@
 
 #include "JsonObject.h"
 
+#include "bg/MaskedLogProb.h"
 #include "bg/Metrics.h"
 #include "bg/MicroBatching.h"
 
@@ -120,29 +121,19 @@ FabSettings FabSettings::fromJson(const std::string& text) {
 FabLossTerms fabLoss(AugmentedCouplingFlow& flow, const FlowTargetDensity& density, const torch::Tensor& z,
                      const torch::Tensor& logQOld, double weightClip, double normaliser) {
     auto [x, a] = density.unflatten(z);
-    torch::Tensor logQ = flow->logProb(x, a);
-    torch::Tensor finite = torch::isfinite(logQ.detach());
+    MaskedLogProb m = maskedLogProb(flow, x, a);
     FabLossTerms terms;
-    terms.logQ = logQ.detach().to(torch::kFloat64);
+    terms.logQ = m.logQ.to(torch::kFloat64);
     terms.delta = -(terms.logQ - logQOld.to(torch::kFloat64));
-    const int64_t numFinite = finite.sum().item<int64_t>();
-    if (numFinite < logQ.size(0)) {
-        // A NaN anywhere in the graph would poison the gradient (0 * NaN = NaN): evaluate the
-        // finite rows again on their own. The last pass (and its aux loss) is then theirs.
-        torch::Tensor keep = finite.nonzero().squeeze(1);
-        if (numFinite == 0) {
-            terms.loss = torch::zeros({}, logQ.options());
-            for (auto& p : flow->parameters())
-                terms.loss = terms.loss + 0.0 * p.sum();
-            return terms;
-        }
-        torch::Tensor logQKept = flow->logProb(x.index_select(0, keep), a.index_select(0, keep));
-        torch::Tensor weight = terms.delta.index_select(0, keep).exp().clamp_max(weightClip).to(logQKept.dtype());
-        terms.loss = -(weight * logQKept).sum() / normaliser;
+    if (m.kept.numel() == 0) {
+        // Nothing to learn from; a zero loss that still reaches every parameter.
+        terms.loss = torch::zeros({}, m.logQ.options());
+        for (auto& p : flow->parameters())
+            terms.loss = terms.loss + 0.0 * p.sum();
         return terms;
     }
-    torch::Tensor weight = terms.delta.exp().clamp_max(weightClip).to(logQ.dtype());
-    terms.loss = -(weight * logQ).sum() / normaliser;
+    torch::Tensor weight = terms.delta.index_select(0, m.kept).exp().clamp_max(weightClip).to(m.keptLogQ.dtype());
+    terms.loss = -(weight * m.keptLogQ).sum() / normaliser;
     return terms;
 }
 
@@ -186,9 +177,14 @@ FabMethod::FabMethod(AugmentedCouplingFlow flow, Target& target, const FabSettin
 
 FabMethod::~FabMethod() = default;
 
+std::unique_ptr<PrioritisedReplayBuffer> FabMethod::makeBuffer() const {
+    const int64_t b = settings.batchSize;
+    return std::make_unique<PrioritisedReplayBuffer>(density.dimension(), settings.bufferMaxBatches * b, settings.bufferMinBatches * b);
+}
+
 void FabMethod::fillBuffer(torch::Generator& generator) {
     const int64_t b = settings.batchSize;
-    buffer = std::make_unique<PrioritisedReplayBuffer>(density.dimension(), settings.bufferMaxBatches * b, settings.bufferMinBatches * b);
+    buffer = makeBuffer();
     // bufferMinBatches + 1 passes with the initial parameters (which also tunes the step sizes);
     // more only if invalid samples kept entries out.
     int passes = 0;
@@ -320,8 +316,7 @@ void FabMethod::load(torch::serialize::InputArchive& archive) {
     completed = counters[0].item<int64_t>();
     sampler.load(archive);
     if (counters[1].item<int64_t>() != 0) {
-        const int64_t b = settings.batchSize;
-        buffer = std::make_unique<PrioritisedReplayBuffer>(density.dimension(), settings.bufferMaxBatches * b, settings.bufferMinBatches * b);
+        buffer = makeBuffer();
         buffer->load(archive);
     } else
         buffer.reset();

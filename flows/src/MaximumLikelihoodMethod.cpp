@@ -1,5 +1,7 @@
 #include "bg/MaximumLikelihoodMethod.h"
 
+#include "bg/MaskedLogProb.h"
+
 #include "bg/MicroBatching.h"
 
 #include <torch/torch.h>
@@ -43,29 +45,18 @@ StepStats MaximumLikelihoodMethod::step(AugmentedCouplingFlow& flow, SkipClipAda
     optimizer.zeroGrad();
     torch::Tensor loss = backwardInChunks(batchSize, maxRowsPerPass, [&](int64_t start, int64_t length) {
         torch::Tensor xs = x.narrow(0, start, length), as = a.narrow(0, start, length);
-        torch::Tensor logQ = flow->logProb(xs, as);
-        torch::Tensor aux = flow->auxLoss();   // collected by the pass above; read only after it
-        torch::Tensor keep = torch::isfinite(logQ) & (logQ >= maskBelow);
-        const int64_t kept = keep.sum().item<int64_t>();
-        if (kept < length) {
-            // Masked rows may carry NaN through the backward pass even with a zero upstream gradient,
-            // so the surviving rows are pushed through the flow again on their own.
-            masked += length - kept;
-            if (kept == 0)
-                return torch::zeros({}, logQ.options());
-            torch::Tensor rows = keep.nonzero().squeeze(1);
-            logQ = flow->logProb(xs.index_select(0, rows), as.index_select(0, rows));
-            aux = flow->auxLoss();
-            torch::Tensor stillKept = torch::isfinite(logQ) & (logQ >= maskBelow);
-            logQ = torch::where(stillKept, logQ, torch::zeros_like(logQ));
-            torch::Tensor chunkLoss = -logQ.sum() / denominator;
-            if (auxWeight != 0.0)
-                chunkLoss = chunkLoss + auxWeight * aux * (double(kept) / denominator);
-            return chunkLoss;
-        }
+        MaskedLogProb m = maskedLogProb(flow, xs, as, maskBelow);
+        const int64_t kept = m.kept.numel();
+        masked += length - kept;
+        if (kept == 0)
+            return torch::zeros({}, m.logQ.options());
+        // A re-evaluated row that still fails the mask (not expected: the pass is deterministic)
+        // contributes nothing.
+        torch::Tensor stillKept = torch::isfinite(m.keptLogQ) & (m.keptLogQ >= maskBelow);
+        torch::Tensor logQ = kept < length ? torch::where(stillKept, m.keptLogQ, torch::zeros_like(m.keptLogQ)) : m.keptLogQ;
         torch::Tensor chunkLoss = -logQ.sum() / denominator;
         if (auxWeight != 0.0)
-            chunkLoss = chunkLoss + auxWeight * aux * (double(length) / denominator);
+            chunkLoss = chunkLoss + auxWeight * m.aux * (double(kept) / denominator);
         return chunkLoss;
     });
     StepReport report = optimizer.step();

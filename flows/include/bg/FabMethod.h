@@ -48,7 +48,7 @@ struct FabLossTerms {
 
 /**
  * Compute the FAB loss for flat joint points (see FabLossTerms). Rows whose log q is not finite are
- * re-evaluated without them so that no NaN reaches the gradient; they still count in normaliser.
+ * left out (maskedLogProb) so that no NaN reaches the gradient; they still count in normaliser.
  * The aux loss is not included.
  */
 FabLossTerms fabLoss(AugmentedCouplingFlow& flow, const FlowTargetDensity& density, const torch::Tensor& z,
@@ -107,6 +107,7 @@ public:
 
 private:
     class TimedTarget;
+    std::unique_ptr<PrioritisedReplayBuffer> makeBuffer() const;
     void fillBuffer(torch::Generator& generator);
     FabSettings settings;
     std::unique_ptr<TimedTarget> timedTarget;

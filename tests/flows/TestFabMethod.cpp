@@ -2,6 +2,7 @@
 // robustness to failed energies, and exact resume of an iteration sequence.
 
 #include "bg/FabMethod.h"
+#include "bg/Metrics.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -237,14 +238,37 @@ TEST(FabMethod, ResumeContinuesBitwise) {
 }
 
 TEST(FabMethod, EvaluationReportsAisEss) {
+    // The evaluation is AIS towards p~ itself (alpha = 1) with the tuned step sizes frozen, in
+    // passes of evalAisBatch: its ESS equals that of such a sampler run by hand from the same
+    // random state, and it leaves the training sampler's step sizes alone.
     torch::manual_seed(11);
     AugmentedCouplingFlow flow(tinyConfig());
     DoubleWellTarget target;
-    FabMethod fab(flow, target, tinySettings());
+    FabSettings settings = tinySettings();
+    FabMethod fab(flow, target, settings);
+    SkipClipAdam optimizer = makeOptimizer(flow);
     at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(12);
-    NamedValues v = fab.evaluate(flow, gen);
+    fab.step(flow, optimizer, gen);   // adapts the step sizes away from their initial value
+    const std::vector<double> tuned = fab.getSampler().getStepSizes();
+    ASSERT_NE(tuned[0], settings.ais.initialStepSize);
+
+    at::Generator evalGen = at::make_generator<at::CPUGeneratorImpl>(13);
+    NamedValues v = fab.evaluate(flow, evalGen);
     ASSERT_EQ(v.size(), 2u);
     EXPECT_EQ(v[0].first, "ais_ess");
+    EXPECT_EQ(fab.getSampler().getStepSizes(), tuned);
+
+    AisSettings byHand = settings.ais;
+    byHand.alpha = 1.0;
+    byHand.adaptStepSizes = false;
+    AnnealedImportanceSampler sampler(byHand);
+    sampler.setStepSizes(tuned);
+    FlowTargetDensity density(flow, target);
+    at::Generator handGen = at::make_generator<at::CPUGeneratorImpl>(13);
+    std::vector<torch::Tensor> logW;
+    for (int64_t done = 0; done < settings.evalAisSamples; done += settings.evalAisBatch)
+        logW.push_back(sampler.run(density, settings.evalAisBatch, handGen).logW);
+    EXPECT_DOUBLE_EQ(v[0].second, reverseEss(torch::cat(logW)));
     EXPECT_GT(v[0].second, 0.0);
     EXPECT_LE(v[0].second, 1.0);
 }

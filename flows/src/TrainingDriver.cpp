@@ -1,4 +1,5 @@
 #include "bg/TrainingDriver.h"
+#include "bg/TrainingMethodFactory.h"
 
 #include "bg/NpyIO.h"
 
@@ -52,13 +53,7 @@ TrainingDriver::TrainingDriver(AugmentedCouplingFlow flow, const TrainingConfig&
         throw std::invalid_argument("TrainingDriver: the method makes no steps per epoch");
     totalSteps = config.epochs * calls;
     const int64_t updatesPerEpoch = calls * this->method->updatesPerCall();
-    WarmupCosineSchedule schedule;
-    schedule.initialLr = config.schedule.initialLr;
-    schedule.peakLr = config.schedule.peakLr;
-    schedule.endLr = config.schedule.endLr;
-    schedule.totalSteps = std::max<int64_t>(1, config.epochs * updatesPerEpoch);
-    schedule.warmupSteps = std::min<int64_t>(schedule.totalSteps, int64_t(std::llround(config.schedule.warmupEpochs * double(updatesPerEpoch))));
-    optimizer = std::make_unique<SkipClipAdam>(flow->parameters(), schedule, config.clipFactor, config.ignoreFactor, config.gradNormWindow);
+    optimizer = createOptimizer(flow, config, updatesPerEpoch);
     fs::create_directories(this->options.outputDirectory);
 }
 

@@ -5,6 +5,8 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cmath>
 #include <stdexcept>
 
 namespace bg {
@@ -27,6 +29,16 @@ std::unique_ptr<TrainingMethod> createTrainingMethod(const std::string& name, co
         return std::make_unique<FabMethod>(inputs.flow, *inputs.target, settings);
     }
     throw std::invalid_argument("createTrainingMethod: unknown training method '" + name + "' (ml | fab)");
+}
+
+std::unique_ptr<SkipClipAdam> createOptimizer(AugmentedCouplingFlow& flow, const TrainingConfig& config, int64_t updatesPerEpoch) {
+    WarmupCosineSchedule schedule;
+    schedule.initialLr = config.schedule.initialLr;
+    schedule.peakLr = config.schedule.peakLr;
+    schedule.endLr = config.schedule.endLr;
+    schedule.totalSteps = std::max<int64_t>(1, config.epochs * updatesPerEpoch);
+    schedule.warmupSteps = std::min<int64_t>(schedule.totalSteps, int64_t(std::llround(config.schedule.warmupEpochs * double(updatesPerEpoch))));
+    return std::make_unique<SkipClipAdam>(flow->parameters(), schedule, config.clipFactor, config.ignoreFactor, config.gradNormWindow);
 }
 
 } // namespace bg

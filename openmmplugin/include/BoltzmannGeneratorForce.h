@@ -11,6 +11,33 @@
 
 namespace BoltzmannPlugin {
 
+class BoltzmannGeneratorModel;
+
+/**
+ * Configurations drawn from a Boltzmann generator, with their densities and importance weights.
+ * Sample i occupies positions[i*numParticles, (i+1)*numParticles) in the order of the force's
+ * modelled particles.
+ */
+struct BoltzmannGeneratorSamples {
+    int numSamples = 0;                   ///< n
+    int numParticles = 0;                 ///< N, the number of modelled particles
+    std::vector<OpenMM::Vec3> positions;  ///< n*N positions in nm (each sample has zero centre of mass)
+    std::vector<double> logProb;          ///< n joint log densities log q(x, a) of the flow (dimensionless)
+    std::vector<double> logWeights;       ///< n importance log-weights -U(x)/kT + log pi(a|x) - log q(x, a); -inf where U failed
+    std::vector<double> energies;         ///< n potential energies U(x) of the target, in kJ/mol (+inf where invalid)
+};
+
+/** What a call of BoltzmannGeneratorForce::train() or trainOnSamples() did. */
+struct BoltzmannGeneratorTrainingReport {
+    int iterations = 0;              ///< iterations (FAB) or minibatch updates (maximum likelihood) completed
+    double lastLoss = 0.0;           ///< loss of the last iteration (dimensionless; NaN if no update was taken)
+    double meanLoss = 0.0;           ///< mean loss over the call's iterations
+    int skippedUpdates = 0;          ///< optimiser updates skipped by the gradient-norm guard
+    double aisAcceptance = 0.0;      ///< FAB: mean HMC acceptance of the last AIS pass (0 for maximum likelihood)
+    double seconds = 0.0;            ///< wall-clock time of the call, in s
+    int totalIterations = 0;         ///< iterations of this method done in the Context so far
+};
+
 /**
  * A BoltzmannGeneratorForce turns the System it belongs to into the target of a Boltzmann
  * generator: a normalising flow over the Cartesian coordinates of a set of modelled particles,
@@ -19,6 +46,12 @@ namespace BoltzmannPlugin {
  * Like CMMotionRemover it adds no energy and no forces; it is a home for per-Context work
  * (sampling, density evaluation, training) done by its kernel. The flow is stored as a
  * configuration (JSON text) plus weights (bytes), both serialized with the System.
+ *
+ * The target of the flow is p(x) ~ exp(-U(x)/kT) over the positions x of the modelled particles,
+ * where U is the potential energy of every force of the System outside this force's own force
+ * group, with the other particles held at their current positions in the Context. Each Context
+ * owns a copy of the flow: sample(), computeLogProb(), computeLogWeights() and train() work on that
+ * copy; getWeights() reads it back and updateParametersInContext() replaces it with the force's.
  */
 class OPENMM_EXPORT_BG BoltzmannGeneratorForce : public OpenMM::Force {
 public:
@@ -50,12 +83,16 @@ public:
      */
     void setTemperature(double temperature);
     /**
-     * Store a flow in the force.
+     * Store a flow in the force. Contexts created afterwards (and updateParametersInContext())
+     * use it. Without a flow, a Context starts from the default flow for getNumParticles()
+     * particles (getDimension() coordinates each), initialised from the random number seed.
      *
-     * @param config   the flow configuration as JSON text (the model's FlowConfig)
-     * @param weights  the serialized model weights (opaque bytes; may contain NUL characters)
+     * @param config   the flow configuration as JSON text (the model's FlowConfig; its numParticles
+     *                 and dimension must match this force); checked here
+     * @param weights  the trained weights, as returned by getWeights() (opaque bytes, may contain
+     *                 NUL characters); an empty string means a fresh initialisation from config
      */
-    void setFlow(const std::string& config, const std::string& weights);
+    void setFlow(const std::string& config, const std::string& weights = std::string());
     /** Whether a flow has been stored with setFlow(). */
     bool hasFlow() const {
         return !flowConfig.empty();
@@ -68,6 +105,120 @@ public:
     const std::string& getFlowWeights() const {
         return flowWeights;
     }
+    /**
+     * Whether the modelled particles move in the xy plane only (D = 2, z = 0), as in DW4. The flow
+     * then models x and y; sampled positions have z = 0. Default false (D = 3).
+     */
+    bool isPlanar() const {
+        return planar;
+    }
+    /** Set whether the modelled particles move in the xy plane only (see isPlanar()). */
+    void setPlanar(bool planar) {
+        this->planar = planar;
+    }
+    /** The number of coordinates per modelled particle the flow sees: 2 if planar, else 3. */
+    int getDimension() const {
+        return planar ? 2 : 3;
+    }
+    /**
+     * Set the training settings (JSON text with the keys of the training configuration: method,
+     * batchSize, epochs (the planned number of iterations of the learning-rate schedule), schedule,
+     * clipFactor, ignoreFactor, gradNormWindow, maskLogProbBelow, maxRowsPerPass, seed, numThreads,
+     * fab (an object with the FAB settings: updatesPerIteration, bufferMinBatches, bufferMaxBatches,
+     * weightClip, ais {numIntermediate, hmcSteps, leapfrogSteps, initialStepSize, ...}), ...).
+     * Missing keys keep their defaults; unknown keys or unusable values throw an OpenMMException.
+     * An empty string restores the defaults.
+     */
+    void setTrainingSettings(const std::string& json);
+    /** Get the training settings (JSON text, every key; the defaults if none were set). */
+    const std::string& getTrainingSettings() const {
+        return trainingSettings;
+    }
+    /** Get the random number seed of the flow's sampling in new Contexts (0: a new seed per Context). */
+    int getRandomNumberSeed() const {
+        return randomSeed;
+    }
+    /**
+     * Set the random number seed used by each new Context for the flow's initialisation (when no
+     * weights are stored), sampling and training. 0 picks a different seed for every Context.
+     */
+    void setRandomNumberSeed(int seed) {
+        randomSeed = seed;
+    }
+    /**
+     * Draw independent samples from the Context's flow with their importance weights.
+     *
+     * @param context     a Context whose System contains this force
+     * @param numSamples  n, positive
+     * @return n configurations of the modelled particles (nm, zero centre of mass), log q, log w
+     *         and the target energies U in kJ/mol
+     */
+    BoltzmannGeneratorSamples sample(OpenMM::Context& context, int numSamples) const;
+    /**
+     * Evaluate the marginal log density log q(x) of the Context's flow (an importance-sampled
+     * estimate over numDraws augmented draws a ~ pi(a|x)) for configurations of the modelled
+     * particles. The density is that of x with its centre of mass removed.
+     *
+     * @param context    a Context whose System contains this force
+     * @param positions  n*N positions in nm (N = getNumParticles(), sample-major), all finite
+     * @param numDraws   augmented draws per configuration, positive
+     * @return n values of log q(x) (dimensionless; reduced units of nm^-(N-1)D)
+     */
+    std::vector<double> computeLogProb(OpenMM::Context& context, const std::vector<OpenMM::Vec3>& positions, int numDraws = 20) const;
+    /**
+     * Evaluate importance log-weights log w(x) = -U(x)/kT - log q(x) of configurations, for
+     * reweighting samples of the flow to the Boltzmann distribution (U as in sample(), log q as in
+     * computeLogProb()). Configurations whose energy cannot be computed get -inf.
+     *
+     * @param context    a Context whose System contains this force
+     * @param positions  n*N positions in nm, all finite
+     * @param numDraws   augmented draws per configuration for log q, positive
+     * @return n log-weights (dimensionless, unnormalised)
+     */
+    std::vector<double> computeLogWeights(OpenMM::Context& context, const std::vector<OpenMM::Vec3>& positions, int numDraws = 20) const;
+    /**
+     * Evaluate the target's potential energy U(x) (every force outside this force's group, other
+     * particles at their positions in the Context) for configurations of the modelled particles.
+     *
+     * @param context    a Context whose System contains this force
+     * @param positions  n*N positions in nm
+     * @return n energies in kJ/mol (+inf for configurations that cannot be evaluated)
+     */
+    std::vector<double> computeEnergies(OpenMM::Context& context, const std::vector<OpenMM::Vec3>& positions) const;
+    /**
+     * Train the Context's flow from the energy alone with FAB (flow annealed importance sampling
+     * bootstrap, alpha = 2, prioritised replay buffer) for a number of iterations. The optimiser,
+     * replay buffer and adapted AIS step sizes persist in the Context between calls; the first
+     * call fills the buffer first.
+     *
+     * @param context     a Context whose System contains this force
+     * @param iterations  FAB iterations, positive
+     */
+    BoltzmannGeneratorTrainingReport train(OpenMM::Context& context, int iterations) const;
+    /**
+     * Train the Context's flow by maximum likelihood on given configurations (e.g. from MD).
+     *
+     * @param context     a Context whose System contains this force
+     * @param positions   n*N positions of the modelled particles in nm, n at least the batch size
+     *                    of the training settings
+     * @param iterations  minibatch updates, positive
+     */
+    BoltzmannGeneratorTrainingReport trainOnSamples(OpenMM::Context& context, const std::vector<OpenMM::Vec3>& positions,
+                                                    int iterations) const;
+    /**
+     * Get the current weights of the Context's flow (after training), as bytes for setFlow().
+     *
+     * @param context  a Context whose System contains this force
+     */
+    std::string getWeights(OpenMM::Context& context) const;
+    /**
+     * Copy the force's flow (setFlow(); a fresh initialisation when it holds no weights) and its
+     * temperature into a Context, replacing the Context's flow. The Context's optimiser and
+     * replay buffer are reset. The flow configuration must keep the number of particles.
+     *
+     * @param context  a Context whose System contains this force
+     */
+    void updateParametersInContext(OpenMM::Context& context);
     /**
      * Get the current positions of the modelled particles in a Context, in the order of
      * getParticles(), as the platform's kernel reads them (the data path the flow uses).
@@ -85,9 +236,12 @@ protected:
     OpenMM::ForceImpl* createImpl() const override;
 
 private:
+    BoltzmannGeneratorModel& modelIn(OpenMM::Context& context) const;
     std::vector<int> particles;
     double temperature;
-    std::string flowConfig, flowWeights;
+    std::string flowConfig, flowWeights, trainingSettings;
+    bool planar = false;
+    int randomSeed = 0;
 };
 
 } // namespace BoltzmannPlugin

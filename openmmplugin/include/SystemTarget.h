@@ -115,6 +115,14 @@ public:
     const std::vector<OpenMM::Vec3>& getPositions() const {
         return positions;
     }
+    /**
+     * Move the particles that are not modelled: later evaluations hold them at these positions.
+     * The entries of modelled particles are ignored.
+     *
+     * @param positions  positions of all System particles, in nm, all finite
+     * @throws OpenMM::OpenMMException for a wrong count or a non-finite position
+     */
+    void setHeldPositions(const std::vector<OpenMM::Vec3>& positions);
     /** Get the name of the platform the inner Contexts use. */
     const std::string& getPlatformName() const {
         return platformName;
@@ -146,6 +154,7 @@ private:
     std::vector<OpenMM::Vec3> positions;
     std::string platformName;
     int numWorkers, dim;
+    int64_t heldVersion = 0;
     bg::EnergyRegularisation regularisation;
     std::unique_ptr<OpenMM::System> innerSystem;
     std::unique_ptr<Evaluator> serialEvaluator;

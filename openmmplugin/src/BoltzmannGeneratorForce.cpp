@@ -1,6 +1,9 @@
 #include "BoltzmannGeneratorForce.h"
 #include "BoltzmannGeneratorKernels.h"
+#include "bg/FlowConfig.h"
+#include "bg/TrainingConfig.h"
 #include "internal/BoltzmannGeneratorForceImpl.h"
+#include "internal/BoltzmannGeneratorModel.h"
 #include "openmm/OpenMMException.h"
 
 #include <cmath>
@@ -10,6 +13,14 @@
 using namespace BoltzmannPlugin;
 using namespace OpenMM;
 using namespace std;
+
+// JSON text on one line (newlines are whitespace in JSON, and XML attributes do not keep them).
+static string oneLine(string json) {
+    for (char& c : json)
+        if (c == '\n' || c == '\r')
+            c = ' ';
+    return json;
+}
 
 static void checkTemperature(double temperature) {
     if (!(temperature > 0.0) || !isfinite(temperature))
@@ -39,15 +50,32 @@ void BoltzmannGeneratorForce::setTemperature(double temperature) {
 void BoltzmannGeneratorForce::setFlow(const string& config, const string& weights) {
     if (config.empty())
         throw OpenMMException("BoltzmannGeneratorForce: setFlow() needs a non-empty flow configuration");
-    flowConfig = config;
+    try {
+        bg::FlowConfig::fromJson(config).validate();
+    }
+    catch (const exception& e) {
+        throw OpenMMException(string("BoltzmannGeneratorForce: setFlow(): invalid flow configuration: ") + e.what());
+    }
+    flowConfig = oneLine(config);
     flowWeights = weights;
 }
 
-ForceImpl* BoltzmannGeneratorForce::createImpl() const {
-    return new BoltzmannGeneratorForceImpl(*this);
+void BoltzmannGeneratorForce::setTrainingSettings(const string& json) {
+    if (json.empty()) {
+        trainingSettings.clear();
+        return;
+    }
+    try {
+        bg::TrainingConfig config = bg::TrainingConfig::fromJson(json);
+        config.validate();
+        trainingSettings = oneLine(config.toJson());
+    }
+    catch (const exception& e) {
+        throw OpenMMException(string("BoltzmannGeneratorForce: invalid training settings: ") + e.what());
+    }
 }
 
-vector<Vec3> BoltzmannGeneratorForce::getModelledPositions(Context& context) const {
+BoltzmannGeneratorModel& BoltzmannGeneratorForce::modelIn(Context& context) const {
     BoltzmannGeneratorForceImpl* impl = nullptr;
     try {
         impl = dynamic_cast<BoltzmannGeneratorForceImpl*>(&getImplInContext(context));
@@ -56,6 +84,50 @@ vector<Vec3> BoltzmannGeneratorForce::getModelledPositions(Context& context) con
     }
     if (impl == nullptr)
         throw OpenMMException("BoltzmannGeneratorForce: this force is not part of the Context's System");
+    return impl->getKernel().getAs<CalcBoltzmannGeneratorForceKernel>().getModel();
+}
+
+BoltzmannGeneratorSamples BoltzmannGeneratorForce::sample(Context& context, int numSamples) const {
+    return modelIn(context).sample(getContextImpl(context), numSamples);
+}
+
+vector<double> BoltzmannGeneratorForce::computeLogProb(Context& context, const vector<Vec3>& positions, int numDraws) const {
+    return modelIn(context).computeLogProb(getContextImpl(context), positions, numDraws);
+}
+
+vector<double> BoltzmannGeneratorForce::computeLogWeights(Context& context, const vector<Vec3>& positions, int numDraws) const {
+    return modelIn(context).computeLogWeights(getContextImpl(context), positions, numDraws);
+}
+
+vector<double> BoltzmannGeneratorForce::computeEnergies(Context& context, const vector<Vec3>& positions) const {
+    return modelIn(context).computeEnergies(getContextImpl(context), positions);
+}
+
+BoltzmannGeneratorTrainingReport BoltzmannGeneratorForce::train(Context& context, int iterations) const {
+    return modelIn(context).train(getContextImpl(context), iterations);
+}
+
+BoltzmannGeneratorTrainingReport BoltzmannGeneratorForce::trainOnSamples(Context& context, const vector<Vec3>& positions, int iterations) const {
+    return modelIn(context).trainOnSamples(getContextImpl(context), positions, iterations);
+}
+
+string BoltzmannGeneratorForce::getWeights(Context& context) const {
+    return modelIn(context).getWeights();
+}
+
+void BoltzmannGeneratorForce::updateParametersInContext(Context& context) {
+    modelIn(context);   // checks that the force belongs to the Context
+    BoltzmannGeneratorForceImpl& impl = dynamic_cast<BoltzmannGeneratorForceImpl&>(getImplInContext(context));
+    impl.getKernel().getAs<CalcBoltzmannGeneratorForceKernel>().copyParametersToContext(getContextImpl(context), *this);
+}
+
+ForceImpl* BoltzmannGeneratorForce::createImpl() const {
+    return new BoltzmannGeneratorForceImpl(*this);
+}
+
+vector<Vec3> BoltzmannGeneratorForce::getModelledPositions(Context& context) const {
+    modelIn(context);   // checks that the force belongs to the Context
+    BoltzmannGeneratorForceImpl* impl = dynamic_cast<BoltzmannGeneratorForceImpl*>(&getImplInContext(context));
     vector<Vec3> positions;
     impl->getKernel().getAs<CalcBoltzmannGeneratorForceKernel>().copyModelledPositions(getContextImpl(context), positions);
     return positions;

@@ -86,7 +86,7 @@ struct Job {
 class SystemTarget::Evaluator {
 public:
     Evaluator(const System& system, const SystemTarget& owner, const map<string, string>& properties)
-            : particles(owner.particles), buffer(owner.positions), kT(owner.kT), dim(owner.dim),
+            : owner(owner), particles(owner.particles), buffer(owner.positions), kT(owner.kT), dim(owner.dim),
               hasVirtualSites(false) {
         for (int i = 0; i < system.getNumParticles(); i++)
             hasVirtualSites |= system.isVirtualSite(i);
@@ -103,6 +103,10 @@ public:
     }
     /** Evaluate rows [begin, end) of a job; never throws. */
     void evaluateRows(const Job& job, int64_t begin, int64_t end) {
+        if (heldVersion != owner.heldVersion) {
+            buffer = owner.positions;
+            heldVersion = owner.heldVersion;
+        }
         const int n = particles.size();
         const int64_t rowSize = (int64_t) n * dim;
         for (int64_t b = begin; b < end; b++) {
@@ -161,6 +165,8 @@ private:
         job.valid[b] = true;
     }
 
+    const SystemTarget& owner;
+    int64_t heldVersion = 0;
     vector<int> particles;
     vector<Vec3> buffer;
     double kT;
@@ -384,6 +390,19 @@ int SystemTarget::dimension() const {
 
 const System& SystemTarget::getSystem() const {
     return *innerSystem;
+}
+
+void SystemTarget::setHeldPositions(const vector<Vec3>& positions) {
+    if (positions.size() != this->positions.size())
+        throw OpenMMException("SystemTarget: got " + to_string(positions.size()) + " positions for a System of " +
+                              to_string(this->positions.size()) + " particles");
+    for (size_t i = 0; i < positions.size(); i++)
+        for (int d = 0; d < 3; d++)
+            if (!isfinite(positions[i][d]))
+                throw OpenMMException("SystemTarget: the position of particle " + to_string(i) + " is not finite");
+    lock_guard<mutex> lock(evaluateMutex);
+    this->positions = positions;
+    heldVersion++;
 }
 
 void SystemTarget::setEnergyRegularisation(const bg::EnergyRegularisation& regularisation) {

@@ -8,7 +8,8 @@ namespace BoltzmannPlugin {
 
 /**
  * XML serialization of a BoltzmannGeneratorForce: temperature, modelled particles, force group,
- * name, and the flow (configuration as text, weights as base64). Version 1.
+ * name, planar flag, random seed, training settings and the flow (configuration as text, weights
+ * as base64). Version 2 (version 1 files, without planar/seed/settings, still load).
  */
 class OPENMM_EXPORT_BG BoltzmannGeneratorForceProxy : public OpenMM::SerializationProxy {
 public:

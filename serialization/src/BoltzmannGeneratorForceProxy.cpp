@@ -11,7 +11,7 @@ using namespace BoltzmannPlugin;
 using namespace OpenMM;
 using namespace std;
 
-static const int currentVersion = 1;
+static const int currentVersion = 2;
 
 BoltzmannGeneratorForceProxy::BoltzmannGeneratorForceProxy() : SerializationProxy("BoltzmannGeneratorForce") {
 }
@@ -22,6 +22,9 @@ void BoltzmannGeneratorForceProxy::serialize(const void* object, SerializationNo
     node.setStringProperty("name", force.getName());
     node.setIntProperty("forceGroup", force.getForceGroup());
     node.setDoubleProperty("temperature", force.getTemperature());
+    node.setBoolProperty("planar", force.isPlanar());
+    node.setIntProperty("randomSeed", force.getRandomNumberSeed());
+    node.setStringProperty("trainingSettings", force.getTrainingSettings());
     SerializationNode& particles = node.createChildNode("Particles");
     for (int p : force.getParticles())
         particles.createChildNode("Particle").setIntProperty("index", p);
@@ -43,6 +46,11 @@ void* BoltzmannGeneratorForceProxy::deserialize(const SerializationNode& node) c
     try {
         force->setName(node.getStringProperty("name", force->getName()));
         force->setForceGroup(node.getIntProperty("forceGroup", 0));
+        if (version >= 2) {
+            force->setPlanar(node.getBoolProperty("planar"));
+            force->setRandomNumberSeed(node.getIntProperty("randomSeed"));
+            force->setTrainingSettings(node.getStringProperty("trainingSettings"));
+        }
         for (const SerializationNode& child : node.getChildren())
             if (child.getName() == "Flow")
                 force->setFlow(child.getStringProperty("config"), decodeBase64(child.getStringProperty("weights")));

@@ -1,5 +1,7 @@
 #include "BoltzmannGeneratorForce.h"
 #include "BoltzmannGeneratorForceProxy.h"
+#include "BoltzmannGeneratorIntegrator.h"
+#include "BoltzmannGeneratorIntegratorProxy.h"
 #include "openmm/serialization/SerializationProxy.h"
 
 using namespace BoltzmannPlugin;
@@ -7,6 +9,7 @@ using namespace OpenMM;
 
 extern "C" void registerBoltzmannGeneratorSerializationProxies() {
     SerializationProxy::registerProxy(typeid(BoltzmannGeneratorForce), new BoltzmannGeneratorForceProxy());
+    SerializationProxy::registerProxy(typeid(BoltzmannGeneratorIntegrator), new BoltzmannGeneratorIntegratorProxy());
 }
 
 // Register the proxies when the library is loaded, so XmlSerializer knows our classes as soon as

@@ -73,7 +73,7 @@ TEST(BoltzmannGeneratorForce, StoresItsSettings) {
     EXPECT_DOUBLE_EQ(force.getTemperature(), 800.0);
     EXPECT_FALSE(force.hasFlow());
     string weights("\0\1\2\xff", 4);
-    force.setFlow("{\"particles\": 3}", weights);
+    force.setFlow("{\"numParticles\": 3, \"dimension\": 3}", weights);
     EXPECT_TRUE(force.hasFlow());
     EXPECT_EQ(force.getFlowWeights(), weights);
     EXPECT_FALSE(force.usesPeriodicBoundaryConditions());
@@ -89,6 +89,11 @@ TEST(BoltzmannGeneratorForce, RejectsBadInput) {
     BoltzmannGeneratorForce force({0, 1}, 300.0);
     expectOpenMMException([&] { force.setTemperature(-1.0); }, "temperature");
     expectOpenMMException([&] { force.setFlow("", "weights"); }, "configuration");
+    expectOpenMMException([&] { force.setFlow("{\"numParticles\": 2, \"bogus\": 1}"); }, "bogus");
+    expectOpenMMException([&] { force.setTrainingSettings("{\"batchSize\": 16, \"unknownSetting\": 1}"); }, "unknownSetting");
+    expectOpenMMException([&] { force.setTrainingSettings("{\"batchSize\": -3}"); }, "batchSize");
+    force.setTrainingSettings("{\"batchSize\": 16}");
+    EXPECT_NE(force.getTrainingSettings().find("\"batchSize\": 16"), string::npos) << force.getTrainingSettings();
     EXPECT_DOUBLE_EQ(force.getTemperature(), 300.0);
 }
 

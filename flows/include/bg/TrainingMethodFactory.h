@@ -31,6 +31,13 @@ struct TrainingMethodInputs {
  */
 std::unique_ptr<TrainingMethod> createTrainingMethod(const std::string& name, const TrainingMethodInputs& inputs);
 
+/**
+ * The optimiser of a training run: SkipClipAdam over the flow's parameters with the warm-up-cosine
+ * schedule of config.schedule, planned for config.epochs epochs of updatesPerEpoch updates each
+ * (after that the learning rate stays at its end value).
+ */
+std::unique_ptr<SkipClipAdam> createOptimizer(AugmentedCouplingFlow& flow, const TrainingConfig& config, int64_t updatesPerEpoch);
+
 } // namespace bg
 
 #endif

@@ -2,15 +2,18 @@
 #define OPENMM_CUDA_BOLTZMANN_GENERATOR_KERNELS_H_
 
 #include "BoltzmannGeneratorKernels.h"
+#include "internal/BoltzmannGeneratorModel.h"
 #include "CudaContext.h"
 
+#include <memory>
 #include <vector>
 
 namespace BoltzmannPlugin {
 
 /**
  * CUDA implementation of CalcBoltzmannGeneratorForceKernel. It works on OpenMM's device arrays
- * (posq, atom order) directly; positions of the modelled particles are gathered on the device.
+ * (posq, atom order) directly; positions of the modelled particles are gathered on the device. The
+ * flow itself (sampling, evaluation, training) runs on the host through BoltzmannGeneratorModel.
  */
 class CudaCalcBoltzmannGeneratorForceKernel : public CalcBoltzmannGeneratorForceKernel {
 public:
@@ -24,8 +27,11 @@ public:
     double getKT() const override {
         return kT;
     }
+    BoltzmannGeneratorModel& getModel() override;
+    void copyParametersToContext(OpenMM::ContextImpl& context, const BoltzmannGeneratorForce& force) override;
 
 private:
+    std::unique_ptr<BoltzmannGeneratorModel> model;   // the flow runs on the host for now
     OpenMM::CudaContext& cu;
     int numModelled = 0;
     double kT = 0.0;

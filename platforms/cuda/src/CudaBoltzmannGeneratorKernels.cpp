@@ -2,6 +2,7 @@
 #include "CudaBoltzmannGeneratorDeviceKernels.h"
 #include "ContextSelector.h"
 #include "SimTKOpenMMRealType.h"
+#include "internal/BoltzmannGeneratorModel.h"
 #include "openmm/OpenMMException.h"
 
 #include <cuda_runtime.h>
@@ -16,6 +17,17 @@ static void checkCuda(cudaError_t status, const char* what) {
         throw OpenMMException(string("CudaCalcBoltzmannGeneratorForceKernel: ") + what + " failed: " + cudaGetErrorString(status));
 }
 
+BoltzmannGeneratorModel& CudaCalcBoltzmannGeneratorForceKernel::getModel() {
+    return *model;
+}
+
+void CudaCalcBoltzmannGeneratorForceKernel::copyParametersToContext(ContextImpl& context, const BoltzmannGeneratorForce& force) {
+    if (force.getNumParticles() != numModelled)
+        throw OpenMMException("BoltzmannGeneratorForce: updateParametersInContext() cannot change the modelled particles");
+    model->reset(force);
+    kT = BOLTZ * force.getTemperature();
+}
+
 CudaCalcBoltzmannGeneratorForceKernel::~CudaCalcBoltzmannGeneratorForceKernel() {
     if (modelledSlot == nullptr)
         return;
@@ -26,6 +38,7 @@ CudaCalcBoltzmannGeneratorForceKernel::~CudaCalcBoltzmannGeneratorForceKernel() 
 
 void CudaCalcBoltzmannGeneratorForceKernel::initialize(const System& system, const BoltzmannGeneratorForce& force) {
     kT = BOLTZ * force.getTemperature();
+    model.reset(new BoltzmannGeneratorModel(system, force, getPlatform().getName()));
     numModelled = force.getNumParticles();
     vector<int> slot(system.getNumParticles(), -1);
     for (int i = 0; i < numModelled; i++)

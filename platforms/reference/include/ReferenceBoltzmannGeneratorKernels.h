@@ -2,7 +2,9 @@
 #define OPENMM_REFERENCE_BOLTZMANN_GENERATOR_KERNELS_H_
 
 #include "BoltzmannGeneratorKernels.h"
+#include "internal/BoltzmannGeneratorModel.h"
 
+#include <memory>
 #include <vector>
 
 namespace BoltzmannPlugin {
@@ -22,10 +24,14 @@ public:
     double getKT() const override {
         return kT;
     }
+    BoltzmannGeneratorModel& getModel() override;
+    void copyParametersToContext(OpenMM::ContextImpl& context, const BoltzmannGeneratorForce& force) override;
+    ~ReferenceCalcBoltzmannGeneratorForceKernel() override;
 
 private:
     std::vector<int> particles;
     double kT = 0.0;
+    std::unique_ptr<BoltzmannGeneratorModel> model;
 };
 
 } // namespace BoltzmannPlugin

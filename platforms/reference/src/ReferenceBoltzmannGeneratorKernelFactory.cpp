@@ -1,5 +1,6 @@
 #include "ReferenceBoltzmannGeneratorKernelFactory.h"
 #include "ReferenceBoltzmannGeneratorKernels.h"
+#include "ReferenceIntegrateBoltzmannGeneratorStepKernel.h"
 #include "openmm/OpenMMException.h"
 #include "openmm/reference/ReferencePlatform.h"
 
@@ -16,7 +17,9 @@ extern "C" OPENMM_EXPORT void registerKernelFactories() {
             continue;
         if (platform.supportsKernels({CalcBoltzmannGeneratorForceKernel::Name()}))
             continue;   // already registered (the plugin directory was loaded twice)
-        platform.registerKernelFactory(CalcBoltzmannGeneratorForceKernel::Name(), new ReferenceBoltzmannGeneratorKernelFactory());
+        ReferenceBoltzmannGeneratorKernelFactory* factory = new ReferenceBoltzmannGeneratorKernelFactory();
+        platform.registerKernelFactory(CalcBoltzmannGeneratorForceKernel::Name(), factory);
+        platform.registerKernelFactory(IntegrateBoltzmannGeneratorStepKernel::Name(), factory);
     }
 }
 
@@ -27,5 +30,7 @@ extern "C" OPENMM_EXPORT void registerBoltzmannGeneratorReferenceKernelFactories
 KernelImpl* ReferenceBoltzmannGeneratorKernelFactory::createKernelImpl(std::string name, const Platform& platform, ContextImpl& context) const {
     if (name == CalcBoltzmannGeneratorForceKernel::Name())
         return new ReferenceCalcBoltzmannGeneratorForceKernel(name, platform);
+    if (name == IntegrateBoltzmannGeneratorStepKernel::Name())
+        return new ReferenceIntegrateBoltzmannGeneratorStepKernel(name, platform);
     throw OpenMMException("ReferenceBoltzmannGeneratorKernelFactory: tried to create a kernel with illegal kernel name '" + name + "'");
 }

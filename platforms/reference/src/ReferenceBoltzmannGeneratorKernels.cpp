@@ -1,5 +1,7 @@
 #include "ReferenceBoltzmannGeneratorKernels.h"
 #include "SimTKOpenMMRealType.h"
+#include "internal/BoltzmannGeneratorModel.h"
+#include "openmm/OpenMMException.h"
 #include "openmm/reference/ReferencePlatform.h"
 
 using namespace BoltzmannPlugin;
@@ -7,6 +9,21 @@ using namespace OpenMM;
 
 void ReferenceCalcBoltzmannGeneratorForceKernel::initialize(const System& system, const BoltzmannGeneratorForce& force) {
     particles = force.getParticles();
+    kT = BOLTZ * force.getTemperature();
+    model.reset(new BoltzmannGeneratorModel(system, force, getPlatform().getName()));
+}
+
+ReferenceCalcBoltzmannGeneratorForceKernel::~ReferenceCalcBoltzmannGeneratorForceKernel() {
+}
+
+BoltzmannGeneratorModel& ReferenceCalcBoltzmannGeneratorForceKernel::getModel() {
+    return *model;
+}
+
+void ReferenceCalcBoltzmannGeneratorForceKernel::copyParametersToContext(ContextImpl& context, const BoltzmannGeneratorForce& force) {
+    if (force.getParticles() != particles)
+        throw OpenMMException("BoltzmannGeneratorForce: updateParametersInContext() cannot change the modelled particles");
+    model->reset(force);
     kT = BOLTZ * force.getTemperature();
 }
 

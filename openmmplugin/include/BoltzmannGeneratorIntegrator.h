@@ -1,0 +1,125 @@
+#ifndef OPENMM_BOLTZMANN_GENERATOR_INTEGRATOR_H_
+#define OPENMM_BOLTZMANN_GENERATOR_INTEGRATOR_H_
+
+#include "internal/windowsExportBoltzmannGenerator.h"
+#include "openmm/Integrator.h"
+#include "openmm/Kernel.h"
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace BoltzmannPlugin {
+
+class BoltzmannGeneratorForce;
+
+/**
+ * A BoltzmannGeneratorIntegrator runs Langevin dynamics (LangevinMiddle splitting) at the
+ * temperature of the System's BoltzmannGeneratorForce, and mixes in the Boltzmann generator:
+ *
+ *  - every getFlowMoveInterval() steps, an independence Metropolis-Hastings move over the joint
+ *    space (x, a): the augmented variables are refreshed, a ~ pi(a|x), a fresh flow sample
+ *    (x', a') is proposed for the modelled particles (translated to their current geometric
+ *    centre) and accepted with probability min(1, w(x', a') / w(x, a)), w = exp(-U/kT) pi / q.
+ *    The chain therefore samples the Boltzmann distribution exactly, however good the flow is;
+ *  - every getTrainingInterval() steps, one FAB iteration on the force's flow.
+ *
+ * So FAB training and flow-accelerated sampling run inside an ordinary Simulation.step() loop.
+ * The System must contain exactly one BoltzmannGeneratorForce. Modelled particles may not be
+ * constrained or be virtual sites. If the force is planar, the modelled particles keep z = 0.
+ * The energy U used by flow moves is that of every force outside the BoltzmannGeneratorForce's
+ * force group; dynamics use the integration force groups.
+ */
+class OPENMM_EXPORT_BG BoltzmannGeneratorIntegrator : public OpenMM::Integrator {
+public:
+    /**
+     * Create a BoltzmannGeneratorIntegrator.
+     *
+     * @param frictionCoeff  the friction coefficient of the Langevin thermostat, in 1/ps (non-negative)
+     * @param stepSize       the time step, in ps (positive)
+     */
+    BoltzmannGeneratorIntegrator(double frictionCoeff, double stepSize);
+    /** Get the friction coefficient, in 1/ps. */
+    double getFriction() const {
+        return friction;
+    }
+    /** Set the friction coefficient, in 1/ps (non-negative). */
+    void setFriction(double coeff);
+    /** Get the number of steps between flow moves (0: no flow moves). */
+    int getFlowMoveInterval() const {
+        return flowMoveInterval;
+    }
+    /** Set the number of steps between flow moves (0: none). */
+    void setFlowMoveInterval(int steps);
+    /** Get the number of steps between FAB iterations (0: no training). */
+    int getTrainingInterval() const {
+        return trainingInterval;
+    }
+    /** Set the number of steps between FAB iterations (0: none). */
+    void setTrainingInterval(int steps);
+    /**
+     * Get the number of flow samples drawn at once for the following flow moves (proposals are
+     * independent draws; the batch is renewed when the flow's parameters change).
+     */
+    int getProposalBatchSize() const {
+        return proposalBatchSize;
+    }
+    /** Set the number of flow samples drawn at once for flow moves (positive). */
+    void setProposalBatchSize(int size);
+    /** Get the number of recent flow proposals over which getRunningEss() is computed. */
+    int getEssWindow() const {
+        return essWindow;
+    }
+    /** Set the number of recent flow proposals over which getRunningEss() is computed (positive). */
+    void setEssWindow(int proposals);
+    /** Get the random number seed of the Langevin noise and the flow moves (0: new seed per Context). */
+    int getRandomNumberSeed() const {
+        return randomNumberSeed;
+    }
+    /** Set the random number seed (0 picks a different seed for every Context). */
+    void setRandomNumberSeed(int seed) {
+        randomNumberSeed = seed;
+    }
+    /** Advance the simulation by a number of time steps. */
+    void step(int steps) override;
+    /** Flow moves attempted in this Context. */
+    long long getNumFlowMoves() const;
+    /** Flow moves accepted in this Context. */
+    long long getNumAcceptedFlowMoves() const;
+    /** Fraction of flow moves accepted (0 before any). */
+    double getAcceptanceRate() const;
+    /**
+     * Reverse effective sample size fraction, in (0, 1], of the importance weights of the last
+     * getEssWindow() flow proposals (0 before any).
+     */
+    double getRunningEss() const;
+    /** The loss of the last FAB iteration (NaN before any). */
+    double getLastLoss() const;
+    /** FAB iterations run by this integrator. */
+    long long getNumTrainingIterations() const;
+    /** Steps taken by this integrator in its Context. */
+    long long getStepCount() const;
+    /** The BoltzmannGeneratorIntegrator's kinetic energy does not need forces. */
+    bool kineticEnergyRequiresForce() const override {
+        return false;
+    }
+
+protected:
+    void initialize(OpenMM::ContextImpl& context) override;
+    void cleanup() override;
+    std::vector<std::string> getKernelNames() override;
+    double computeKineticEnergy() override;
+    void createCheckpoint(std::ostream& stream) const override;
+    void loadCheckpoint(std::istream& stream) override;
+
+private:
+    const class IntegrateBoltzmannGeneratorStepKernel* kernelImpl() const;
+    double friction;
+    int flowMoveInterval = 0, trainingInterval = 0, proposalBatchSize = 16, essWindow = 1000, randomNumberSeed = 0;
+    OpenMM::ContextImpl* context = nullptr;
+    OpenMM::Kernel kernel;
+};
+
+} // namespace BoltzmannPlugin
+
+#endif

@@ -1,0 +1,460 @@
+#include "internal/BoltzmannGeneratorModel.h"
+#include "SystemTarget.h"
+#include "bg/AugmentedCouplingFlow.h"
+#include "bg/FlowConfig.h"
+#include "bg/MaximumLikelihoodMethod.h"
+#include "bg/TrainingConfig.h"
+#include "bg/TrainingMethodFactory.h"
+#include "openmm/OpenMMException.h"
+#include "openmm/serialization/XmlSerializer.h"
+#include "openmm/internal/ContextImpl.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <random>
+#include <sstream>
+
+using namespace BoltzmannPlugin;
+using namespace OpenMM;
+using namespace std;
+
+namespace {
+
+const double BoltzmannConstant = 0.00831446261815324;   // kJ/(mol K)
+
+uint64_t seedFor(int seed) {
+    if (seed != 0)
+        return (uint64_t) (uint32_t) seed;
+    random_device device;
+    return ((uint64_t) device() << 32) ^ device();
+}
+
+double secondsSince(chrono::steady_clock::time_point start) {
+    return chrono::duration<double>(chrono::steady_clock::now() - start).count();
+}
+
+} // namespace
+
+/** The LibTorch side of the model (kept out of the header). */
+class BoltzmannGeneratorModel::State {
+public:
+    bg::AugmentedCouplingFlow flow{nullptr};
+    bg::TrainingConfig config;
+    torch::Generator generator = at::detail::createCPUGenerator(0);
+    std::unique_ptr<System> targetSystem;
+    std::unique_ptr<SystemTarget> target;
+    std::unique_ptr<bg::TrainingMethod> fab;
+    std::unique_ptr<bg::SkipClipAdam> fabOptimizer, mlOptimizer;
+    int64_t fabIterations = 0, mlUpdates = 0;
+    // Flow proposals for flowMove(), valid while cacheVersion equals the parameter version.
+    torch::Tensor cacheX, cacheLogQ, cacheLogPi;
+    int64_t cacheNext = 0, cacheVersion = -1;
+
+    torch::ScalarType dtype() const {
+        return flow->getConfig().dtype == "float64" ? torch::kFloat64 : torch::kFloat32;
+    }
+};
+
+BoltzmannGeneratorModel::BoltzmannGeneratorModel(const System& system, const BoltzmannGeneratorForce& force, const string& platformName)
+        : system(system), platformName(platformName), lastLoss(numeric_limits<double>::quiet_NaN()), state(new State()) {
+    reset(force);
+}
+
+BoltzmannGeneratorModel::~BoltzmannGeneratorModel() {
+}
+
+void BoltzmannGeneratorModel::reset(const BoltzmannGeneratorForce& force) {
+    const int n = force.getNumParticles();
+    const int d = force.getDimension();
+    bg::TrainingConfig config;
+    try {
+        if (!force.getTrainingSettings().empty())
+            config = bg::TrainingConfig::fromJson(force.getTrainingSettings());
+        config.validate();
+    }
+    catch (const exception& e) {
+        throw OpenMMException(string("BoltzmannGeneratorForce: invalid training settings: ") + e.what());
+    }
+    const uint64_t seed = seedFor(force.getRandomNumberSeed());
+    bg::AugmentedCouplingFlow flow{nullptr};
+    try {
+        if (force.hasFlow() && !force.getFlowWeights().empty())
+            flow = bg::loadFlow(force.getFlowWeights());
+        else {
+            bg::FlowConfig flowConfig;
+            if (force.hasFlow())
+                flowConfig = bg::FlowConfig::fromJson(force.getFlowConfig());
+            else {
+                flowConfig.numParticles = n;
+                flowConfig.dimension = d;
+            }
+            torch::manual_seed(seed);
+            flow = bg::AugmentedCouplingFlow(flowConfig);
+        }
+    }
+    catch (const OpenMMException&) {
+        throw;
+    }
+    catch (const exception& e) {
+        throw OpenMMException(string("BoltzmannGeneratorForce: cannot build the flow: ") + e.what());
+    }
+    const bg::FlowConfig& flowConfig = flow->getConfig();
+    if (flowConfig.numParticles != n || flowConfig.dimension != d)
+        throw OpenMMException("BoltzmannGeneratorForce: the flow models " + to_string(flowConfig.numParticles) + " particles in " +
+                              to_string(flowConfig.dimension) + " dimensions, but the force has " + to_string(n) + " particles in " +
+                              to_string(d) + (force.isPlanar() ? " (planar)" : ""));
+
+    particles = force.getParticles();
+    forceGroup = force.getForceGroup();
+    const bool temperatureChanged = kT != BoltzmannConstant * force.getTemperature();
+    kT = BoltzmannConstant * force.getTemperature();
+    state->flow = flow;
+    state->config = config;
+    state->generator = at::detail::createCPUGenerator(seed + 1);
+    state->fab.reset();
+    state->fabOptimizer.reset();
+    state->mlOptimizer.reset();
+    state->fabIterations = state->mlUpdates = 0;
+    state->cacheVersion = -1;
+    if (temperatureChanged)
+        state->target.reset();
+    lastLoss = numeric_limits<double>::quiet_NaN();
+    parameterVersion++;
+}
+
+int BoltzmannGeneratorModel::getNumParticles() const {
+    return particles.size();
+}
+
+int BoltzmannGeneratorModel::getDimension() const {
+    return state->flow->getConfig().dimension;
+}
+
+string BoltzmannGeneratorModel::getFlowConfig() const {
+    return state->flow->getConfig().toJson();
+}
+
+void BoltzmannGeneratorModel::refreshTarget(ContextImpl& context) {
+    vector<Vec3> positions;
+    context.getPositions(positions);
+    if (state->target == nullptr) {
+        // The target is every force outside the BG force's own group.
+        if (state->targetSystem == nullptr) {
+            state->targetSystem.reset(XmlSerializer::clone<System>(system));
+            for (int i = state->targetSystem->getNumForces() - 1; i >= 0; i--)
+                if (state->targetSystem->getForce(i).getForceGroup() == forceGroup)
+                    state->targetSystem->removeForce(i);
+        }
+        state->target.reset(new SystemTarget(*state->targetSystem, kT / BoltzmannConstant, particles, positions, platformName, 1,
+                                             getDimension(), {}, false));
+    }
+    else
+        state->target->setHeldPositions(positions);
+}
+
+void BoltzmannGeneratorModel::checkPositions(const vector<Vec3>& positions, const char* where) const {
+    const size_t n = particles.size();
+    if (positions.empty() || positions.size() % n != 0)
+        throw OpenMMException(string("BoltzmannGeneratorForce: ") + where + " needs a multiple of " + to_string(n) +
+                              " positions (one block per configuration of the modelled particles), got " + to_string(positions.size()));
+    for (size_t i = 0; i < positions.size(); i++)
+        for (int d = 0; d < 3; d++)
+            if (!isfinite(positions[i][d]))
+                throw OpenMMException(string("BoltzmannGeneratorForce: ") + where + ": position " + to_string(i) + " is not finite");
+}
+
+namespace {
+
+torch::Tensor toTensor(const vector<Vec3>& positions, int n, int d) {
+    const int64_t batch = positions.size() / n;
+    torch::Tensor x = torch::empty({batch, n, d}, torch::kFloat64);
+    double* data = x.data_ptr<double>();
+    for (size_t i = 0; i < positions.size(); i++)
+        for (int k = 0; k < d; k++)
+            data[i * d + k] = positions[i][k];
+    return x;
+}
+
+vector<double> toVector(const torch::Tensor& t) {
+    torch::Tensor c = t.detach().to(torch::kCPU, torch::kFloat64).contiguous();
+    return vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+}
+
+} // namespace
+
+BoltzmannGeneratorSamples BoltzmannGeneratorModel::sample(ContextImpl& context, int numSamples) {
+    if (numSamples < 1)
+        throw OpenMMException("BoltzmannGeneratorForce: sample() needs a positive number of samples, got " + to_string(numSamples));
+    refreshTarget(context);
+    torch::NoGradGuard noGrad;
+    const int n = particles.size(), d = getDimension();
+    bg::FlowSample s = state->flow->sample(numSamples, state->generator);
+    torch::Tensor x = s.x.to(torch::kFloat64);
+    torch::Tensor logPi = state->flow->augmentedTarget().logProb(s.a, s.x).to(torch::kFloat64);
+    torch::Tensor logQ = s.logProb.to(torch::kFloat64);
+    bg::EnergyEvaluation e = state->target->evaluate(x, false);
+    torch::Tensor logW = torch::where(e.valid, -e.energy + logPi - logQ, torch::full_like(logQ, -numeric_limits<double>::infinity()));
+    BoltzmannGeneratorSamples result;
+    result.numSamples = numSamples;
+    result.numParticles = n;
+    result.positions.resize((size_t) numSamples * n);
+    torch::Tensor xc = x.contiguous();
+    const double* data = xc.data_ptr<double>();
+    for (size_t i = 0; i < result.positions.size(); i++)
+        result.positions[i] = Vec3(data[i * d], data[i * d + 1], d == 3 ? data[i * d + 2] : 0.0);
+    result.logProb = toVector(logQ);
+    result.logWeights = toVector(logW);
+    result.energies = toVector(e.energy * kT);
+    return result;
+}
+
+vector<double> BoltzmannGeneratorModel::computeLogProb(ContextImpl& context, const vector<Vec3>& positions, int numDraws) {
+    checkPositions(positions, "computeLogProb()");
+    if (numDraws < 1)
+        throw OpenMMException("BoltzmannGeneratorForce: numDraws must be positive, got " + to_string(numDraws));
+    torch::NoGradGuard noGrad;
+    torch::Tensor x = toTensor(positions, particles.size(), getDimension()).to(state->dtype());
+    return toVector(state->flow->marginalLogProb(x, numDraws, state->generator));
+}
+
+vector<double> BoltzmannGeneratorModel::computeEnergies(ContextImpl& context, const vector<Vec3>& positions) {
+    checkPositions(positions, "computeEnergies()");
+    refreshTarget(context);
+    torch::Tensor x = toTensor(positions, particles.size(), getDimension());
+    return toVector(state->target->evaluate(x, false).energy * kT);
+}
+
+vector<double> BoltzmannGeneratorModel::computeLogWeights(ContextImpl& context, const vector<Vec3>& positions, int numDraws) {
+    vector<double> logQ = computeLogProb(context, positions, numDraws);
+    vector<double> energies = computeEnergies(context, positions);
+    vector<double> logW(logQ.size());
+    for (size_t i = 0; i < logW.size(); i++)
+        logW[i] = isfinite(energies[i]) && isfinite(logQ[i]) ? -energies[i] / kT - logQ[i] : -numeric_limits<double>::infinity();
+    return logW;
+}
+
+BoltzmannGeneratorTrainingReport BoltzmannGeneratorModel::train(ContextImpl& context, int iterations) {
+    if (iterations < 1)
+        throw OpenMMException("BoltzmannGeneratorForce: train() needs a positive number of iterations, got " + to_string(iterations));
+    const auto start = chrono::steady_clock::now();
+    refreshTarget(context);
+    if (state->fab == nullptr) {
+        bg::TrainingMethodInputs inputs{state->flow, state->target.get(), torch::Tensor(), state->config};
+        try {
+            state->fab = bg::createTrainingMethod("fab", inputs);
+        }
+        catch (const exception& e) {
+            throw OpenMMException(string("BoltzmannGeneratorForce: invalid FAB settings: ") + e.what());
+        }
+        state->fabOptimizer = bg::createOptimizer(state->flow, state->config, state->fab->updatesPerCall());
+    }
+    BoltzmannGeneratorTrainingReport report;
+    double lossSum = 0.0;
+    for (int i = 0; i < iterations; i++) {
+        bg::StepStats stats = state->fab->step(state->flow, *state->fabOptimizer, state->generator);
+        parameterVersion++;
+        report.iterations++;
+        report.lastLoss = stats.loss;
+        lossSum += stats.loss;
+        report.skippedUpdates += stats.skipped;
+        for (const auto& value : stats.extra)
+            if (value.first == "ais_acceptance")
+                report.aisAcceptance = value.second;
+    }
+    state->fabIterations += iterations;
+    lastLoss = report.lastLoss;
+    report.meanLoss = lossSum / iterations;
+    report.totalIterations = state->fabIterations;
+    report.seconds = secondsSince(start);
+    return report;
+}
+
+BoltzmannGeneratorTrainingReport BoltzmannGeneratorModel::trainOnSamples(ContextImpl& context, const vector<Vec3>& positions, int iterations) {
+    checkPositions(positions, "trainOnSamples()");
+    if (iterations < 1)
+        throw OpenMMException("BoltzmannGeneratorForce: trainOnSamples() needs a positive number of iterations, got " + to_string(iterations));
+    const int64_t numSamples = positions.size() / particles.size();
+    if (numSamples < state->config.batchSize)
+        throw OpenMMException("BoltzmannGeneratorForce: trainOnSamples() got " + to_string(numSamples) +
+                              " configurations, fewer than the batch size " + to_string(state->config.batchSize));
+    const auto start = chrono::steady_clock::now();
+    torch::Tensor data = toTensor(positions, particles.size(), getDimension());
+    bg::MaximumLikelihoodMethod method(data, state->config, state->flow->getConfig().auxLossWeight);
+    if (state->mlOptimizer == nullptr)
+        state->mlOptimizer = bg::createOptimizer(state->flow, state->config, method.callsPerEpoch());
+    BoltzmannGeneratorTrainingReport report;
+    double lossSum = 0.0;
+    for (int i = 0; i < iterations; i++) {
+        bg::StepStats stats = method.step(state->flow, *state->mlOptimizer, state->generator);
+        parameterVersion++;
+        report.iterations++;
+        report.lastLoss = stats.loss;
+        lossSum += stats.loss;
+        report.skippedUpdates += stats.skipped;
+    }
+    state->mlUpdates += iterations;
+    report.meanLoss = lossSum / iterations;
+    report.totalIterations = state->mlUpdates;
+    report.seconds = secondsSince(start);
+    return report;
+}
+
+string BoltzmannGeneratorModel::getWeights() {
+    return bg::saveFlow(state->flow);
+}
+
+FlowMoveResult BoltzmannGeneratorModel::flowMove(ContextImpl& context, vector<Vec3>& positions, int proposalBatch) {
+    refreshTarget(context);
+    torch::NoGradGuard noGrad;
+    const int n = particles.size(), d = getDimension();
+    const torch::ScalarType dtype = state->dtype();
+    bg::AugmentedCouplingFlow& flow = state->flow;
+
+    // The current state, centred; a ~ pi(a|x) is drawn afresh (a Gibbs step on a).
+    vector<Vec3> current(n);
+    for (int i = 0; i < n; i++)
+        current[i] = positions[particles[i]];
+    torch::Tensor x = toTensor(current, n, d);
+    torch::Tensor centre = x.mean(1, true);
+    torch::Tensor xc = (x - centre).to(dtype);
+    torch::Tensor a = flow->augmentedTarget().sample(xc, flow->getConfig().numAugmented, state->generator);
+    const double logQ = flow->logProb(xc, a).item<double>();
+    const double logPi = flow->augmentedTarget().logProb(a, xc).item<double>();
+
+    // The proposal, from the cache of flow samples drawn with the current parameters.
+    if (state->cacheVersion != parameterVersion || state->cacheNext >= state->cacheX.size(0)) {
+        bg::FlowSample s = flow->sample(max(1, proposalBatch), state->generator);
+        state->cacheX = s.x.to(torch::kFloat64);
+        state->cacheLogQ = s.logProb.to(torch::kFloat64);
+        state->cacheLogPi = flow->augmentedTarget().logProb(s.a, s.x).to(torch::kFloat64);
+        state->cacheNext = 0;
+        state->cacheVersion = parameterVersion;
+    }
+    const int64_t k = state->cacheNext++;
+    torch::Tensor proposal = state->cacheX.slice(0, k, k + 1) + centre;
+    const double proposalLogQ = state->cacheLogQ[k].item<double>();
+    const double proposalLogPi = state->cacheLogPi[k].item<double>();
+
+    bg::EnergyEvaluation e = state->target->evaluate(torch::cat({x, proposal}), false);
+    const double inf = numeric_limits<double>::infinity();
+    const double u = e.energy[0].item<double>(), uProposal = e.energy[1].item<double>();
+    const double logW = e.valid[0].item<bool>() ? -u + logPi - logQ : -inf;
+    const double logWProposal = e.valid[1].item<bool>() && isfinite(proposalLogQ) ? -uProposal + proposalLogPi - proposalLogQ : -inf;
+    const double logUniform = log(torch::rand({1}, state->generator, torch::kFloat64).item<double>());
+    FlowMoveResult result;
+    result.proposalLogWeight = logWProposal;
+    if (logWProposal == -inf)
+        result.acceptanceProbability = 0.0;
+    else if (logW == -inf)
+        result.acceptanceProbability = 1.0;
+    else
+        result.acceptanceProbability = exp(min(0.0, logWProposal - logW));
+    result.accepted = logWProposal > -inf && (logW == -inf || logUniform < logWProposal - logW);
+    if (result.accepted) {
+        torch::Tensor p = proposal.contiguous();
+        const double* data = p.data_ptr<double>();
+        for (int i = 0; i < n; i++)
+            positions[particles[i]] = Vec3(data[i * d], data[i * d + 1], d == 3 ? data[i * d + 2] : 0.0);
+    }
+    return result;
+}
+
+void BoltzmannGeneratorModel::saveState(ostream& stream) {
+    torch::serialize::OutputArchive archive, flowArchive;
+    state->flow->save(flowArchive);
+    archive.write("flow", flowArchive);
+    archive.write("generator", state->generator.get_state());
+    archive.write("counters", torch::tensor({state->fabIterations, state->mlUpdates, state->cacheNext,
+                                             int64_t(state->cacheVersion == parameterVersion ? 1 : 0),
+                                             int64_t(state->fab != nullptr ? 1 : 0), int64_t(state->mlOptimizer != nullptr ? 1 : 0)},
+                                            torch::kInt64));
+    archive.write("lastLoss", torch::tensor({lastLoss}, torch::kFloat64));
+    if (state->cacheVersion == parameterVersion) {
+        archive.write("cacheX", state->cacheX);
+        archive.write("cacheLogQ", state->cacheLogQ);
+        archive.write("cacheLogPi", state->cacheLogPi);
+    }
+    if (state->fab != nullptr) {
+        torch::serialize::OutputArchive fabArchive, optimizerArchive;
+        state->fab->save(fabArchive);
+        state->fabOptimizer->save(optimizerArchive);
+        archive.write("fab", fabArchive);
+        archive.write("fabOptimizer", optimizerArchive);
+    }
+    if (state->mlOptimizer != nullptr) {
+        torch::serialize::OutputArchive optimizerArchive;
+        state->mlOptimizer->save(optimizerArchive);
+        archive.write("mlOptimizer", optimizerArchive);
+    }
+    ostringstream bytes;
+    archive.save_to(bytes);
+    const string data = bytes.str();
+    const uint64_t size = data.size();
+    stream.write((const char*) &size, sizeof(size));
+    stream.write(data.data(), data.size());
+}
+
+void BoltzmannGeneratorModel::loadState(ContextImpl& context, istream& stream) {
+    uint64_t size = 0;
+    stream.read((char*) &size, sizeof(size));
+    string data(size, '\0');
+    stream.read(&data[0], size);
+    if (!stream)
+        throw OpenMMException("BoltzmannGeneratorIntegrator: the checkpoint is truncated (flow state)");
+    try {
+        istringstream bytes(data);
+        torch::serialize::InputArchive archive, flowArchive;
+        archive.load_from(bytes);
+        archive.read("flow", flowArchive);
+        state->flow->load(flowArchive);
+        torch::Tensor generatorState, counters, loss;
+        archive.read("generator", generatorState);
+        state->generator.set_state(generatorState);
+        archive.read("counters", counters);
+        archive.read("lastLoss", loss);
+        lastLoss = loss[0].item<double>();
+        state->fabIterations = counters[0].item<int64_t>();
+        state->mlUpdates = counters[1].item<int64_t>();
+        parameterVersion++;
+        state->cacheVersion = -1;
+        if (counters[3].item<int64_t>() != 0) {
+            archive.read("cacheX", state->cacheX);
+            archive.read("cacheLogQ", state->cacheLogQ);
+            archive.read("cacheLogPi", state->cacheLogPi);
+            state->cacheNext = counters[2].item<int64_t>();
+            state->cacheVersion = parameterVersion;
+        }
+        if (counters[4].item<int64_t>() != 0) {
+            if (state->fab == nullptr) {
+                refreshTarget(context);
+                bg::TrainingMethodInputs inputs{state->flow, state->target.get(), torch::Tensor(), state->config};
+                state->fab = bg::createTrainingMethod("fab", inputs);
+                state->fabOptimizer = bg::createOptimizer(state->flow, state->config, state->fab->updatesPerCall());
+            }
+            torch::serialize::InputArchive fabArchive, optimizerArchive;
+            archive.read("fab", fabArchive);
+            archive.read("fabOptimizer", optimizerArchive);
+            state->fab->load(fabArchive);
+            state->fabOptimizer->load(optimizerArchive);
+        }
+        else {
+            state->fab.reset();
+            state->fabOptimizer.reset();
+        }
+        if (counters[5].item<int64_t>() != 0 && state->mlOptimizer != nullptr) {
+            torch::serialize::InputArchive optimizerArchive;
+            archive.read("mlOptimizer", optimizerArchive);
+            state->mlOptimizer->load(optimizerArchive);
+        }
+    }
+    catch (const OpenMMException&) {
+        throw;
+    }
+    catch (const exception& e) {
+        throw OpenMMException(string("BoltzmannGeneratorIntegrator: cannot read the flow state of the checkpoint: ") + e.what());
+    }
+}

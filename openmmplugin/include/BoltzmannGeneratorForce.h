@@ -48,8 +48,10 @@ struct BoltzmannGeneratorTrainingReport {
  * configuration (JSON text) plus weights (bytes), both serialized with the System.
  *
  * The target of the flow is p(x) ~ exp(-U(x)/kT) over the positions x of the modelled particles,
- * where U is the potential energy of every force of the System outside this force's own force
- * group, with the other particles held at their current positions in the Context. Each Context
+ * where U is the potential energy of every other force of the System, with the other particles
+ * held at their current positions in the Context. When this force is given a force group of its
+ * own (setForceGroup() with a group other than 0), the forces that share that group are left out
+ * of U too: that is how restraints or biases used only for MD are kept out of the target. Each Context
  * owns a copy of the flow: sample(), computeLogProb(), computeLogWeights() and train() work on that
  * copy; getWeights() reads it back and updateParametersInContext() replaces it with the force's.
  */
@@ -177,8 +179,9 @@ public:
      */
     std::vector<double> computeLogWeights(OpenMM::Context& context, const std::vector<OpenMM::Vec3>& positions, int numDraws = 20) const;
     /**
-     * Evaluate the target's potential energy U(x) (every force outside this force's group, other
-     * particles at their positions in the Context) for configurations of the modelled particles.
+     * Evaluate the target's potential energy U(x) (see the class description: every other force,
+     * less those sharing a non-zero force group with this force; other particles at their positions
+     * in the Context) for configurations of the modelled particles.
      *
      * @param context    a Context whose System contains this force
      * @param positions  n*N positions in nm

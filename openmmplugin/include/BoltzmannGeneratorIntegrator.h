@@ -27,8 +27,8 @@ class BoltzmannGeneratorForce;
  * So FAB training and flow-accelerated sampling run inside an ordinary Simulation.step() loop.
  * The System must contain exactly one BoltzmannGeneratorForce. Modelled particles may not be
  * constrained or be virtual sites. If the force is planar, the modelled particles keep z = 0.
- * The energy U used by flow moves is that of every force outside the BoltzmannGeneratorForce's
- * force group; dynamics use the integration force groups.
+ * The energy U used by flow moves is the force's target energy (see BoltzmannGeneratorForce);
+ * dynamics use the integration force groups.
  */
 class OPENMM_EXPORT_BG BoltzmannGeneratorIntegrator : public OpenMM::Integrator {
 public:

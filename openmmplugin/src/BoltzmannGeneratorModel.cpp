@@ -142,12 +142,14 @@ void BoltzmannGeneratorModel::refreshTarget(ContextImpl& context) {
     vector<Vec3> positions;
     context.getPositions(positions);
     if (state->target == nullptr) {
-        // The target is every force outside the BG force's own group.
+        // The target is every other force; when the BG force has a group of its own (not 0), the
+        // forces that share that group are left out as well (SystemTarget drops the BG force).
         if (state->targetSystem == nullptr) {
             state->targetSystem.reset(XmlSerializer::clone<System>(system));
-            for (int i = state->targetSystem->getNumForces() - 1; i >= 0; i--)
-                if (state->targetSystem->getForce(i).getForceGroup() == forceGroup)
-                    state->targetSystem->removeForce(i);
+            if (forceGroup != 0)
+                for (int i = state->targetSystem->getNumForces() - 1; i >= 0; i--)
+                    if (state->targetSystem->getForce(i).getForceGroup() == forceGroup)
+                        state->targetSystem->removeForce(i);
         }
         state->target.reset(new SystemTarget(*state->targetSystem, kT / BoltzmannConstant, particles, positions, platformName, 1,
                                              getDimension(), {}, false));

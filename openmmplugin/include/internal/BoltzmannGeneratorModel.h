@@ -28,7 +28,7 @@ struct FlowMoveResult {
 /**
  * The per-Context Boltzmann generator behind a BoltzmannGeneratorForce, shared by the platform
  * kernels: the Context's copy of the flow, its random generator, the target (a SystemTarget over
- * the System without the force's own force group, evaluated on the Context's platform with the
+ * the System without the force, and without the forces sharing its group if that is not 0, evaluated on the Context's platform with the
  * non-modelled particles held at their current positions) and the training state (FAB and
  * maximum-likelihood optimisers, the replay buffer). Works on host data read through ContextImpl,
  * so it serves every platform. Units: nm, kJ/mol; log densities are dimensionless.

@@ -1,0 +1,269 @@
+// BoltzmannGeneratorIntegrator on the Reference and CPU platforms (one shared test body):
+// Langevin dynamics, exact flow moves, FAB inside step(), checkpoints, serialization, bad input.
+
+#include "BoltzmannGeneratorForce.h"
+#include "BoltzmannGeneratorIntegrator.h"
+#include "BoltzmannTestSystems.h"
+#include "PluginTestEnvironment.h"
+#include "openmm/Context.h"
+#include "openmm/OpenMMException.h"
+#include "openmm/State.h"
+#include "openmm/System.h"
+#include "openmm/serialization/XmlSerializer.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using namespace BoltzmannPlugin;
+using namespace OpenMM;
+using namespace std;
+
+namespace {
+
+class IntegratorOnPlatform : public PlatformTest {};
+
+template <class F>
+void expectOpenMMException(F f, const string& fragment) {
+    ::expectOpenMMException(f, "BoltzmannGeneratorIntegrator", fragment);
+}
+
+BoltzmannGeneratorForce* addForce(System& system, const vector<int>& particles, int dimension, bool identity) {
+    BoltzmannGeneratorForce* force = new BoltzmannGeneratorForce(particles, 300.0);
+    force->setPlanar(dimension == 2);
+    force->setFlow(tinyFlowConfig(particles.size(), dimension, identity));
+    force->setRandomNumberSeed(11);
+    force->setTrainingSettings("{\"batchSize\": 16, \"epochs\": 10, \"fab\": {\"bufferMinBatches\": 2, \"bufferMaxBatches\": 8, "
+                               "\"updatesPerIteration\": 2, \"ais\": {\"numIntermediate\": 1, \"initialStepSize\": 0.02}}}");
+    system.addForce(force);
+    return force;
+}
+
+double distance(const vector<Vec3>& positions) {
+    Vec3 d = positions[1] - positions[0];
+    return sqrt(d.dot(d));
+}
+
+// Probabilities of r in each bin under p(r) ~ r^2 exp(-c (r^2 - r0^2)^2) (midpoint rule).
+vector<double> referenceBinProbabilities(const vector<double>& edges, double c, double r0) {
+    auto density = [&](double r) { return r * r * exp(-c * (r * r - r0 * r0) * (r * r - r0 * r0)); };
+    const int fine = 20000;
+    const double rMax = 6.0;
+    double total = 0.0;
+    for (int i = 0; i < fine; i++)
+        total += density((i + 0.5) * rMax / fine) * rMax / fine;
+    vector<double> p;
+    for (size_t b = 0; b + 1 < edges.size(); b++) {
+        double sum = 0.0;
+        const int steps = 2000;
+        const double width = (edges[b + 1] - edges[b]) / steps;
+        for (int i = 0; i < steps; i++)
+            sum += density(edges[b] + (i + 0.5) * width) * width;
+        p.push_back(sum / total);
+    }
+    return p;
+}
+
+double chiSquared(const vector<double>& samples, const vector<double>& edges, const vector<double>& probabilities) {
+    vector<double> counts(probabilities.size(), 0.0);
+    for (double r : samples)
+        for (size_t b = 0; b < probabilities.size(); b++)
+            if (r >= edges[b] && r < edges[b + 1])
+                counts[b]++;
+    double chi2 = 0.0;
+    for (size_t b = 0; b < counts.size(); b++) {
+        const double expected = probabilities[b] * samples.size();
+        chi2 += (counts[b] - expected) * (counts[b] - expected) / expected;
+    }
+    return chi2;
+}
+
+} // namespace
+
+TEST(BoltzmannGeneratorIntegrator, StoresItsSettingsAndRejectsBadOnes) {
+    BoltzmannGeneratorIntegrator integrator(2.0, 0.002);
+    EXPECT_DOUBLE_EQ(integrator.getFriction(), 2.0);
+    EXPECT_DOUBLE_EQ(integrator.getStepSize(), 0.002);
+    EXPECT_EQ(integrator.getFlowMoveInterval(), 0);
+    EXPECT_EQ(integrator.getTrainingInterval(), 0);
+    EXPECT_FALSE(integrator.kineticEnergyRequiresForce());
+    integrator.setFlowMoveInterval(5);
+    integrator.setTrainingInterval(50);
+    integrator.setProposalBatchSize(32);
+    integrator.setEssWindow(100);
+    integrator.setRandomNumberSeed(42);
+    integrator.setIntegrationForceGroups(3);
+    expectOpenMMException([] { BoltzmannGeneratorIntegrator(-1.0, 0.002); }, "friction");
+    expectOpenMMException([] { BoltzmannGeneratorIntegrator(1.0, 0.0); }, "step size");
+    expectOpenMMException([&] { integrator.setFlowMoveInterval(-1); }, "flow move interval");
+    expectOpenMMException([&] { integrator.setTrainingInterval(-2); }, "training interval");
+    expectOpenMMException([&] { integrator.setProposalBatchSize(0); }, "proposal batch");
+    expectOpenMMException([&] { integrator.setEssWindow(0); }, "ESS window");
+    expectOpenMMException([&] { integrator.step(1); }, "not bound");
+    EXPECT_EQ(integrator.getNumFlowMoves(), 0);
+    EXPECT_EQ(integrator.getAcceptanceRate(), 0.0);
+
+    // Every setting survives an XML round trip.
+    stringstream xml;
+    XmlSerializer::serialize<Integrator>(&integrator, "Integrator", xml);
+    unique_ptr<Integrator> copy(XmlSerializer::deserialize<Integrator>(xml));
+    BoltzmannGeneratorIntegrator* restored = dynamic_cast<BoltzmannGeneratorIntegrator*>(copy.get());
+    ASSERT_NE(restored, nullptr);
+    EXPECT_DOUBLE_EQ(restored->getFriction(), 2.0);
+    EXPECT_DOUBLE_EQ(restored->getStepSize(), 0.002);
+    EXPECT_EQ(restored->getFlowMoveInterval(), 5);
+    EXPECT_EQ(restored->getTrainingInterval(), 50);
+    EXPECT_EQ(restored->getProposalBatchSize(), 32);
+    EXPECT_EQ(restored->getEssWindow(), 100);
+    EXPECT_EQ(restored->getRandomNumberSeed(), 42);
+    EXPECT_EQ(restored->getIntegrationForceGroups(), 3);
+    EXPECT_DOUBLE_EQ(restored->getConstraintTolerance(), integrator.getConstraintTolerance());
+}
+
+TEST_P(IntegratorOnPlatform, RefusesSystemsItCannotSample) {
+    {
+        unique_ptr<System> system(makeChain4());
+        BoltzmannGeneratorIntegrator integrator(1.0, 0.001);
+        expectOpenMMException([&] { Context context(*system, integrator, *platform); }, "no BoltzmannGeneratorForce");
+    }
+    {
+        unique_ptr<System> system(makeChain4());
+        system->addConstraint(1, 2, 0.15);
+        addForce(*system, {0, 1, 2, 3}, 3, true);
+        BoltzmannGeneratorIntegrator integrator(1.0, 0.001);
+        expectOpenMMException([&] { Context context(*system, integrator, *platform); }, "cannot be constrained");
+    }
+    {
+        unique_ptr<System> system(makeChain4());
+        addForce(*system, {0, 1}, 3, true);
+        addForce(*system, {2, 3}, 3, true);
+        BoltzmannGeneratorIntegrator integrator(1.0, 0.001);
+        expectOpenMMException([&] { Context context(*system, integrator, *platform); }, "more than one");
+    }
+}
+
+TEST_P(IntegratorOnPlatform, LangevinDynamicsReachesTheTemperature) {
+    unique_ptr<System> system(makeChain4());
+    addForce(*system, {0, 1, 2, 3}, 3, true);
+    BoltzmannGeneratorIntegrator integrator(5.0, 0.002);
+    integrator.setRandomNumberSeed(5);
+    Context context(*system, integrator, *platform);
+    context.setPositions(chain4Positions());
+    context.setVelocitiesToTemperature(300.0, 1);
+    integrator.step(500);
+    double kinetic = 0.0;
+    const int samples = 3000;
+    for (int i = 0; i < samples; i++) {
+        integrator.step(1);
+        kinetic += context.getState(State::Energy).getKineticEnergy();
+    }
+    kinetic /= samples;
+    // Equipartition: 4 particles, 12 degrees of freedom, <K> = 6 kT.
+    EXPECT_NEAR(kinetic / (6.0 * testBoltzmann * 300.0), 1.0, 0.08);
+    EXPECT_EQ(integrator.getStepCount(), 3500);
+    EXPECT_NEAR(context.getState(0).getTime(), 3500 * 0.002, 1e-9);
+}
+
+TEST_P(IntegratorOnPlatform, FlowMovesSampleTheBoltzmannDistributionExactly) {
+    // A pair with a double-well distance potential; the flow is the identity (a broad Gaussian), so
+    // its raw samples are far from the target, and the time step is so small that the dynamics
+    // barely move: the distribution of r comes from the flow moves alone.
+    const double c = 0.25, r0 = 2.0;
+    unique_ptr<System> system(makeDoubleWellPair(300.0, c, r0));
+    BoltzmannGeneratorForce* force = addForce(*system, {0, 1}, 3, true);
+    BoltzmannGeneratorIntegrator integrator(1.0, 1e-7);
+    integrator.setFlowMoveInterval(1);
+    integrator.setProposalBatchSize(64);
+    integrator.setRandomNumberSeed(3);
+    Context context(*system, integrator, *platform);
+    context.setPositions({Vec3(0, 0, 0), Vec3(2.0, 0, 0)});
+    vector<double> chain;
+    for (int i = 0; i < 6000; i++) {
+        integrator.step(1);
+        if (i >= 200 && i % 4 == 0)
+            chain.push_back(distance(context.getState(State::Positions).getPositions()));
+    }
+    vector<double> edges = {0.0, 1.2, 1.4, 1.6, 1.75, 1.9, 2.05, 2.2, 2.35, 2.5, 2.7, 6.0};
+    vector<double> p = referenceBinProbabilities(edges, c, r0);
+    const double chi2 = chiSquared(chain, edges, p);
+    // 10 degrees of freedom: chi2 < 35 has a p-value of about 1e-4 for independent samples.
+    EXPECT_LT(chi2, 35.0) << "acceptance " << integrator.getAcceptanceRate() << ", " << chain.size() << " samples";
+    EXPECT_GT(integrator.getAcceptanceRate(), 0.05);
+    EXPECT_LT(integrator.getAcceptanceRate(), 0.9);
+    EXPECT_GT(integrator.getRunningEss(), 0.0);
+    EXPECT_LE(integrator.getRunningEss(), 1.0);
+    EXPECT_EQ(integrator.getNumFlowMoves(), 6000);
+
+    // The raw flow samples fail the same test by far: the chain's agreement is the MH correction.
+    BoltzmannGeneratorSamples raw = force->sample(context, 1500);
+    vector<double> rawR;
+    for (int i = 0; i < raw.numSamples; i++)
+        rawR.push_back(distance({raw.positions[2 * i], raw.positions[2 * i + 1]}));
+    EXPECT_GT(chiSquared(rawR, edges, p), 200.0);
+}
+
+TEST_P(IntegratorOnPlatform, PlanarSystemsStayInThePlane) {
+    unique_ptr<System> system(makeChain4());
+    addForce(*system, {0, 1, 2, 3}, 2, false);
+    BoltzmannGeneratorIntegrator integrator(1.0, 0.002);
+    integrator.setFlowMoveInterval(2);
+    integrator.setRandomNumberSeed(9);
+    Context context(*system, integrator, *platform);
+    vector<Vec3> positions = chain4Positions();
+    for (Vec3& p : positions)
+        p[2] = 0.0;
+    context.setPositions(positions);
+    context.setVelocitiesToTemperature(300.0, 2);
+    integrator.step(40);
+    State state = context.getState(State::Positions | State::Velocities);
+    for (int i = 0; i < 4; i++) {
+        EXPECT_EQ(state.getPositions()[i][2], 0.0);
+        EXPECT_EQ(state.getVelocities()[i][2], 0.0);
+    }
+    EXPECT_EQ(integrator.getNumFlowMoves(), 20);
+}
+
+TEST_P(IntegratorOnPlatform, TrainsInsideStepAndCheckpointsContinueIdentically) {
+    unique_ptr<System> system(makeChain4());
+    addForce(*system, {0, 1, 2, 3}, 3, false);
+    BoltzmannGeneratorIntegrator integrator(2.0, 0.002);
+    integrator.setFlowMoveInterval(2);
+    integrator.setTrainingInterval(5);
+    integrator.setProposalBatchSize(4);
+    integrator.setRandomNumberSeed(21);
+    Context context(*system, integrator, *platform);
+    context.setPositions(chain4Positions());
+    context.setVelocitiesToTemperature(300.0, 4);
+    integrator.step(10);
+    EXPECT_EQ(integrator.getNumTrainingIterations(), 2);
+    EXPECT_TRUE(isfinite(integrator.getLastLoss()));
+
+    stringstream checkpoint;
+    context.createCheckpoint(checkpoint);
+    integrator.step(12);
+    State first = context.getState(State::Positions | State::Velocities);
+    const long long moves = integrator.getNumFlowMoves(), accepted = integrator.getNumAcceptedFlowMoves();
+    const double loss = integrator.getLastLoss(), ess = integrator.getRunningEss();
+    EXPECT_EQ(integrator.getNumTrainingIterations(), 4);
+
+    context.loadCheckpoint(checkpoint);
+    EXPECT_EQ(integrator.getNumTrainingIterations(), 2);
+    EXPECT_EQ(integrator.getStepCount(), 10);
+    integrator.step(12);
+    State second = context.getState(State::Positions | State::Velocities);
+    for (int i = 0; i < 4; i++)
+        for (int k = 0; k < 3; k++) {
+            EXPECT_EQ(second.getPositions()[i][k], first.getPositions()[i][k]);
+            EXPECT_EQ(second.getVelocities()[i][k], first.getVelocities()[i][k]);
+        }
+    EXPECT_EQ(integrator.getNumFlowMoves(), moves);
+    EXPECT_EQ(integrator.getNumAcceptedFlowMoves(), accepted);
+    EXPECT_EQ(integrator.getLastLoss(), loss);
+    EXPECT_EQ(integrator.getRunningEss(), ess);
+}
+
+INSTANTIATE_TEST_SUITE_P(ReferenceAndCpu, IntegratorOnPlatform, ::testing::Values("Reference", "CPU"));

@@ -10,6 +10,7 @@
 
 %{
 #include "BoltzmannGeneratorForce.h"
+#include "BoltzmannGeneratorIntegrator.h"
 #include "ReferenceSystems.h"
 #include "OpenMM.h"
 #include "openmm/RPMDIntegrator.h"
@@ -24,11 +25,50 @@
 #include "openmm/AmoebaVdwForce.h"
 #include "openmm/AmoebaWcaDispersionForce.h"
 #include "openmm/HippoNonbondedForce.h"
+
+/* Flat [n*N*3] position lists (nm) to Vec3s, and training reports to flat value lists. */
+static std::vector<OpenMM::Vec3> flatToVec3(const std::vector<double>& flat) {
+    std::vector<OpenMM::Vec3> positions(flat.size() / 3);
+    for (size_t i = 0; i < positions.size(); i++)
+        positions[i] = OpenMM::Vec3(flat[3 * i], flat[3 * i + 1], flat[3 * i + 2]);
+    return positions;
+}
+static std::vector<double> reportValues(const BoltzmannPlugin::BoltzmannGeneratorTrainingReport& r) {
+    return {double(r.iterations), r.lastLoss, r.meanLoss, double(r.skippedUpdates), r.aisAcceptance, r.seconds,
+            double(r.totalIterations)};
+}
 %}
 
 %pythoncode %{
+import collections
+import json
+import numpy
 import openmm
 import openmm.unit as unit
+
+FlowSamples = collections.namedtuple("FlowSamples", ["positions", "logProb", "logWeights", "energies"])
+FlowSamples.__doc__ = """Samples of a BoltzmannGeneratorForce's flow: positions (Quantity, numpy [n, N, 3] in nm,
+zero centre of mass), logProb (numpy [n], joint log q(x, a)), logWeights (numpy [n],
+log w = -U/kT + log pi(a|x) - log q(x, a)) and energies (Quantity, numpy [n] in kJ/mol)."""
+
+
+def _flatPositions(positions, numParticles):
+    """Positions of one or more configurations of the modelled particles as a flat list in nm."""
+    if unit.is_quantity(positions):
+        positions = positions.value_in_unit(unit.nanometer)
+    array = numpy.asarray([[float(c) for c in p] for p in positions] if isinstance(positions, (list, tuple)) and
+                          len(positions) > 0 and unit.is_quantity(positions[0]) else positions, dtype=float)
+    if array.size % (3 * numParticles) != 0:
+        raise ValueError("BoltzmannGeneratorForce: positions must have shape [n, %d, 3] (nm), got %s" % (numParticles, array.shape))
+    return array.reshape(-1).tolist()
+
+
+def _report(values):
+    keys = ["iterations", "lastLoss", "meanLoss", "skippedUpdates", "aisAcceptance", "seconds", "totalIterations"]
+    report = dict(zip(keys, values))
+    for key in ["iterations", "skippedUpdates", "totalIterations"]:
+        report[key] = int(report[key])
+    return report
 %}
 
 /* C++ exceptions become openmm.OpenMMException, as for OpenMM's own classes. */
@@ -69,6 +109,30 @@ namespace std {
     $result = PyBytes_FromStringAndSize($1->data(), $1->size());
 }
 
+/* Flat lists of numbers cross the boundary as Python sequences of floats. */
+%typemap(in) const std::vector<double>& flat (std::vector<double> temp) {
+    PyObject* sequence = PySequence_Fast($input, "expected a sequence of numbers");
+    if (sequence == NULL)
+        SWIG_fail;
+    Py_ssize_t length = PySequence_Fast_GET_SIZE(sequence);
+    temp.resize(length);
+    for (Py_ssize_t i = 0; i < length; i++)
+        temp[i] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(sequence, i));
+    Py_DECREF(sequence);
+    if (PyErr_Occurred())
+        SWIG_fail;
+    $1 = &temp;
+}
+%typemap(out) std::vector<double> {
+    const std::vector<double>& values = $1;
+    $result = PyList_New(values.size());
+    for (size_t i = 0; i < values.size(); i++)
+        PyList_SET_ITEM($result, i, PyFloat_FromDouble(values[i]));
+}
+%typemap(out) std::string BoltzmannPlugin::BoltzmannGeneratorForce::_weightsIn {
+    $result = PyBytes_FromStringAndSize($1.data(), $1.size());
+}
+
 /* Lists of positions come back as lists of openmm.Vec3. */
 %typemap(out, fragment="Vec3_to_PyVec3") std::vector<OpenMM::Vec3> {
     const std::vector<OpenMM::Vec3>& positions = $1;
@@ -83,6 +147,15 @@ namespace BoltzmannPlugin {
     if unit.is_quantity(temperature):
         temperature = temperature.value_in_unit(unit.kelvin)
     particles = tuple(int(p) for p in particles)
+%}
+%pythonprepend BoltzmannGeneratorForce::setTrainingSettings %{
+    if isinstance(json, dict):
+        import json as _json
+        json = _json.dumps(json)
+%}
+%pythonprepend BoltzmannGeneratorForce::setFlow %{
+    if len(args) > 0 and isinstance(args[0], dict):
+        args = (json.dumps(args[0]),) + tuple(args[1:])
 %}
 %pythonprepend BoltzmannGeneratorForce::setTemperature %{
     if unit.is_quantity(temperature):
@@ -109,14 +182,59 @@ public:
     const std::vector<int>& getParticles() const;
     double getTemperature() const;
     void setTemperature(double temperature);
-    void setFlow(const std::string& config, const std::string& weights);
+    void setFlow(const std::string& config, const std::string& weights = std::string());
     bool hasFlow() const;
     const std::string& getFlowConfig() const;
     const std::string& getFlowWeights() const;
     std::vector<OpenMM::Vec3> getModelledPositions(OpenMM::Context& context) const;
     bool usesPeriodicBoundaryConditions() const;
 
+    bool isPlanar() const;
+    void setPlanar(bool planar);
+    int getDimension() const;
+    void setTrainingSettings(const std::string& json);
+    const std::string& getTrainingSettings() const;
+    int getRandomNumberSeed() const;
+    void setRandomNumberSeed(int seed);
+    void updateParametersInContext(OpenMM::Context& context);
+
     %extend {
+        /* Flat-array helpers behind the Python methods below (positions in nm, sample-major). */
+        std::vector<double> _sampleFlat(OpenMM::Context& context, int numSamples) {
+            BoltzmannPlugin::BoltzmannGeneratorSamples s = self->sample(context, numSamples);
+            std::vector<double> out;
+            for (const OpenMM::Vec3& p : s.positions)
+                for (int k = 0; k < 3; k++)
+                    out.push_back(p[k]);
+            out.insert(out.end(), s.logProb.begin(), s.logProb.end());
+            out.insert(out.end(), s.logWeights.begin(), s.logWeights.end());
+            out.insert(out.end(), s.energies.begin(), s.energies.end());
+            return out;
+        }
+        std::vector<double> _logProbFlat(OpenMM::Context& context, const std::vector<double>& flat, int numDraws) {
+            std::vector<OpenMM::Vec3> positions = flatToVec3(flat);
+            return self->computeLogProb(context, positions, numDraws);
+        }
+        std::vector<double> _logWeightsFlat(OpenMM::Context& context, const std::vector<double>& flat, int numDraws) {
+            std::vector<OpenMM::Vec3> positions = flatToVec3(flat);
+            return self->computeLogWeights(context, positions, numDraws);
+        }
+        std::vector<double> _energiesFlat(OpenMM::Context& context, const std::vector<double>& flat) {
+            std::vector<OpenMM::Vec3> positions = flatToVec3(flat);
+            return self->computeEnergies(context, positions);
+        }
+        std::vector<double> _trainFlat(OpenMM::Context& context, int iterations) {
+            BoltzmannPlugin::BoltzmannGeneratorTrainingReport r = self->train(context, iterations);
+            return reportValues(r);
+        }
+        std::vector<double> _trainOnSamplesFlat(OpenMM::Context& context, const std::vector<double>& flat, int iterations) {
+            std::vector<OpenMM::Vec3> positions = flatToVec3(flat);
+            BoltzmannPlugin::BoltzmannGeneratorTrainingReport r = self->trainOnSamples(context, positions, iterations);
+            return reportValues(r);
+        }
+        std::string _weightsIn(OpenMM::Context& context) {
+            return self->getWeights(context);
+        }
         /** Cast an openmm.Force (e.g. from System.getForce or XmlSerializer) to a BoltzmannGeneratorForce. */
         static BoltzmannPlugin::BoltzmannGeneratorForce& cast(OpenMM::Force& force) {
             BoltzmannPlugin::BoltzmannGeneratorForce* result = dynamic_cast<BoltzmannPlugin::BoltzmannGeneratorForce*>(&force);
@@ -130,6 +248,49 @@ public:
         }
     }
     %pythoncode %{
+        def sample(self, context, numSamples):
+            """Draw numSamples independent configurations of the modelled particles from the Context's flow.
+
+            Returns a FlowSamples tuple: positions (Quantity, numpy [n, N, 3] in nm), logProb (numpy [n]),
+            logWeights (numpy [n], log w = -U/kT + log pi(a|x) - log q(x, a)) and energies (Quantity, numpy [n],
+            kJ/mol)."""
+            n, N = int(numSamples), self.getNumParticles()
+            flat = numpy.asarray(self._sampleFlat(context, n))
+            positions = flat[:3 * n * N].reshape(n, N, 3)
+            rest = flat[3 * n * N:].reshape(3, n)
+            return FlowSamples(unit.Quantity(positions, unit.nanometer), rest[0].copy(), rest[1].copy(),
+                               unit.Quantity(rest[2].copy(), unit.kilojoule_per_mole))
+
+        def computeLogProb(self, context, positions, numDraws=20):
+            """Marginal log q(x) of configurations (Quantity or array [n, N, 3] in nm) under the Context's flow
+            (importance-sampled over numDraws augmented draws). Returns numpy [n]."""
+            return numpy.asarray(self._logProbFlat(context, _flatPositions(positions, self.getNumParticles()), int(numDraws)))
+
+        def computeLogWeights(self, context, positions, numDraws=20):
+            """Importance log-weights log w = -U/kT - log q(x) of configurations (Quantity or array [n, N, 3]
+            in nm). Returns numpy [n] (-inf where the energy failed)."""
+            return numpy.asarray(self._logWeightsFlat(context, _flatPositions(positions, self.getNumParticles()), int(numDraws)))
+
+        def computeEnergies(self, context, positions):
+            """Target potential energies U of configurations (Quantity or array [n, N, 3] in nm).
+            Returns a Quantity, numpy [n] in kJ/mol."""
+            values = self._energiesFlat(context, _flatPositions(positions, self.getNumParticles()))
+            return unit.Quantity(numpy.asarray(values), unit.kilojoule_per_mole)
+
+        def train(self, context, iterations):
+            """Run FAB iterations on the Context's flow. Returns a dict: iterations, lastLoss, meanLoss,
+            skippedUpdates, aisAcceptance, seconds, totalIterations."""
+            return _report(self._trainFlat(context, int(iterations)))
+
+        def trainOnSamples(self, context, positions, iterations):
+            """Maximum-likelihood updates of the Context's flow on configurations (Quantity or array
+            [n, N, 3] in nm). Returns a dict like train()."""
+            return _report(self._trainOnSamplesFlat(context, _flatPositions(positions, self.getNumParticles()), int(iterations)))
+
+        def getWeights(self, context):
+            """The Context's current flow as bytes, for setFlow(getFlowConfig(), weights)."""
+            return self._weightsIn(context)
+
         def __copy__(self):
             return _forceFromXml(openmm.XmlSerializer.serialize(self))
 
@@ -138,6 +299,79 @@ public:
 
         def __reduce__(self):
             return (_forceFromXml, (openmm.XmlSerializer.serialize(self),))
+    %}
+};
+
+}
+
+/* The integrator: Langevin dynamics plus flow moves and FAB iterations inside step(). */
+namespace BoltzmannPlugin {
+
+%pythonprepend BoltzmannGeneratorIntegrator::BoltzmannGeneratorIntegrator %{
+    if unit.is_quantity(frictionCoeff):
+        frictionCoeff = frictionCoeff.value_in_unit(unit.picosecond**-1)
+    if unit.is_quantity(stepSize):
+        stepSize = stepSize.value_in_unit(unit.picosecond)
+%}
+%pythonprepend BoltzmannGeneratorIntegrator::setFriction %{
+    if unit.is_quantity(coeff):
+        coeff = coeff.value_in_unit(unit.picosecond**-1)
+%}
+%pythonappend BoltzmannGeneratorIntegrator::getFriction %{
+    val = unit.Quantity(val, unit.picosecond**-1)
+%}
+
+/**
+ * Langevin dynamics at the BoltzmannGeneratorForce's temperature with independence
+ * Metropolis-Hastings moves from the flow every flowMoveInterval steps (exact) and one FAB
+ * iteration every trainingInterval steps.
+ */
+class BoltzmannGeneratorIntegrator : public OpenMM::Integrator {
+public:
+    BoltzmannGeneratorIntegrator(double frictionCoeff, double stepSize);
+    double getFriction() const;
+    void setFriction(double coeff);
+    int getFlowMoveInterval() const;
+    void setFlowMoveInterval(int steps);
+    int getTrainingInterval() const;
+    void setTrainingInterval(int steps);
+    int getProposalBatchSize() const;
+    void setProposalBatchSize(int size);
+    int getEssWindow() const;
+    void setEssWindow(int proposals);
+    int getRandomNumberSeed() const;
+    void setRandomNumberSeed(int seed);
+    void step(int steps);
+    long long getNumFlowMoves() const;
+    long long getNumAcceptedFlowMoves() const;
+    double getAcceptanceRate() const;
+    double getRunningEss() const;
+    double getLastLoss() const;
+    long long getNumTrainingIterations() const;
+    long long getStepCount() const;
+
+    %extend {
+        /** Cast an openmm.Integrator (e.g. from XmlSerializer) to a BoltzmannGeneratorIntegrator. */
+        static BoltzmannPlugin::BoltzmannGeneratorIntegrator& cast(OpenMM::Integrator& integrator) {
+            BoltzmannPlugin::BoltzmannGeneratorIntegrator* result = dynamic_cast<BoltzmannPlugin::BoltzmannGeneratorIntegrator*>(&integrator);
+            if (result == NULL)
+                throw OpenMM::OpenMMException("BoltzmannGeneratorIntegrator.cast: the Integrator is not a BoltzmannGeneratorIntegrator");
+            return *result;
+        }
+        /** Whether an openmm.Integrator is a BoltzmannGeneratorIntegrator. */
+        static bool isinstance(OpenMM::Integrator& integrator) {
+            return dynamic_cast<BoltzmannPlugin::BoltzmannGeneratorIntegrator*>(&integrator) != NULL;
+        }
+    }
+    %pythoncode %{
+        def __copy__(self):
+            return _integratorFromXml(openmm.XmlSerializer.serialize(self))
+
+        def __deepcopy__(self, memo):
+            return self.__copy__()
+
+        def __reduce__(self):
+            return (_integratorFromXml, (openmm.XmlSerializer.serialize(self),))
     %}
 };
 
@@ -185,6 +419,15 @@ std::vector<OpenMM::Vec3> alanineDipeptidePositions(const std::string& dataDirec
 }
 
 %pythoncode %{
+def _integratorFromXml(xml):
+    """Deserialize a BoltzmannGeneratorIntegrator and return it as an owning BoltzmannGeneratorIntegrator."""
+    generic = openmm.XmlSerializer.deserialize(xml)
+    generic.thisown = False
+    integrator = BoltzmannGeneratorIntegrator.cast(generic)
+    integrator.thisown = True
+    return integrator
+
+
 def _forceFromXml(xml):
     """Deserialize a BoltzmannGeneratorForce and return it as an owning BoltzmannGeneratorForce."""
     generic = openmm.XmlSerializer.deserialize(xml)

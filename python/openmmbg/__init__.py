@@ -37,7 +37,9 @@ def getPluginLoadFailures():
 
 _loadPlugins()
 
-from .openmmbgswig import BoltzmannGeneratorForce  # noqa: E402
+from .openmmbgswig import BoltzmannGeneratorForce, BoltzmannGeneratorIntegrator, FlowSamples  # noqa: E402
+from .reweighting import reweight  # noqa: E402
 from . import systems  # noqa: E402  (the reference problems: openmmbg.systems.dw4() etc.)
 
-__all__ = ["BoltzmannGeneratorForce", "getPluginLoadFailures", "systems", "__version__"]
+__all__ = ["BoltzmannGeneratorForce", "BoltzmannGeneratorIntegrator", "FlowSamples", "getPluginLoadFailures", "reweight",
+           "systems", "__version__"]

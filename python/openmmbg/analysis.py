@@ -9,7 +9,8 @@
   histograms.
 - Importance weights: reverse ESS (flow samples) and forward ESS (target samples) from
   log-weights, both as fractions in (0, 1].
-- Plots written as PNG with matplotlib's Agg backend: Ramachandran, energy histograms, weights.
+- Plots written as PNG with matplotlib's Agg backend: Ramachandran, energy histograms, weights,
+  Ramachandran before/after reweighting.
 
 Units: positions nm, angles radians, energies kJ/mol (reduced energies dimensionless),
 temperatures K.
@@ -22,7 +23,7 @@ __all__ = ["autocorrelation", "integrated_autocorrelation_time", "effective_samp
            "reduced_energies", "dihedral", "ALDP_PHI", "ALDP_PSI", "ALDP_CHIRALITY", "aldp_phi_psi",
            "chirality_dihedral", "is_l_chiral", "angle_histogram", "angle_kld", "ramachandran_kld",
            "js_distance", "reverse_ess", "forward_ess", "plot_ramachandran", "plot_energy_histograms",
-           "plot_weight_histogram"]
+           "plot_weight_histogram", "plot_ramachandran_reweighting"]
 
 #: Boltzmann's constant times Avogadro's number, kJ/(mol K).
 BOLTZ = 8.314462618e-3
@@ -285,6 +286,39 @@ def plot_weight_histogram(log_weights, path, bins=80, title=None):
     if title:
         ax.set_title(title)
     fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def _ramachandran_free_energy(phi, psi, bins, weights=None):
+    """Free energy -log p (kT) of the (phi, psi) histogram bins [bins, bins], p the bin
+    probabilities; empty bins are masked."""
+    hist = ramachandran_histogram(phi, psi, bins, weights)
+    with np.errstate(divide="ignore"):
+        return np.ma.masked_invalid(-np.log(hist))
+
+
+def plot_ramachandran_reweighting(phi, psi, weights, path, bins=64, title=None):
+    """Write side-by-side Ramachandran plots of (phi, psi) (radians), unweighted and reweighted
+    with ``weights`` (e.g. importance weights, any normalisation), to the PNG ``path``. Both panels
+    show the free energy -log p in kT of the ``bins`` x ``bins`` histogram on one colour scale."""
+    plt = _pyplot()
+    panels = [("unweighted", _ramachandran_free_energy(phi, psi, bins)),
+              ("reweighted", _ramachandran_free_energy(phi, psi, bins, np.asarray(weights, dtype=float)))]
+    shown = [f.compressed() for _, f in panels if f.count()]
+    vmin = min(v.min() for v in shown) if shown else 0.0
+    vmax = max(v.max() for v in shown) if shown else 1.0
+    fig, axes = plt.subplots(1, 2, figsize=(9.5, 4.5), sharex=True, sharey=True)
+    for ax, (label, free_energy) in zip(axes, panels):
+        image = ax.imshow(free_energy.T, origin="lower", extent=[-np.pi, np.pi, -np.pi, np.pi],
+                          cmap="viridis", aspect="equal", vmin=vmin, vmax=vmax)
+        ax.set_title(label)
+        ax.set_xlabel(r"$\phi$ (rad)")
+    axes[0].set_ylabel(r"$\psi$ (rad)")
+    fig.colorbar(image, ax=list(axes), label="free energy -log p (kT)")
+    if title:
+        fig.suptitle(title)
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path

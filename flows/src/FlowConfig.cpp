@@ -62,6 +62,10 @@ void FlowConfig::validate() const {
         fail("numParticles must be at least 2, got " + std::to_string(numParticles));
     if (dimension != 2 && dimension != 3)
         fail("dimension must be 2 or 3, got " + std::to_string(dimension));
+    if (dimension == 3 && numParticles < 3 && projection != Projection::Vector)
+        fail(std::string("the ") + toString(projection) + " projection needs at least 3 particles in 3-D (the frame of a pair is " +
+             "degenerate: every equivariant vector lies on its axis); use the vector projection for " + std::to_string(numParticles) +
+             " particles");
     if (numAugmented < 1 || numAugmented % 2 == 0)
         fail("numAugmented must be odd and positive (the multiplicity axis splits into two equal groups), got " +
              std::to_string(numAugmented));

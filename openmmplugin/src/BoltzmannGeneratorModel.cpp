@@ -1,4 +1,5 @@
 #include "internal/BoltzmannGeneratorModel.h"
+#include "internal/CheckpointBlock.h"
 #include "SystemTarget.h"
 #include "bg/AugmentedCouplingFlow.h"
 #include "bg/FlowConfig.h"
@@ -25,6 +26,7 @@ using namespace std;
 namespace {
 
 const double BoltzmannConstant = 0.00831446261815324;   // kJ/(mol K)
+const int64_t inferenceChunk = 256;                      // rows per flow pass without gradients
 
 uint64_t seedFor(int seed) {
     if (seed != 0)
@@ -91,6 +93,8 @@ void BoltzmannGeneratorModel::reset(const BoltzmannGeneratorForce& force) {
             else {
                 flowConfig.numParticles = n;
                 flowConfig.dimension = d;
+                if (d == 3 && n < 3)
+                    flowConfig.projection = bg::Projection::Vector;   // a pair has no frame in 3-D
             }
             torch::manual_seed(seed);
             flow = bg::AugmentedCouplingFlow(flowConfig);
@@ -112,6 +116,9 @@ void BoltzmannGeneratorModel::reset(const BoltzmannGeneratorForce& force) {
     forceGroup = force.getForceGroup();
     const bool temperatureChanged = kT != BoltzmannConstant * force.getTemperature();
     kT = BoltzmannConstant * force.getTemperature();
+    // Sampling and density evaluation go through the flow in chunks, so large requests (and
+    // marginal densities, which repeat every configuration numDraws times) need bounded memory.
+    flow->setInferenceBatchSize(inferenceChunk);
     state->flow = flow;
     state->config = config;
     state->generator = at::detail::createCPUGenerator(seed + 1);
@@ -394,19 +401,11 @@ void BoltzmannGeneratorModel::saveState(ostream& stream) {
     }
     ostringstream bytes;
     archive.save_to(bytes);
-    const string data = bytes.str();
-    const uint64_t size = data.size();
-    stream.write((const char*) &size, sizeof(size));
-    stream.write(data.data(), data.size());
+    writeCheckpointBlock(stream, bytes.str());
 }
 
 void BoltzmannGeneratorModel::loadState(ContextImpl& context, istream& stream) {
-    uint64_t size = 0;
-    stream.read((char*) &size, sizeof(size));
-    string data(size, '\0');
-    stream.read(&data[0], size);
-    if (!stream)
-        throw OpenMMException("BoltzmannGeneratorIntegrator: the checkpoint is truncated (flow state)");
+    const string data = readCheckpointBlock(stream, "flow state");
     try {
         istringstream bytes(data);
         torch::serialize::InputArchive archive, flowArchive;

@@ -71,6 +71,12 @@ TEST(FlowConfig, RejectsBadConfigurations) {
     bad([](FlowConfig& c) { c.numEmbeddings = 2; c.particleTypes = {0, 1, 2, 0}; });   // type out of range
     bad([](FlowConfig& c) { c.numEmbeddings = 2; c.particleTypes = {0, 1}; });         // wrong length
     EXPECT_THROW(FlowConfig::fromJson(R"({"numAugmented": 2})"), std::invalid_argument);
+    // A pair in 3-D has no frame: only the vector projection is allowed there.
+    EXPECT_THROW(FlowConfig::fromJson(R"({"numParticles": 2, "dimension": 3, "projection": "spherical"})").validate(), std::invalid_argument);
+    EXPECT_THROW(FlowConfig::fromJson(R"({"numParticles": 2, "dimension": 3, "projection": "cartesian", "innerTransform": "affine"})").validate(),
+                 std::invalid_argument);
+    EXPECT_NO_THROW(FlowConfig::fromJson(R"({"numParticles": 2, "dimension": 3, "projection": "vector"})").validate());
+    EXPECT_NO_THROW(FlowConfig::fromJson(R"({"numParticles": 2, "dimension": 2, "projection": "spherical"})").validate());
     EXPECT_THROW(FlowConfig::fromJson(R"({"unknownKey": 1})"), std::invalid_argument);
     EXPECT_THROW(FlowConfig::fromJson(R"({"projection": "polar"})"), std::invalid_argument);
     EXPECT_THROW(FlowConfig::fromJson("not json"), std::invalid_argument);

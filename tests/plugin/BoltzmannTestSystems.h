@@ -17,9 +17,11 @@ constexpr double testBoltzmann = 0.00831446261815324;
 /**
  * A tiny flow configuration (one block, small EGNN, float64) for n particles in d dimensions.
  * identity = true keeps the flow the identity map at initialisation (q is then the base density).
+ * A pair in 3-D uses the vector projection (the frame projections need three particles there).
  */
 inline std::string tinyFlowConfig(int n, int d, bool identity) {
     return "{\"numParticles\": " + std::to_string(n) + ", \"dimension\": " + std::to_string(d) +
+           (n < 3 && d == 3 ? ", \"projection\": \"vector\"" : "") +
            ", \"numBlocks\": 1, \"egnnLayers\": 1, \"egnnWidth\": 16, \"invariantFeatures\": 8, \"headWidths\": [16]"
            ", \"dtype\": \"float64\", \"identityInit\": " + (identity ? "true" : "false") + "}";
 }

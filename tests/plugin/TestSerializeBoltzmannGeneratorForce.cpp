@@ -70,7 +70,10 @@ TEST(SerializeBoltzmannGeneratorForce, RoundTripsEveryField) {
     force.setForceGroup(3);
     force.setName("flow over the solute");
     string weights = allByteValues();
-    force.setFlow("{\"particles\": 4, \"dimension\": 3}", weights);
+    force.setFlow("{\"numParticles\": 4, \"dimension\": 3}", weights);
+    force.setPlanar(true);
+    force.setRandomNumberSeed(-17);
+    force.setTrainingSettings("{\"batchSize\": 64, \"fab\": {\"updatesPerIteration\": 3}}");
     string xml = serialize(force);
     EXPECT_NE(xml.find("BoltzmannGeneratorForce"), string::npos);
     unique_ptr<BoltzmannGeneratorForce> copy = deserialize(xml);
@@ -82,6 +85,10 @@ TEST(SerializeBoltzmannGeneratorForce, RoundTripsEveryField) {
     EXPECT_TRUE(copy->hasFlow());
     EXPECT_EQ(copy->getFlowConfig(), force.getFlowConfig());
     EXPECT_EQ(copy->getFlowWeights(), weights);
+    EXPECT_TRUE(copy->isPlanar());
+    EXPECT_EQ(copy->getRandomNumberSeed(), -17);
+    EXPECT_EQ(copy->getTrainingSettings(), force.getTrainingSettings());
+    EXPECT_NE(copy->getTrainingSettings().find("\"updatesPerIteration\": 3"), string::npos) << copy->getTrainingSettings();
     EXPECT_EQ(serialize(*copy), xml);
 }
 
@@ -113,7 +120,7 @@ TEST(SerializeBoltzmannGeneratorForce, TravelsInsideASystem) {
 TEST(SerializeBoltzmannGeneratorForce, RejectsAnUnknownVersion) {
     BoltzmannGeneratorForce force({0, 1}, 300.0);
     string xml = serialize(force);
-    size_t at = xml.find("version=\"1\"");
+    size_t at = xml.find("version=\"2\"");
     ASSERT_NE(at, string::npos);
     xml.replace(at, 11, "version=\"99\"");
     try {

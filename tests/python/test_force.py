@@ -61,10 +61,10 @@ def test_flow_weights_are_bytes():
     force = openmmbg.BoltzmannGeneratorForce([0, 1], 300)
     assert not force.hasFlow()
     weights = bytes(range(256))
-    force.setFlow('{"particles": 2}', weights)
+    force.setFlow('{"numParticles": 2, "dimension": 2}', weights)
     assert force.hasFlow()
     assert force.getFlowWeights() == weights
-    assert force.getFlowConfig() == '{"particles": 2}'
+    assert force.getFlowConfig() == '{"numParticles": 2, "dimension": 2}'
     with pytest.raises(TypeError):
         force.setFlow("{}", "not bytes")
 

@@ -2,6 +2,7 @@
 #include "BoltzmannGeneratorIntegrator.h"
 #include "SimTKOpenMMRealType.h"
 #include "internal/BoltzmannGeneratorModel.h"
+#include "internal/CheckpointBlock.h"
 #include "openmm/OpenMMException.h"
 #include "openmm/internal/ContextImpl.h"
 
@@ -143,21 +144,12 @@ void ReferenceIntegrateBoltzmannGeneratorStepKernel::createCheckpoint(ContextImp
     for (double logW : proposalLogWeights)
         text << ' ' << logW;
     text << '\n' << random << '\n' << gaussian << '\n';
-    const string data = text.str();
-    const uint64_t size = data.size();
-    stream.write((const char*) &size, sizeof(size));
-    stream.write(data.data(), data.size());
+    writeCheckpointBlock(stream, text.str());
     model->saveState(stream);
 }
 
 void ReferenceIntegrateBoltzmannGeneratorStepKernel::loadCheckpoint(ContextImpl& context, istream& stream) {
-    uint64_t size = 0;
-    stream.read((char*) &size, sizeof(size));
-    string data(size, '\0');
-    stream.read(&data[0], size);
-    if (!stream)
-        throw OpenMMException("BoltzmannGeneratorIntegrator: the checkpoint is truncated");
-    istringstream text(data);
+    istringstream text(readCheckpointBlock(stream, "integrator state"));
     int version = 0;
     size_t windowSize = 0;
     string loss;

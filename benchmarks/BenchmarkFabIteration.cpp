@@ -6,8 +6,10 @@
 // that a busy machine disturbs least. The buffer is filled with updatesPerIteration batches only (not 64) so that the figure is the
 // steady-state iteration; the fill is not timed.
 //
-// Usage: BenchmarkFabIteration [dw4|lj13] [batch] [numIntermediate] [iterations] [threads]
-// Defaults: dw4 128 2 5 1. The paper's LJ13 setting is: lj13 1024 8.
+// Usage: BenchmarkFabIteration [dw4|lj13] [batch] [numIntermediate] [iterations] [threads] [device] [workers]
+// Defaults: dw4 128 2 5 1 cpu 1. The paper's LJ13 setting is: lj13 1024 8. device "cuda" runs the flow on
+// the GPU (AIS bookkeeping, the buffer and OpenMM stay on the CPU); workers is the number of CPU
+// Contexts evaluating target energies in parallel.
 
 #include "PluginTestEnvironment.h"
 #include "ReferenceSystems.h"
@@ -52,6 +54,8 @@ int main(int argc, char** argv) {
     const int numIntermediate = argc > 3 ? std::atoi(argv[3]) : 2;
     const int iterations = argc > 4 ? std::atoi(argv[4]) : 5;
     const int threads = argc > 5 ? std::atoi(argv[5]) : 1;
+    const std::string device = argc > 6 ? argv[6] : "cpu";
+    const int workers = argc > 7 ? std::atoi(argv[7]) : 1;
     if (system != "dw4" && system != "lj13") {
         std::fprintf(stderr, "BenchmarkFabIteration: unknown system '%s' (dw4 or lj13)\n", system.c_str());
         return 2;
@@ -66,13 +70,15 @@ int main(int argc, char** argv) {
     for (int i = 0; i < n; i++)
         particles[i] = i;
     BoltzmannPlugin::SystemTarget target(*openmmSystem, BoltzmannPlugin::referenceSystemTemperature(), particles,
-                                         std::vector<OpenMM::Vec3>(n), "CPU", 1, dw4 ? 2 : 3);
+                                         std::vector<OpenMM::Vec3>(n), "CPU", workers, dw4 ? 2 : 3, {}, false);
     FlowConfig config;   // the paper's flow: spherical projection, 12 blocks, EGNN 3 x 64, F 128
     config.numParticles = n;
     config.dimension = dw4 ? 2 : 3;
     config.auxLossWeight = dw4 ? 0.0 : 1.0;
     torch::manual_seed(0);
     AugmentedCouplingFlow flow(config);
+    if (device != "cpu")
+        flow->to(torch::Device(device));
     FabSettings settings;
     settings.batchSize = batch;
     settings.ais.numIntermediate = numIntermediate;
@@ -82,9 +88,10 @@ int main(int argc, char** argv) {
     SkipClipAdam optimizer(flow->parameters(), WarmupCosineSchedule{2e-5, 2e-4, 2e-5, 240, 160000});
     at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(1);
 
-    std::printf("FAB iteration, %s: batch %lld, %d intermediate distributions, %d updates, flow %lld parameters, %d torch thread(s)\n",
+    std::printf("FAB iteration, %s: batch %lld, %d intermediate distributions, %d updates, flow %lld parameters, %d torch thread(s), "
+                "flow on %s, %d OpenMM worker(s)\n",
                 system.c_str(), (long long) batch, numIntermediate, settings.updatesPerIteration, (long long) flow->numParameters(),
-                threads);
+                threads, device.c_str(), workers);
     fab.step(flow, optimizer, gen);   // buffer fill + first iteration (not timed)
     std::vector<double> total, ais, aisTarget, update, cpu;
     for (int i = 0; i < iterations; i++) {

@@ -17,7 +17,7 @@ torch::Tensor ConditionalGaussian::sample(const torch::Tensor& x, int64_t numAug
     if (x.dim() != 3)
         throw std::invalid_argument("ConditionalGaussian::sample: x must have shape [B, N, D]");
     std::vector<int64_t> shape = {x.size(0), numAugmented, x.size(1), x.size(2)};
-    torch::Tensor eps = at::normal(0.0, 1.0, shape, generator, x.options());
+    torch::Tensor eps = at::normal(0.0, 1.0, shape, generator, x.options().device(torch::kCPU)).to(x.device());
     return x.unsqueeze(1) + eta * eps;
 }
 

@@ -123,8 +123,8 @@ FabLossTerms fabLoss(AugmentedCouplingFlow& flow, const FlowTargetDensity& densi
     auto [x, a] = density.unflatten(z);
     MaskedLogProb m = maskedLogProb(flow, x, a);
     FabLossTerms terms;
-    terms.logQ = m.logQ.to(torch::kFloat64);
-    terms.delta = -(terms.logQ - logQOld.to(torch::kFloat64));
+    terms.logQ = m.logQ.to(torch::kCPU, torch::kFloat64);
+    terms.delta = -(terms.logQ - logQOld.to(torch::kCPU, torch::kFloat64));
     if (m.kept.numel() == 0) {
         // Nothing to learn from; a zero loss that still reaches every parameter.
         terms.loss = torch::zeros({}, m.logQ.options());
@@ -132,7 +132,8 @@ FabLossTerms fabLoss(AugmentedCouplingFlow& flow, const FlowTargetDensity& densi
             terms.loss = terms.loss + 0.0 * p.sum();
         return terms;
     }
-    torch::Tensor weight = terms.delta.index_select(0, m.kept).exp().clamp_max(weightClip).to(m.keptLogQ.dtype());
+    torch::Tensor weight =
+            terms.delta.index_select(0, m.kept.to(torch::kCPU)).exp().clamp_max(weightClip).to(m.keptLogQ.device(), m.keptLogQ.dtype());
     terms.loss = -(weight * m.keptLogQ).sum() / normaliser;
     return terms;
 }

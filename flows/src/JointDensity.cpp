@@ -24,22 +24,23 @@ int64_t FlowTargetDensity::dimension() const {
 
 torch::Tensor FlowTargetDensity::flatten(const torch::Tensor& x, const torch::Tensor& a) {
     const int64_t b = x.size(0);
-    return torch::cat({x.reshape({b, -1}), a.reshape({b, -1})}, 1).to(torch::kFloat64);
+    return torch::cat({x.reshape({b, -1}), a.reshape({b, -1})}, 1).to(torch::kCPU, torch::kFloat64);
 }
 
 std::pair<torch::Tensor, torch::Tensor> FlowTargetDensity::unflatten(const torch::Tensor& z) const {
     const FlowConfig& c = flow->getConfig();
     const int64_t b = z.size(0), nd = int64_t(c.numParticles) * c.dimension;
     const auto dtype = c.dtype == "float64" ? torch::kFloat64 : torch::kFloat32;
-    torch::Tensor x = z.narrow(1, 0, nd).reshape({b, c.numParticles, c.dimension}).to(dtype);
-    torch::Tensor a = z.narrow(1, nd, z.size(1) - nd).reshape({b, c.numAugmented, c.numParticles, c.dimension}).to(dtype);
+    const torch::Device device = flow->device();
+    torch::Tensor x = z.narrow(1, 0, nd).reshape({b, c.numParticles, c.dimension}).to(device, dtype);
+    torch::Tensor a = z.narrow(1, nd, z.size(1) - nd).reshape({b, c.numAugmented, c.numParticles, c.dimension}).to(device, dtype);
     return {x, a};
 }
 
 std::pair<torch::Tensor, torch::Tensor> FlowTargetDensity::sample(int64_t n, at::Generator& generator) {
     torch::NoGradGuard noGrad;
     FlowSample s = flow->sample(n, generator);
-    return {flatten(s.x, s.a), s.logProb.to(torch::kFloat64)};
+    return {flatten(s.x, s.a), s.logProb.to(torch::kCPU, torch::kFloat64)};
 }
 
 JointEvaluation FlowTargetDensity::evaluate(const torch::Tensor& z, bool computeGradients) {
@@ -74,7 +75,7 @@ JointEvaluation FlowTargetDensity::evaluateChunk(const torch::Tensor& z, bool co
     const int64_t b = z.size(0);
     // Target: -u(x) and its forces, outside autograd; then log pi(a|x) in closed form.
     EnergyEvaluation energy = target.evaluate(x, computeGradients);
-    torch::Tensor x64 = x.to(torch::kFloat64), a64 = a.to(torch::kFloat64);
+    torch::Tensor x64 = x.to(torch::kCPU, torch::kFloat64), a64 = a.to(torch::kCPU, torch::kFloat64);
     const double eta = flow->augmentedTarget().getEta();
     torch::Tensor logPi = flow->augmentedTarget().logProb(a64, x64);
     result.logP = -energy.energy.to(torch::kFloat64) + logPi;
@@ -90,12 +91,12 @@ JointEvaluation FlowTargetDensity::evaluateChunk(const torch::Tensor& z, bool co
         auto grads = torch::autograd::grad({logQ.sum()}, {xg, ag}, {}, false, false, true);
         torch::Tensor gx = grads[0].defined() ? grads[0] : torch::zeros_like(xg);
         torch::Tensor ga = grads[1].defined() ? grads[1] : torch::zeros_like(ag);
-        result.gradLogQ = torch::cat({gx.reshape({b, -1}), ga.reshape({b, -1})}, 1).to(torch::kFloat64);
-        result.logQ = logQ.detach().to(torch::kFloat64);
+        result.gradLogQ = torch::cat({gx.reshape({b, -1}), ga.reshape({b, -1})}, 1).to(torch::kCPU, torch::kFloat64);
+        result.logQ = logQ.detach().to(torch::kCPU, torch::kFloat64);
     }
     else {
         torch::NoGradGuard noGrad;
-        result.logQ = flow->logProb(x, a).to(torch::kFloat64);
+        result.logQ = flow->logProb(x, a).to(torch::kCPU, torch::kFloat64);
     }
     torch::Tensor valid = energy.valid.to(torch::kBool) & torch::isfinite(result.logQ) & torch::isfinite(result.logP);
     if (computeGradients) {

@@ -37,7 +37,7 @@ StepStats MaximumLikelihoodMethod::step(AugmentedCouplingFlow& flow, SkipClipAda
     }
     const FlowConfig& fc = flow->getConfig();
     const auto dtype = fc.dtype == "float64" ? torch::kFloat64 : torch::kFloat32;
-    torch::Tensor x = data.index_select(0, permutation.narrow(0, position * batchSize, batchSize)).to(dtype);
+    torch::Tensor x = data.index_select(0, permutation.narrow(0, position * batchSize, batchSize)).to(flow->device(), dtype);
     position++;
     torch::Tensor a = flow->augmentedTarget().sample(x, fc.numAugmented, generator);
     const double denominator = double(batchSize);

@@ -62,6 +62,8 @@ void TrainingConfig::validate() const {
         fail("logEvery must be positive");
     if (numThreads < 1)
         fail("numThreads must be positive");
+    if (device != "cpu" && device.rfind("cuda", 0) != 0)
+        fail("device must be \"cpu\" or \"cuda\" (optionally \"cuda:<index>\"), got \"" + device + "\"");
     json f;
     try {
         f = json::parse(fab);
@@ -93,6 +95,7 @@ std::string TrainingConfig::toJson() const {
               {"logEvery", logEvery},
               {"seed", seed},
               {"numThreads", numThreads},
+              {"device", device},
               {"fab", json::parse(fab)}};
     return j.dump(2);
 }
@@ -102,7 +105,7 @@ TrainingConfig TrainingConfig::fromJson(const std::string& text) {
     rejectUnknown(j,
                   {"method", "batchSize", "epochs", "schedule", "clipFactor", "ignoreFactor", "gradNormWindow", "maskLogProbBelow",
                    "maxRowsPerPass", "evalEvery", "evalFlowSamples", "evalTestSamples", "evalBatchSize", "marginalDraws",
-                   "checkpointEvery", "logEvery", "seed", "numThreads", "fab"},
+                   "checkpointEvery", "logEvery", "seed", "numThreads", "device", "fab"},
                   "");
     TrainingConfig c;
     std::string current;
@@ -139,6 +142,7 @@ TrainingConfig TrainingConfig::fromJson(const std::string& text) {
         get(j, "logEvery", c.logEvery);
         get(j, "seed", c.seed);
         get(j, "numThreads", c.numThreads);
+        get(j, "device", c.device);
         if (j.contains("fab")) {
             if (!j.at("fab").is_object())
                 fail("fab must be a JSON object");

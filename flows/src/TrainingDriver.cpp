@@ -48,6 +48,11 @@ TrainingDriver::TrainingDriver(AugmentedCouplingFlow flow, const TrainingConfig&
         throw std::invalid_argument("TrainingDriver: no training method");
     if (this->options.outputDirectory.empty())
         throw std::invalid_argument("TrainingDriver: no output directory");
+    if (this->config.device != "cpu") {
+        if (!torch::cuda::is_available())
+            throw std::invalid_argument("TrainingDriver: device \"" + this->config.device + "\" requested, but LibTorch sees no CUDA device");
+        this->flow->to(torch::Device(this->config.device));
+    }
     const int64_t calls = this->method->callsPerEpoch();
     if (calls < 1)
         throw std::invalid_argument("TrainingDriver: the method makes no steps per epoch");

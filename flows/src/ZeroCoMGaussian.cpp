@@ -19,7 +19,8 @@ ZeroCoMGaussian::ZeroCoMGaussian(int numParticles, int dimension) : numParticles
 
 torch::Tensor ZeroCoMGaussian::sample(int64_t n, const torch::TensorOptions& options,
                                       std::optional<at::Generator> generator) const {
-    torch::Tensor eps = at::normal(0.0, 1.0, {n, numParticles, dimension}, generator, options);
+    // Drawn on the CPU generator, then moved: the same random stream on every device.
+    torch::Tensor eps = at::normal(0.0, 1.0, {n, numParticles, dimension}, generator, options.device(torch::kCPU)).to(options.device());
     return removeCentreOfMass(eps);
 }
 

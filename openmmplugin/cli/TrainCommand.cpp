@@ -43,6 +43,7 @@ struct TrainArguments {
     std::vector<std::string> sets;
     int64_t seed = -1, evalEvery = -1, stopAfter = 0;
     int threads = 0, workers = 1;
+    std::string device;
     double temperature = 0.0, maxMinutes = 0.0;
     bool resume = false, quiet = false;
 };
@@ -198,6 +199,8 @@ int train(const TrainArguments& a, std::ostream& out, std::ostream& err) {
         trainingJson["seed"] = a.seed;
     if (a.threads > 0)
         trainingJson["numThreads"] = a.threads;
+    if (!a.device.empty())
+        trainingJson["device"] = a.device;
     if (a.evalEvery >= 0)
         trainingJson["evalEvery"] = a.evalEvery;
     bg::FlowConfig flowConfig;
@@ -311,6 +314,7 @@ int runCommandLine(const std::vector<std::string>& args, std::ostream& out, std:
     trainCommand->add_option("--data-dir", t.dataDir, "data directory with reference/<set>-<split>.npy (default: OPENMMBG_DATA_DIR or the repository's data/)");
     trainCommand->add_option("--seed", t.seed, "random seed (default from the configuration)");
     trainCommand->add_option("--threads", t.threads, "torch threads");
+    trainCommand->add_option("--device", t.device, "where the flow runs: cpu (default) or cuda[:index]; OpenMM energies stay on the CPU");
     trainCommand->add_option("--workers", t.workers, "OpenMM Contexts evaluating the target (CPU platform)");
     trainCommand->add_option("--temperature", t.temperature, "temperature in K (default: 800 for aldp, 300 for dw4/lj13)");
     trainCommand->add_option("--flow-config", t.flowConfigFile, "JSON file with flow settings (merged over the preset)");

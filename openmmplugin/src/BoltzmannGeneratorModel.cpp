@@ -81,6 +81,9 @@ void BoltzmannGeneratorModel::reset(const BoltzmannGeneratorForce& force) {
     catch (const exception& e) {
         throw OpenMMException(string("BoltzmannGeneratorForce: invalid training settings: ") + e.what());
     }
+    if (config.device != "cpu")
+        throw OpenMMException("BoltzmannGeneratorForce: the training setting device=\"" + config.device +
+                              "\" is not supported inside a Context yet (the flow runs on the CPU there); use device \"cpu\"");
     const uint64_t seed = seedFor(force.getRandomNumberSeed());
     bg::AugmentedCouplingFlow flow{nullptr};
     try {

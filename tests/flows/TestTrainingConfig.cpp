@@ -28,6 +28,7 @@ TEST(TrainingConfig, JsonRoundTripKeepsEveryField) {
     c.logEvery = 2;
     c.seed = 12345678901ULL;
     c.numThreads = 2;
+    c.device = "cuda:1";
     c.fab = R"({"alpha":2.0,"hmc":{"leapfrogSteps":5}})";
     TrainingConfig d = TrainingConfig::fromJson(c.toJson());
     EXPECT_EQ(d.toJson(), c.toJson());
@@ -35,6 +36,7 @@ TEST(TrainingConfig, JsonRoundTripKeepsEveryField) {
     EXPECT_EQ(d.batchSize, 64);
     EXPECT_EQ(d.schedule.warmupEpochs, 2.5);
     EXPECT_EQ(d.seed, 12345678901ULL);
+    EXPECT_EQ(d.device, "cuda:1");
     EXPECT_NE(d.fab.find("leapfrogSteps"), std::string::npos);
 }
 
@@ -71,6 +73,7 @@ TEST(TrainingConfig, ValidationNamesTheField) {
     expectFailure(R"({"marginalDraws": 0})", "marginalDraws");
     expectFailure(R"({"logEvery": 0})", "logEvery");
     expectFailure(R"({"fab": 3})", "fab");
+    expectFailure(R"({"device": "tpu"})", "device");
     expectFailure(R"({"batchSize": "many"})", "batchSize");
     expectFailure("[1, 2]", "object");
     expectFailure("{not json", "invalid JSON");

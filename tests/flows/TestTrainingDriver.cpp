@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -169,4 +170,28 @@ TEST(TrainingDriver, ScheduleAndErrors) {
     EXPECT_NE(evaluationSeed(1, 4), evaluationSeed(1, 8));
     EXPECT_NE(evaluationSeed(1, 4), evaluationSeed(2, 4));
     EXPECT_EQ(evaluationSeed(1, 4), evaluationSeed(1, 4));
+}
+
+TEST(TrainingDriver, RunsTheFlowOnTheRequestedDevice) {
+    DriverSetup setup;
+    setup.config.device = "cuda";
+    setup.config.epochs = 1;
+    const std::string dir = bgtest::freshDirectory("driver-cuda");
+    if (!torch::cuda::is_available()) {
+        try {
+            setup.driver(dir, nullptr);
+            ADD_FAILURE() << "expected an error without a CUDA device";
+        }
+        catch (const std::invalid_argument& e) {
+            EXPECT_NE(std::string(e.what()).find("no CUDA device"), std::string::npos) << e.what();
+        }
+        return;
+    }
+    // With a GPU: the flow moves there, and training and evaluation run (data and targets stay on the CPU).
+    auto d = setup.driver(dir, nullptr);
+    EXPECT_TRUE(d->getFlow()->device().is_cuda());
+    EXPECT_TRUE(d->run().finished);
+    NamedValues values = d->evaluate(false);
+    for (const auto& value : values)
+        EXPECT_TRUE(std::isfinite(value.second)) << value.first;
 }

@@ -67,6 +67,10 @@ public:
     const ConditionalGaussian& augmentedTarget() const {
         return conditional;
     }
+    /** The device the flow's parameters live on (move the flow with Module::to(device)). */
+    torch::Device device() const {
+        return nodeFeatures.device();
+    }
     /** Number of trainable scalars. */
     int64_t numParameters() const;
     /**

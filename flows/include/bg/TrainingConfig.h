@@ -39,6 +39,8 @@ struct TrainingConfig {
     int64_t logEvery = 10;             ///< steps between 'train' rows of the log
     uint64_t seed = 0;                 ///< seed of the training random generator
     int numThreads = 1;                ///< torch intra-op threads
+    /** Where the flow runs: "cpu" or "cuda" / "cuda:<index>"; targets and random numbers stay on the CPU. */
+    std::string device = "cpu";
     /** Settings of the FAB method as a JSON object text, parsed by that method ("{}" = defaults). */
     std::string fab = "{}";
 

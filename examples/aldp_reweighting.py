@@ -23,8 +23,8 @@ How to run (from the repository root, with the openmmbg package importable)
     (see --help for the MD length, training iterations and number of flow samples)
 
 Runtime with the defaults: 485 s wall on the development machine (2 CPU cores, OMP_NUM_THREADS=1,
-the CPU platform's own threads on): MD at 800 K 148 s, training 157 s, flow sampling and reweighting
-with 20 draws per sample ~30 s, MD at 1000 K 73 s, energies and plots the rest. Figures of that run:
+the CPU platform's own threads on): MD at 800 K 148 s, training 157 s, MD at 1000 K 73 s, and flow
+sampling, reweighting (20 draws per sample), energies and plots 107 s together. Figures of that run:
 flow-sample reweighting ESS 0.1 % (the short training leaves the flow far from the target);
 MD at 1000 K reweighted to 800 K: ESS 28 %, mean potential energy 19.2 kJ/mol against 22.0 kJ/mol
 from the 800 K MD and 70.3 kJ/mol unweighted.

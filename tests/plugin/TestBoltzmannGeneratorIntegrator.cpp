@@ -9,6 +9,7 @@
 #include "openmm/OpenMMException.h"
 #include "openmm/State.h"
 #include "openmm/System.h"
+#include "openmm/VirtualSite.h"
 #include "openmm/serialization/XmlSerializer.h"
 
 #include <gtest/gtest.h>
@@ -136,6 +137,14 @@ TEST_P(IntegratorOnPlatform, RefusesSystemsItCannotSample) {
         addForce(*system, {0, 1, 2, 3}, 3, true);
         BoltzmannGeneratorIntegrator integrator(1.0, 0.001);
         expectOpenMMException([&] { Context context(*system, integrator, *platform); }, "cannot be constrained");
+    }
+    {
+        unique_ptr<System> system(makeChain4());
+        system->addParticle(0.0);
+        system->setVirtualSite(4, new TwoParticleAverageSite(0, 1, 0.5, 0.5));
+        addForce(*system, {0, 1, 2, 4}, 3, true);
+        BoltzmannGeneratorIntegrator integrator(1.0, 0.001);
+        expectOpenMMException([&] { Context context(*system, integrator, *platform); }, "virtual site");
     }
     {
         unique_ptr<System> system(makeChain4());

@@ -231,3 +231,34 @@ TEST_P(SamplingOnPlatform, BadInputGivesClearErrors) {
 }
 
 INSTANTIATE_TEST_SUITE_P(ReferenceAndCpu, SamplingOnPlatform, ::testing::Values("Reference", "CPU"));
+
+TEST_P(SamplingOnPlatform, ParticlesOutsideTheModelAreHeldAtTheirCurrentPositions) {
+    // Model particles 1 and 2 of the chain; 0 and 3 are held where the Context has them now.
+    unique_ptr<System> system(makeChain4());
+    BoltzmannGeneratorForce* force = new BoltzmannGeneratorForce({1, 2}, 300.0);
+    force->setFlow(tinyFlowConfig(2, 3, true));
+    force->setRandomNumberSeed(5);
+    system->addForce(force);
+    VerletIntegrator integrator(0.001);
+    Context context(*system, integrator, *platform);
+    vector<Vec3> all = chain4Positions();
+    context.setPositions(all);
+    const vector<Vec3> modelled = {Vec3(0.16, 0.0, 0.01), Vec3(0.25, 0.12, 0.0)};
+    auto expected = [&](const vector<Vec3>& held) {
+        unique_ptr<System> chain(makeChain4());
+        VerletIntegrator plain(0.001);
+        Context reference(*chain, plain, *platform);
+        vector<Vec3> positions = held;
+        positions[1] = modelled[0];
+        positions[2] = modelled[1];
+        reference.setPositions(positions);
+        return reference.getState(State::Energy).getPotentialEnergy();
+    };
+    EXPECT_NEAR(force->computeEnergies(context, modelled)[0], expected(all), 1e-8);
+    // Move a held particle in the Context: the target follows.
+    all[3] = all[3] + Vec3(0.05, -0.02, 0.03);
+    context.setPositions(all);
+    const double moved = force->computeEnergies(context, modelled)[0];
+    EXPECT_NEAR(moved, expected(all), 1e-8);
+    EXPECT_GT(fabs(moved - expected(chain4Positions())), 1e-3);
+}

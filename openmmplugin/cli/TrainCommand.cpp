@@ -1,4 +1,6 @@
 #include "TrainCommand.h"
+#include "CommandSupport.h"
+#include "EvaluateCommand.h"
 
 #include "ReferenceData.h"
 #include "ReferenceSystems.h"
@@ -30,13 +32,9 @@ namespace BoltzmannPlugin {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using namespace cli;
 
 namespace {
-
-/** Bad arguments or configuration: exit code 2. */
-struct UsageError : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
 
 struct TrainArguments {
     std::string system, method, out, dataDir, flowConfigFile, trainingConfigFile;
@@ -102,82 +100,6 @@ void applySet(json& training, json& flow, const std::string& assignment) {
         setDotted(training, key, value);
 }
 
-void loadOpenMMPlugins() {
-    static bool loaded = false;
-    if (loaded)
-        return;
-    loaded = true;
-    std::string directory = OpenMM::Platform::getDefaultPluginsDirectory();
-#ifdef OPENMM_PLUGIN_DIR
-    if (std::getenv("OPENMM_PLUGIN_DIR") == nullptr)
-        directory = OPENMM_PLUGIN_DIR;
-#endif
-    try {
-        OpenMM::Platform::loadPluginsFromDirectory(directory);
-    }
-    catch (const std::exception&) {
-        // The Reference platform is built in; the CPU platform is optional.
-    }
-}
-
-std::string platformName() {
-    for (int i = 0; i < OpenMM::Platform::getNumPlatforms(); i++)
-        if (OpenMM::Platform::getPlatform(i).getName() == "CPU")
-            return "CPU";
-    return "Reference";
-}
-
-std::unique_ptr<SystemTarget> makeTarget(const std::string& system, const std::string& dataDirectory, double temperature, int workers) {
-    loadOpenMMPlugins();
-    std::unique_ptr<OpenMM::System> sys;
-    std::vector<OpenMM::Vec3> positions;
-    int dimension = 3;
-    if (system == "dw4") {
-        sys.reset(createDoubleWell4System());
-        positions.assign(4, OpenMM::Vec3());
-        dimension = 2;
-    }
-    else if (system == "lj13") {
-        sys.reset(createLennardJones13System());
-        positions.assign(13, OpenMM::Vec3());
-    }
-    else {
-        sys.reset(createAlanineDipeptideSystem(dataDirectory));
-        positions = alanineDipeptidePositions(dataDirectory);
-    }
-    std::vector<int> particles(sys->getNumParticles());
-    for (int i = 0; i < (int) particles.size(); i++)
-        particles[i] = i;
-    return std::make_unique<SystemTarget>(*sys, temperature, particles, positions, platformName(), workers, dimension,
-                                          std::map<std::string, std::string>(), false);
-}
-
-void writeText(const std::string& path, const std::string& text) {
-    std::ofstream out(path);
-    out << text << "\n";
-    if (!out)
-        throw std::runtime_error("cannot write " + path);
-}
-
-/** Ramachandran figures of alanine dipeptide flow samples against reference configurations. */
-bg::EvaluationHook aldpHook(const torch::Tensor& reference) {
-    torch::Tensor refPhi = bg::alanineDipeptidePhi(reference), refPsi = bg::alanineDipeptidePsi(reference);
-    return [refPhi, refPsi](bg::AugmentedCouplingFlow&, const bg::EvaluationSamples& samples) {
-        bg::NamedValues values;
-        torch::Tensor x = samples.x.to(torch::kFloat64);
-        torch::Tensor phi = bg::alanineDipeptidePhi(x), psi = bg::alanineDipeptidePsi(x);
-        torch::Tensor isL = bg::isLAlanine(x);
-        values.emplace_back("l_fraction", isL.to(torch::kFloat64).mean().item<double>());
-        values.emplace_back("phi_kld", bg::angleKld(refPhi, phi));
-        values.emplace_back("psi_kld", bg::angleKld(refPsi, psi));
-        values.emplace_back("ramachandran_kld", bg::ramachandranKld(refPhi, refPsi, phi, psi));
-        torch::Tensor phiL = phi.masked_select(isL), psiL = psi.masked_select(isL);
-        values.emplace_back("phi_kld_l", bg::angleKld(refPhi, phiL));
-        values.emplace_back("psi_kld_l", bg::angleKld(refPsi, psiL));
-        values.emplace_back("ramachandran_kld_l", bg::ramachandranKld(refPhi, refPsi, phiL, psiL));
-        return values;
-    };
-}
 
 int train(const TrainArguments& a, std::ostream& out, std::ostream& err) {
     // 1. Configuration: preset, then files, then --set, then the dedicated flags.
@@ -304,7 +226,7 @@ int train(const TrainArguments& a, std::ostream& out, std::ostream& err) {
 } // namespace
 
 int runCommandLine(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-    CLI::App app{"openmm-bg: train Boltzmann generators for OpenMM Systems", "openmm-bg"};
+    CLI::App app{"openmm-bg: train, evaluate and sample Boltzmann generators for OpenMM Systems", "openmm-bg"};
     app.require_subcommand(1);
     TrainArguments t;
     CLI::App* trainCommand = app.add_subcommand("train", "train a flow on a reference system (maximum likelihood or FAB)");
@@ -325,6 +247,23 @@ int runCommandLine(const std::vector<std::string>& args, std::ostream& out, std:
     trainCommand->add_option("--max-minutes", t.maxMinutes, "stop with a checkpoint after this many minutes of training");
     trainCommand->add_option("--stop-after", t.stopAfter, "stop with a checkpoint after this many steps");
     trainCommand->add_flag("--quiet", t.quiet, "no progress lines");
+    EvaluateArguments evaluateArgs, sampleArgs;
+    sampleArgs.testMetrics = false;
+    CLI::App* evaluateCommand = app.add_subcommand("evaluate", "evaluate a trained flow: reverse ESS from flow samples, test NLL and forward ESS");
+    CLI::App* sampleCommand = app.add_subcommand("sample", "draw flow samples with importance weights and write them as .npy");
+    for (auto [command, arguments] : {std::make_pair(evaluateCommand, &evaluateArgs), std::make_pair(sampleCommand, &sampleArgs)}) {
+        command->add_option("--model", arguments->model, "model.bgflow written by openmm-bg train")->required();
+        command->add_option("--system", arguments->system, "dw4 | lj13 | aldp")->required();
+        command->add_option("--out", arguments->out, "directory for samples.npy and sample-logweights.npy")->required(!arguments->testMetrics);
+        command->add_option("--samples", arguments->samples, "flow samples (default 10000)");
+        command->add_option("--temperature", arguments->temperature, "temperature in K (default: 800 for aldp, 300 for dw4/lj13)");
+        command->add_option("--data-dir", arguments->dataDir, "data directory (default: OPENMMBG_DATA_DIR or the repository's data/)");
+        command->add_option("--seed", arguments->seed, "random seed of the draws (default 0)");
+        command->add_option("--threads", arguments->threads, "torch threads (default 1)");
+        command->add_option("--workers", arguments->workers, "OpenMM Contexts evaluating the target (default 1)");
+        command->add_option("--device", arguments->device, "where the flow runs: cpu (default) or cuda[:index]");
+    }
+    evaluateCommand->add_option("--draws", evaluateArgs.draws, "augmented draws per test configuration for the marginal NLL (default 20)");
     std::vector<std::string> argvStrings = {"openmm-bg"};
     argvStrings.insert(argvStrings.end(), args.begin(), args.end());
     std::vector<const char*> argv;
@@ -337,16 +276,18 @@ int runCommandLine(const std::vector<std::string>& args, std::ostream& out, std:
         const int code = app.exit(e, out, err);
         return code == 0 ? 0 : 2;
     }
+    const std::string name = trainCommand->parsed() ? "train" : evaluateCommand->parsed() ? "evaluate" : "sample";
     try {
         if (trainCommand->parsed())
             return train(t, out, err);
+        return evaluate(evaluateCommand->parsed() ? evaluateArgs : sampleArgs, out, err);
     }
-    catch (const UsageError& e) {
-        err << "openmm-bg train: " << e.what() << std::endl;
+    catch (const UsageError& error) {
+        err << "openmm-bg " << name << ": " << error.what() << std::endl;
         return 2;
     }
-    catch (const std::exception& e) {
-        err << "openmm-bg train: failed: " << e.what() << std::endl;
+    catch (const std::exception& error) {
+        err << "openmm-bg " << name << ": failed: " << error.what() << std::endl;
         return 1;
     }
     return 2;

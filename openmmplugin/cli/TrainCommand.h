@@ -9,7 +9,8 @@ namespace BoltzmannPlugin {
 
 /**
  * Run the openmm-bg command line in-process: `args` are the arguments after the program name
- * (e.g. {"train", "--system", "dw4", "--method", "ml", "--out", "run1"}). Output goes to `out`,
+ * (e.g. {"train", "--system", "dw4", "--method", "ml", "--out", "run1"}, or "evaluate" / "sample"
+ * with --model and --system). Output goes to `out`,
  * messages about errors to `err`.
  *
  * @return the exit code: 0 on success, 2 for bad arguments or configuration (unknown system,

@@ -1,4 +1,4 @@
-// openmm-bg: command-line front end of the plugin (subcommand `train`).
+// openmm-bg: command-line front end of the plugin (subcommands `train`, `evaluate`, `sample`).
 
 #include "TrainCommand.h"
 

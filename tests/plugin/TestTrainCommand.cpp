@@ -155,3 +155,32 @@ TEST(TrainCommand, BadArgumentsGiveExitCode2) {
     EXPECT_EQ(run({"train", "--system", "dw4", "--method", "ml", "--out", freshOut("bad10"), "--data-dir", data, "--bogus"}).code, 2);
     EXPECT_EQ(run({"--help"}).code, 0);
 }
+
+TEST(TrainCommand, EvaluateAndSampleATrainedModel) {
+    const std::string out = freshOut("evaluate"), samplesOut = freshOut("samples");
+    ASSERT_EQ(run(tinyRun(out)).code, 0);
+    const std::string model = (fs::path(out) / "model.bgflow").string();
+    Outcome e = run({"evaluate", "--model", model, "--system", "dw4", "--data-dir", syntheticDataDirectory(), "--samples", "64",
+                     "--draws", "2", "--seed", "3"});
+    ASSERT_EQ(e.code, 0) << e.err;
+    for (const char* metric : {"reverse_ess", "test_nll", "test_forward_ess"})
+        EXPECT_NE(e.out.find(metric), std::string::npos) << metric << " missing in\n" << e.out;
+    // The same seed gives the same figures.
+    Outcome again = run({"evaluate", "--model", model, "--system", "dw4", "--data-dir", syntheticDataDirectory(), "--samples", "64",
+                         "--draws", "2", "--seed", "3"});
+    EXPECT_EQ(again.out, e.out);
+
+    Outcome s = run({"sample", "--model", model, "--system", "dw4", "--data-dir", syntheticDataDirectory(), "--samples", "40", "--out",
+                     samplesOut});
+    ASSERT_EQ(s.code, 0) << s.err;
+    torch::Tensor x = bg::readNpy((fs::path(samplesOut) / "samples.npy").string());
+    torch::Tensor logW = bg::readNpy((fs::path(samplesOut) / "sample-logweights.npy").string());
+    EXPECT_EQ(x.sizes(), (std::vector<int64_t>{40, 4, 2}));
+    EXPECT_EQ(logW.sizes(), (std::vector<int64_t>{40}));
+    EXPECT_LT(x.mean(1).abs().max().item<double>(), 1e-5);   // zero centre of mass
+
+    // Bad input: a model for another system, a missing file, sample without --out.
+    EXPECT_EQ(run({"sample", "--model", model, "--system", "lj13", "--out", samplesOut}).code, 2);
+    EXPECT_EQ(run({"evaluate", "--model", out + "/missing.bgflow", "--system", "dw4"}).code, 2);
+    EXPECT_EQ(run({"sample", "--model", model, "--system", "dw4"}).code, 2);
+}

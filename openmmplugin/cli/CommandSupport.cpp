@@ -1,0 +1,95 @@
+#include "CommandSupport.h"
+
+#include "ReferenceSystems.h"
+#include "bg/Ramachandran.h"
+#include "openmm/Platform.h"
+
+#include <torch/torch.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <stdexcept>
+
+namespace BoltzmannPlugin {
+namespace cli {
+
+void loadOpenMMPlugins() {
+    static bool loaded = false;
+    if (loaded)
+        return;
+    loaded = true;
+    std::string directory = OpenMM::Platform::getDefaultPluginsDirectory();
+#ifdef OPENMM_PLUGIN_DIR
+    if (std::getenv("OPENMM_PLUGIN_DIR") == nullptr)
+        directory = OPENMM_PLUGIN_DIR;
+#endif
+    try {
+        OpenMM::Platform::loadPluginsFromDirectory(directory);
+    }
+    catch (const std::exception&) {
+        // The Reference platform is built in; the CPU platform is optional.
+    }
+}
+
+std::string platformName() {
+    for (int i = 0; i < OpenMM::Platform::getNumPlatforms(); i++)
+        if (OpenMM::Platform::getPlatform(i).getName() == "CPU")
+            return "CPU";
+    return "Reference";
+}
+
+std::unique_ptr<SystemTarget> makeTarget(const std::string& system, const std::string& dataDirectory, double temperature, int workers) {
+    loadOpenMMPlugins();
+    std::unique_ptr<OpenMM::System> sys;
+    std::vector<OpenMM::Vec3> positions;
+    int dimension = 3;
+    if (system == "dw4") {
+        sys.reset(createDoubleWell4System());
+        positions.assign(4, OpenMM::Vec3());
+        dimension = 2;
+    }
+    else if (system == "lj13") {
+        sys.reset(createLennardJones13System());
+        positions.assign(13, OpenMM::Vec3());
+    }
+    else {
+        sys.reset(createAlanineDipeptideSystem(dataDirectory));
+        positions = alanineDipeptidePositions(dataDirectory);
+    }
+    std::vector<int> particles(sys->getNumParticles());
+    for (int i = 0; i < (int) particles.size(); i++)
+        particles[i] = i;
+    return std::make_unique<SystemTarget>(*sys, temperature, particles, positions, platformName(), workers, dimension,
+                                          std::map<std::string, std::string>(), false);
+}
+
+void writeText(const std::string& path, const std::string& text) {
+    std::ofstream out(path);
+    out << text << "\n";
+    if (!out)
+        throw std::runtime_error("cannot write " + path);
+}
+
+/** Ramachandran figures of alanine dipeptide flow samples against reference configurations. */
+bg::EvaluationHook aldpHook(const torch::Tensor& reference) {
+    torch::Tensor refPhi = bg::alanineDipeptidePhi(reference), refPsi = bg::alanineDipeptidePsi(reference);
+    return [refPhi, refPsi](bg::AugmentedCouplingFlow&, const bg::EvaluationSamples& samples) {
+        bg::NamedValues values;
+        torch::Tensor x = samples.x.to(torch::kFloat64);
+        torch::Tensor phi = bg::alanineDipeptidePhi(x), psi = bg::alanineDipeptidePsi(x);
+        torch::Tensor isL = bg::isLAlanine(x);
+        values.emplace_back("l_fraction", isL.to(torch::kFloat64).mean().item<double>());
+        values.emplace_back("phi_kld", bg::angleKld(refPhi, phi));
+        values.emplace_back("psi_kld", bg::angleKld(refPsi, psi));
+        values.emplace_back("ramachandran_kld", bg::ramachandranKld(refPhi, refPsi, phi, psi));
+        torch::Tensor phiL = phi.masked_select(isL), psiL = psi.masked_select(isL);
+        values.emplace_back("phi_kld_l", bg::angleKld(refPhi, phiL));
+        values.emplace_back("psi_kld_l", bg::angleKld(refPsi, psiL));
+        values.emplace_back("ramachandran_kld_l", bg::ramachandranKld(refPhi, refPsi, phiL, psiL));
+        return values;
+    };
+}
+
+} // namespace cli
+} // namespace BoltzmannPlugin

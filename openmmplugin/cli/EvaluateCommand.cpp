@@ -1,0 +1,103 @@
+#include "EvaluateCommand.h"
+#include "CommandSupport.h"
+
+#include "ReferenceData.h"
+#include "ReferenceSystems.h"
+#include "SystemPresets.h"
+#include "bg/AugmentedCouplingFlow.h"
+#include "bg/Evaluation.h"
+#include "bg/NpyIO.h"
+#include "openmm/OpenMMException.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+
+namespace BoltzmannPlugin {
+namespace cli {
+
+int evaluate(const EvaluateArguments& a, std::ostream& out, std::ostream& err) {
+    const std::string command = a.testMetrics ? "evaluate" : "sample";
+    if (a.samples < (a.testMetrics ? 0 : 1))
+        throw UsageError("--samples must be " + std::string(a.testMetrics ? "non-negative" : "positive"));
+    if (a.draws < 1)
+        throw UsageError("--draws must be positive");
+    if (!a.testMetrics && a.out.empty())
+        throw UsageError("sample needs --out, the directory for samples.npy and sample-logweights.npy");
+    SystemPreset preset;
+    try {
+        preset = systemPreset(a.system, "ml");
+    }
+    catch (const std::invalid_argument& e) {
+        throw UsageError(e.what());
+    }
+    bg::AugmentedCouplingFlow flow{nullptr};
+    try {
+        flow = bg::loadFlowFromFile(a.model);
+    }
+    catch (const std::invalid_argument& e) {
+        throw UsageError(e.what());
+    }
+    const bg::FlowConfig& config = flow->getConfig();
+    if (config.numParticles != preset.flow.numParticles || config.dimension != preset.flow.dimension)
+        throw UsageError(a.model + " models " + std::to_string(config.numParticles) + " particles in " + std::to_string(config.dimension) +
+                         "D, but " + a.system + " has " + std::to_string(preset.flow.numParticles) + " in " +
+                         std::to_string(preset.flow.dimension) + "D");
+    const double temperature =
+            a.temperature > 0 ? a.temperature : (a.system == "aldp" ? alanineDipeptideDefaultTemperature() : referenceSystemTemperature());
+    std::string dataDirectory;
+    torch::Tensor testData;
+    try {
+        dataDirectory = findDataDirectory(a.dataDir);
+        if (a.testMetrics)
+            testData = loadReferenceSplit(dataDirectory, referenceSetName(a.system, temperature), "test", config.numParticles,
+                                          config.dimension, false);
+    }
+    catch (const std::runtime_error& e) {
+        throw UsageError(e.what());
+    }
+    if (a.testMetrics && !testData.defined())
+        err << "openmm-bg evaluate: no test data for " << a.system << " at " << temperature << " K; test metrics are skipped\n";
+    std::unique_ptr<SystemTarget> target;
+    try {
+        target = makeTarget(a.system, dataDirectory, temperature, a.workers);
+    }
+    catch (const OpenMM::OpenMMException& e) {
+        throw UsageError(e.what());
+    }
+    torch::set_num_threads(std::max(1, a.threads));
+    if (!a.device.empty() && a.device != "cpu") {
+        if (!torch::cuda::is_available())
+            throw UsageError("--device " + a.device + ": LibTorch sees no CUDA device");
+        flow->to(torch::Device(a.device));
+    }
+    flow->eval();
+    torch::Generator generator = at::make_generator<at::CPUGeneratorImpl>(a.seed);
+    bg::EvaluationOptions options;
+    options.flowSamples = a.samples;
+    options.marginalDraws = a.draws;
+    bg::EvaluationSamples samples;
+    bg::NamedValues values = bg::evaluateFlow(flow, testData, target.get(), options, generator, &samples);
+    if (a.system == "aldp" && testData.defined() && samples.x.defined()) {
+        bg::NamedValues extra = aldpHook(testData)(flow, samples);
+        values.insert(values.end(), extra.begin(), extra.end());
+    }
+    out << "openmm-bg " << command << ": " << a.model << " on " << a.system << " at " << temperature << " K, " << a.samples
+        << " flow samples\n";
+    for (const auto& [name, value] : values)
+        out << "  " << std::left << std::setw(24) << name << std::right << std::setprecision(6) << value << "\n";
+    if (!a.out.empty() && samples.x.defined()) {
+        std::filesystem::create_directories(a.out);
+        bg::writeNpy((std::filesystem::path(a.out) / "samples.npy").string(), samples.x.to(torch::kCPU, torch::kFloat64));
+        bg::writeNpy((std::filesystem::path(a.out) / "sample-logweights.npy").string(), samples.logWeights);
+        out << "output: " << a.out << " (samples.npy [n, N, D] in nm, sample-logweights.npy)\n";
+    }
+    out << std::flush;
+    return 0;
+}
+
+} // namespace cli
+} // namespace BoltzmannPlugin

@@ -56,8 +56,9 @@ def _flatPositions(positions, numParticles):
     """Positions of one or more configurations of the modelled particles as a flat list in nm."""
     if unit.is_quantity(positions):
         positions = positions.value_in_unit(unit.nanometer)
-    array = numpy.asarray([[float(c) for c in p] for p in positions] if isinstance(positions, (list, tuple)) and
-                          len(positions) > 0 and unit.is_quantity(positions[0]) else positions, dtype=float)
+    if isinstance(positions, (list, tuple)) and len(positions) > 0 and unit.is_quantity(positions[0]):
+        positions = [p.value_in_unit(unit.nanometer) for p in positions]   # e.g. a list of Vec3 Quantities
+    array = numpy.asarray(positions, dtype=float)
     if array.size % (3 * numParticles) != 0:
         raise ValueError("BoltzmannGeneratorForce: positions must have shape [n, %d, 3] (nm), got %s" % (numParticles, array.shape))
     return array.reshape(-1).tolist()

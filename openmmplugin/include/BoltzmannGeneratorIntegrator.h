@@ -21,12 +21,17 @@ class BoltzmannGeneratorForce;
  *    space (x, a): the augmented variables are refreshed, a ~ pi(a|x), a fresh flow sample
  *    (x', a') is proposed for the modelled particles (translated to their current geometric
  *    centre) and accepted with probability min(1, w(x', a') / w(x, a)), w = exp(-U/kT) pi / q.
- *    The chain therefore samples the Boltzmann distribution exactly, however good the flow is;
+ *    The energies are the Context's own (integration force groups, current box and parameters),
+ *    so the chain keeps sampling the distribution of the dynamics, however good the flow is. The
+ *    random numbers of flow moves come from the force's generator (BoltzmannGeneratorForce::
+ *    setRandomNumberSeed()); this integrator's seed drives the Langevin noise;
  *  - every getTrainingInterval() steps, one FAB iteration on the force's flow.
  *
  * So FAB training and flow-accelerated sampling run inside an ordinary Simulation.step() loop.
- * The System must contain exactly one BoltzmannGeneratorForce. Modelled particles may not be
- * constrained or be virtual sites. If the force is planar, the modelled particles keep z = 0.
+ * The System must contain exactly one BoltzmannGeneratorForce and no constraints (not supported
+ * yet); modelled particles may not be virtual sites. If the force is planar, the modelled
+ * particles keep z = 0 (OpenMM's reporters still count three degrees of freedom per particle, so a
+ * reported temperature of a planar system reads 2/3 of the true one).
  * The energy U used by flow moves is the force's target energy (see BoltzmannGeneratorForce);
  * dynamics use the integration force groups.
  */
@@ -72,7 +77,7 @@ public:
     }
     /** Set the number of recent flow proposals over which getRunningEss() is computed (positive). */
     void setEssWindow(int proposals);
-    /** Get the random number seed of the Langevin noise and the flow moves (0: new seed per Context). */
+    /** Get the random number seed of the Langevin noise (0: new seed per Context). */
     int getRandomNumberSeed() const {
         return randomNumberSeed;
     }
@@ -102,6 +107,10 @@ public:
     /** The BoltzmannGeneratorIntegrator's kinetic energy does not need forces. */
     bool kineticEnergyRequiresForce() const override {
         return false;
+    }
+    /** Velocities are offset by half a step from positions (LangevinMiddle), in ps. */
+    double getVelocityTimeOffset() const override {
+        return getStepSize() / 2;
     }
 
 protected:

@@ -78,6 +78,9 @@ void BoltzmannGeneratorIntegrator::initialize(ContextImpl& contextRef) {
             throw OpenMMException("BoltzmannGeneratorIntegrator: constraint " + to_string(i) + " involves modelled particle " +
                                   to_string(modelled.count(p1) != 0 ? p1 : p2) + "; modelled particles cannot be constrained");
     }
+    if (system.getNumConstraints() > 0)
+        throw OpenMMException("BoltzmannGeneratorIntegrator: the System has " + to_string(system.getNumConstraints()) +
+                              " constraints; this integrator does not support constraints yet (remove them, e.g. constraints=None)");
     BoltzmannGeneratorForceImpl* forceImpl = nullptr;
     for (ForceImpl* impl : contextRef.getForceImpls())
         if ((forceImpl = dynamic_cast<BoltzmannGeneratorForceImpl*>(impl)) != nullptr)
@@ -92,6 +95,7 @@ void BoltzmannGeneratorIntegrator::initialize(ContextImpl& contextRef) {
 
 void BoltzmannGeneratorIntegrator::cleanup() {
     kernel = Kernel();
+    context = nullptr;
 }
 
 vector<string> BoltzmannGeneratorIntegrator::getKernelNames() {

@@ -52,6 +52,9 @@ public:
     std::unique_ptr<bg::TrainingMethod> fab;
     std::unique_ptr<bg::SkipClipAdam> fabOptimizer, mlOptimizer;
     int64_t fabIterations = 0, mlUpdates = 0;
+    // Optimiser state of maximum likelihood read from a checkpoint before that optimiser existed
+    // (an archive's bytes), applied when trainOnSamples() creates it.
+    std::string pendingMlOptimizer;
     // Flow proposals for flowMove(), valid while cacheVersion equals the parameter version.
     torch::Tensor cacheX, cacheLogQ, cacheLogPi;
     int64_t cacheNext = 0, cacheVersion = -1;
@@ -115,10 +118,21 @@ void BoltzmannGeneratorModel::reset(const BoltzmannGeneratorForce& force) {
                               to_string(flowConfig.dimension) + " dimensions, but the force has " + to_string(n) + " particles in " +
                               to_string(d) + (force.isPlanar() ? " (planar)" : ""));
 
+    if (state->flow && (force.getParticles() != particles || d != getDimension() || force.getForceGroup() != forceGroup))
+        throw OpenMMException("BoltzmannGeneratorForce: updateParametersInContext() cannot change the modelled particles, the planar "
+                              "flag or the force group; create a new Context (or call reinitialize())");
     particles = force.getParticles();
     forceGroup = force.getForceGroup();
-    const bool temperatureChanged = kT != BoltzmannConstant * force.getTemperature();
     kT = BoltzmannConstant * force.getTemperature();
+    if (state->targetSystem == nullptr) {
+        // The target is every other force; when the BG force has a group of its own (not 0), the
+        // forces that share that group are left out as well (SystemTarget drops the BG force).
+        state->targetSystem.reset(XmlSerializer::clone<System>(system));
+        if (forceGroup != 0)
+            for (int i = state->targetSystem->getNumForces() - 1; i >= 0; i--)
+                if (state->targetSystem->getForce(i).getForceGroup() == forceGroup)
+                    state->targetSystem->removeForce(i);
+    }
     // Sampling and density evaluation go through the flow in chunks, so large requests (and
     // marginal densities, which repeat every configuration numDraws times) need bounded memory.
     flow->setInferenceBatchSize(inferenceChunk);
@@ -128,10 +142,10 @@ void BoltzmannGeneratorModel::reset(const BoltzmannGeneratorForce& force) {
     state->fab.reset();
     state->fabOptimizer.reset();
     state->mlOptimizer.reset();
+    state->pendingMlOptimizer.clear();
     state->fabIterations = state->mlUpdates = 0;
     state->cacheVersion = -1;
-    if (temperatureChanged)
-        state->target.reset();
+    state->target.reset();
     lastLoss = numeric_limits<double>::quiet_NaN();
     parameterVersion++;
 }
@@ -152,15 +166,6 @@ void BoltzmannGeneratorModel::refreshTarget(ContextImpl& context) {
     vector<Vec3> positions;
     context.getPositions(positions);
     if (state->target == nullptr) {
-        // The target is every other force; when the BG force has a group of its own (not 0), the
-        // forces that share that group are left out as well (SystemTarget drops the BG force).
-        if (state->targetSystem == nullptr) {
-            state->targetSystem.reset(XmlSerializer::clone<System>(system));
-            if (forceGroup != 0)
-                for (int i = state->targetSystem->getNumForces() - 1; i >= 0; i--)
-                    if (state->targetSystem->getForce(i).getForceGroup() == forceGroup)
-                        state->targetSystem->removeForce(i);
-        }
         state->target.reset(new SystemTarget(*state->targetSystem, kT / BoltzmannConstant, particles, positions, platformName, 1,
                                              getDimension(), {}, false));
     }
@@ -296,8 +301,17 @@ BoltzmannGeneratorTrainingReport BoltzmannGeneratorModel::trainOnSamples(Context
     const auto start = chrono::steady_clock::now();
     torch::Tensor data = toTensor(positions, particles.size(), getDimension());
     bg::MaximumLikelihoodMethod method(data, state->config, state->flow->getConfig().auxLossWeight);
-    if (state->mlOptimizer == nullptr)
+    if (state->mlOptimizer == nullptr) {
         state->mlOptimizer = bg::createOptimizer(state->flow, state->config, method.callsPerEpoch());
+        if (!state->pendingMlOptimizer.empty()) {
+            istringstream bytes(state->pendingMlOptimizer);
+            torch::serialize::InputArchive archive, optimizerArchive;
+            archive.load_from(bytes);
+            archive.read("mlOptimizer", optimizerArchive);
+            state->mlOptimizer->load(optimizerArchive);
+            state->pendingMlOptimizer.clear();
+        }
+    }
     BoltzmannGeneratorTrainingReport report;
     double lossSum = 0.0;
     for (int i = 0; i < iterations; i++) {
@@ -319,12 +333,28 @@ string BoltzmannGeneratorModel::getWeights() {
     return bg::saveFlow(state->flow);
 }
 
-FlowMoveResult BoltzmannGeneratorModel::flowMove(ContextImpl& context, vector<Vec3>& positions, int proposalBatch) {
-    refreshTarget(context);
+namespace {
+
+/** The Context's potential energy (kJ/mol) for the groups, +inf if it cannot be evaluated or is not finite. */
+double contextEnergy(ContextImpl& context, int groups) {
+    try {
+        const double energy = context.calcForcesAndEnergy(false, true, groups);
+        return isfinite(energy) ? energy : numeric_limits<double>::infinity();
+    }
+    catch (const exception&) {
+        return numeric_limits<double>::infinity();
+    }
+}
+
+} // namespace
+
+FlowMoveResult BoltzmannGeneratorModel::flowMove(ContextImpl& context, vector<Vec3>& positions, int proposalBatch, int groups,
+                                                 bool hasVirtualSites) {
     torch::NoGradGuard noGrad;
     const int n = particles.size(), d = getDimension();
     const torch::ScalarType dtype = state->dtype();
     bg::AugmentedCouplingFlow& flow = state->flow;
+    const double inf = numeric_limits<double>::infinity();
 
     // The current state, centred; a ~ pi(a|x) is drawn afresh (a Gibbs step on a).
     vector<Vec3> current(n);
@@ -337,40 +367,59 @@ FlowMoveResult BoltzmannGeneratorModel::flowMove(ContextImpl& context, vector<Ve
     const double logQ = flow->logProb(xc, a).item<double>();
     const double logPi = flow->augmentedTarget().logProb(a, xc).item<double>();
 
-    // The proposal, from the cache of flow samples drawn with the current parameters.
+    // The proposal, from a cache of flow samples drawn with the current parameters. Their log q is
+    // evaluated in the same (inverse) direction as the current state's, so both sides of the
+    // acceptance ratio carry the same rounding.
     if (state->cacheVersion != parameterVersion || state->cacheNext >= state->cacheX.size(0)) {
         bg::FlowSample s = flow->sample(max(1, proposalBatch), state->generator);
         state->cacheX = s.x.to(torch::kFloat64);
-        state->cacheLogQ = s.logProb.to(torch::kFloat64);
+        state->cacheLogQ = flow->logProb(s.x, s.a).to(torch::kFloat64);
         state->cacheLogPi = flow->augmentedTarget().logProb(s.a, s.x).to(torch::kFloat64);
         state->cacheNext = 0;
         state->cacheVersion = parameterVersion;
     }
     const int64_t k = state->cacheNext++;
-    torch::Tensor proposal = state->cacheX.slice(0, k, k + 1) + centre;
+    torch::Tensor proposal = (state->cacheX.slice(0, k, k + 1) + centre).contiguous();
     const double proposalLogQ = state->cacheLogQ[k].item<double>();
     const double proposalLogPi = state->cacheLogPi[k].item<double>();
 
-    bg::EnergyEvaluation e = state->target->evaluate(torch::cat({x, proposal}), false);
-    const double inf = numeric_limits<double>::infinity();
-    const double u = e.energy[0].item<double>(), uProposal = e.energy[1].item<double>();
-    const double logW = e.valid[0].item<bool>() ? -u + logPi - logQ : -inf;
-    const double logWProposal = e.valid[1].item<bool>() && isfinite(proposalLogQ) ? -uProposal + proposalLogPi - proposalLogQ : -inf;
+    // Energies from the Context itself (its box, parameters and the integration force groups), so
+    // the move leaves exactly the distribution that the dynamics sample invariant.
+    const double energy = contextEnergy(context, groups);
+    vector<Vec3> proposed = positions;
+    const double* data = proposal.data_ptr<double>();
+    bool finite = true;
+    for (int i = 0; i < n; i++) {
+        proposed[particles[i]] = Vec3(data[i * d], data[i * d + 1], d == 3 ? data[i * d + 2] : 0.0);
+        for (int c = 0; c < 3; c++)
+            finite &= isfinite(proposed[particles[i]][c]);
+    }
+    double proposalEnergy = inf;
+    if (finite) {
+        context.setPositions(proposed);
+        if (hasVirtualSites)
+            context.computeVirtualSites();
+        proposalEnergy = contextEnergy(context, groups);
+    }
+    const double logW = -energy / kT + logPi - logQ;
+    const double logWProposal = -proposalEnergy / kT + proposalLogPi - proposalLogQ;
     const double logUniform = log(torch::rand({1}, state->generator, torch::kFloat64).item<double>());
     FlowMoveResult result;
-    result.proposalLogWeight = logWProposal;
-    if (logWProposal == -inf)
+    const bool proposalValid = isfinite(logWProposal), currentValid = isfinite(logW);
+    result.proposalLogWeight = proposalValid ? logWProposal : -inf;
+    if (!proposalValid)
         result.acceptanceProbability = 0.0;
-    else if (logW == -inf)
+    else if (!currentValid)
         result.acceptanceProbability = 1.0;
     else
         result.acceptanceProbability = exp(min(0.0, logWProposal - logW));
-    result.accepted = logWProposal > -inf && (logW == -inf || logUniform < logWProposal - logW);
-    if (result.accepted) {
-        torch::Tensor p = proposal.contiguous();
-        const double* data = p.data_ptr<double>();
-        for (int i = 0; i < n; i++)
-            positions[particles[i]] = Vec3(data[i * d], data[i * d + 1], d == 3 ? data[i * d + 2] : 0.0);
+    result.accepted = proposalValid && (!currentValid || logUniform < logWProposal - logW);
+    if (result.accepted)
+        positions = proposed;
+    else if (finite) {
+        context.setPositions(positions);   // restore
+        if (hasVirtualSites)
+            context.computeVirtualSites();
     }
     return result;
 }
@@ -449,11 +498,16 @@ void BoltzmannGeneratorModel::loadState(ContextImpl& context, istream& stream) {
             state->fab.reset();
             state->fabOptimizer.reset();
         }
-        if (counters[5].item<int64_t>() != 0 && state->mlOptimizer != nullptr) {
+        state->pendingMlOptimizer.clear();
+        if (counters[5].item<int64_t>() == 0)
+            state->mlOptimizer.reset();
+        else if (state->mlOptimizer != nullptr) {
             torch::serialize::InputArchive optimizerArchive;
             archive.read("mlOptimizer", optimizerArchive);
             state->mlOptimizer->load(optimizerArchive);
         }
+        else
+            state->pendingMlOptimizer = data;
     }
     catch (const OpenMMException&) {
         throw;

@@ -255,6 +255,22 @@ def _boltzmann_log_weights(force, context, positions, temperature):
     return energies / kb * (1.0 / sample_temperature - 1.0 / force_temperature)
 
 
+def _per_frame(frames, positions, context, evaluate):
+    """evaluate(positions[t:t+1]) for each frame t with the Context's positions set to frames[t]."""
+    saved = context.getState(getPositions=True).getPositions(asNumpy=True)
+    log_weights = np.empty(frames.shape[0])
+    try:
+        for t in range(frames.shape[0]):
+            context.setPositions(unit.Quantity(frames[t], unit.nanometer))
+            values = evaluate(positions[t:t + 1])
+            if values.size != 1:
+                raise ValueError("got %d log-weights for one frame" % values.size)
+            log_weights[t] = values[0]
+    finally:
+        context.setPositions(saved)
+    return log_weights
+
+
 def _normalised_weights(log_weights):
     """Self-normalised weights (sum 1) from log-weights; non-finite entries get weight 0."""
     finite = np.isfinite(log_weights)
@@ -278,7 +294,10 @@ def reweight(trajectory, force, context, temperature=None, num_draws=20):
     trajectory
         Frames in any form :func:`trajectory_positions` accepts, nm. Each frame holds either the
         force's particles (in the force's order) or every particle of the System; in the latter
-        case the columns ``force.getParticles()`` are used.
+        case the columns ``force.getParticles()`` are used, and if the force models only part of
+        the System, each frame is evaluated with the Context set to that frame (the other
+        particles belong to the target), then the Context's positions are restored. Frames with
+        one column per force particle are taken in the force's order.
     force : openmmbg.BoltzmannGeneratorForce
         The generator; its temperature (K) defines the target distribution.
     context : openmm.Context
@@ -304,15 +323,24 @@ def reweight(trajectory, force, context, temperature=None, num_draws=20):
         If the frames' particle count matches neither the force nor the System, the log-weights
         do not have one entry per frame, or all log-weights are non-finite.
     """
-    positions = _force_positions(trajectory_positions(trajectory), force, context)
+    frames = trajectory_positions(trajectory)
+    positions = _force_positions(frames, force, context)
     num_frames = positions.shape[0]
-    if temperature is None:
-        if int(num_draws) < 1:
-            raise ValueError("num_draws must be at least 1, got %r" % (num_draws,))
-        log_weights = force.computeLogWeights(context, positions, int(num_draws))
+    if temperature is None and int(num_draws) < 1:
+        raise ValueError("num_draws must be at least 1, got %r" % (num_draws,))
+
+    def evaluate(selected):
+        if temperature is None:
+            return np.asarray(force.computeLogWeights(context, selected, int(num_draws)), dtype=np.float64).ravel()
+        return np.asarray(_boltzmann_log_weights(force, context, selected, temperature), dtype=np.float64).ravel()
+
+    num_system = int(context.getSystem().getNumParticles())
+    if frames.shape[1] == num_system and int(force.getNumParticles()) < num_system:
+        # The force models a subset: the other particles of each frame are part of its target, so
+        # every frame is evaluated with the Context set to that frame (restored afterwards).
+        log_weights = _per_frame(frames, positions, context, evaluate)
     else:
-        log_weights = _boltzmann_log_weights(force, context, positions, temperature)
-    log_weights = np.asarray(log_weights, dtype=np.float64).ravel()
+        log_weights = evaluate(positions)
     if log_weights.size != num_frames:
         raise ValueError("got %d log-weights for %d frames" % (log_weights.size, num_frames))
     weights = _normalised_weights(log_weights)

@@ -140,6 +140,15 @@ TEST_P(IntegratorOnPlatform, RefusesSystemsItCannotSample) {
     }
     {
         unique_ptr<System> system(makeChain4());
+        system->addParticle(12.0);
+        system->addParticle(12.0);
+        system->addConstraint(4, 5, 0.1);   // between particles the flow does not model
+        addForce(*system, {0, 1, 2, 3}, 3, true);
+        BoltzmannGeneratorIntegrator integrator(1.0, 0.001);
+        expectOpenMMException([&] { Context context(*system, integrator, *platform); }, "does not support constraints");
+    }
+    {
+        unique_ptr<System> system(makeChain4());
         system->addParticle(0.0);
         system->setVirtualSite(4, new TwoParticleAverageSite(0, 1, 0.5, 0.5));
         addForce(*system, {0, 1, 2, 4}, 3, true);
@@ -273,6 +282,14 @@ TEST_P(IntegratorOnPlatform, TrainsInsideStepAndCheckpointsContinueIdentically) 
     EXPECT_EQ(integrator.getNumAcceptedFlowMoves(), accepted);
     EXPECT_EQ(integrator.getLastLoss(), loss);
     EXPECT_EQ(integrator.getRunningEss(), ess);
+
+    // Reinitialising the Context (preserving its state, i.e. through a checkpoint) rebinds the
+    // integrator and keeps its counters and the flow's training state.
+    context.reinitialize(true);
+    EXPECT_EQ(integrator.getStepCount(), 22);
+    EXPECT_EQ(integrator.getNumTrainingIterations(), 4);
+    integrator.step(5);
+    EXPECT_EQ(integrator.getNumTrainingIterations(), 5);
 }
 
 INSTANTIATE_TEST_SUITE_P(ReferenceAndCpu, IntegratorOnPlatform, ::testing::Values("Reference", "CPU"));

@@ -221,6 +221,14 @@ TEST_P(SamplingOnPlatform, BadInputGivesClearErrors) {
     VerletIntegrator integrator2(0.001);
     Context otherContext(*other, integrator2, *platform);
     expectOpenMMException([&] { force.sample(otherContext, 2); }, "not part of the Context");
+    // updateParametersInContext() cannot change what is modelled.
+    const int group = force.getForceGroup();
+    force.setForceGroup(group == 5 ? 6 : 5);
+    expectOpenMMException([&] { force.updateParametersInContext(context); }, "cannot change");
+    force.setForceGroup(group);
+    force.setPlanar(true);   // the stored 3-D flow no longer fits
+    expectOpenMMException([&] { force.updateParametersInContext(context); }, "planar");
+    force.setPlanar(false);
     // A flow for the wrong number of particles.
     unique_ptr<System> mismatched(makeChain4());
     BoltzmannGeneratorForce* wrong = new BoltzmannGeneratorForce({0, 1, 2, 3}, 300.0);

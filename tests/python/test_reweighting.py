@@ -82,12 +82,31 @@ class FakeSystem:
         return self.num_particles
 
 
+class FakeState:
+    def __init__(self, positions):
+        self.positions = positions
+
+    def getPositions(self, asNumpy=False):
+        return self.positions
+
+
 class FakeContext:
+    """getSystem(), and positions that reweight() sets per frame and restores."""
+
     def __init__(self, num_particles):
         self.system = FakeSystem(num_particles)
+        self.positions = unit.Quantity(np.zeros((num_particles, 3)), unit.nanometer)
+        self.history = []
 
     def getSystem(self):
         return self.system
+
+    def getState(self, getPositions=False):
+        return FakeState(self.positions)
+
+    def setPositions(self, positions):
+        self.positions = positions
+        self.history.append(np.asarray(positions.value_in_unit(unit.nanometer)).copy())
 
 
 class FakeForce:
@@ -266,9 +285,16 @@ def test_reweight_selects_force_particles_from_system_frames():
     frames = np.random.default_rng(15).normal(size=(6, 10, 3))
     particles = [1, 3, 4, 8]
     force = FakeForce(particles)
-    full = reweighting.reweight(frames, force, FakeContext(10))
-    received = force.calls[-1][1]
-    np.testing.assert_array_equal(received, frames[:, particles, :])
+    context = FakeContext(10)
+    full = reweighting.reweight(frames, force, context)
+    # The force models a subset, so each frame is evaluated with the Context set to that whole
+    # frame, and the Context's positions are restored afterwards.
+    assert len(context.history) == 7
+    for t in range(6):
+        np.testing.assert_array_equal(context.history[t], frames[t])
+    np.testing.assert_array_equal(context.history[-1], np.zeros((10, 3)))
+    assert [call[1].shape for call in force.calls] == [(1, 4, 3)] * 6
+    np.testing.assert_array_equal(np.concatenate([call[1] for call in force.calls]), frames[:, particles, :])
     direct = reweighting.reweight(frames[:, particles, :], force, FakeContext(10))
     np.testing.assert_allclose(full.weights, direct.weights, rtol=1e-12)
     np.testing.assert_array_equal(force.calls[-1][1], frames[:, particles, :])

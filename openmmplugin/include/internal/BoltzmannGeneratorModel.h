@@ -77,12 +77,18 @@ public:
      * One independence Metropolis-Hastings move over (x, a): refresh a ~ pi(a|x) for the current
      * modelled positions x, propose (x', a') from the flow (from a cache of proposalBatch draws,
      * renewed when the parameters change), shift x' to the current geometric centre of the
-     * modelled particles, and accept with min(1, w'/w), w = exp(-u(x)) pi(a|x) / q(x, a).
+     * modelled particles, and accept with min(1, w'/w), w = exp(-U/kT) pi(a|x) / q(x, a). U is the
+     * Context's own potential energy for the force groups `groups` (its box and parameters), so
+     * the move keeps the distribution the dynamics sample. On return the Context holds `positions`
+     * (the proposal if accepted, else the original ones); its forces are stale.
      *
      * @param positions      all System positions (nm); updated in place on acceptance
      * @param proposalBatch  flow samples drawn at once for later moves
+     * @param groups         force groups of the energy (the integrator's integration groups)
+     * @param hasVirtualSites whether virtual sites must be recomputed after setting positions
      */
-    FlowMoveResult flowMove(OpenMM::ContextImpl& context, std::vector<OpenMM::Vec3>& positions, int proposalBatch);
+    FlowMoveResult flowMove(OpenMM::ContextImpl& context, std::vector<OpenMM::Vec3>& positions, int proposalBatch, int groups,
+                            bool hasVirtualSites);
     /** The last FAB iteration's loss (NaN before training). */
     double getLastLoss() const {
         return lastLoss;

@@ -22,8 +22,6 @@ BoltzmannGeneratorModel& CudaCalcBoltzmannGeneratorForceKernel::getModel() {
 }
 
 void CudaCalcBoltzmannGeneratorForceKernel::copyParametersToContext(ContextImpl& context, const BoltzmannGeneratorForce& force) {
-    if (force.getNumParticles() != numModelled)
-        throw OpenMMException("BoltzmannGeneratorForce: updateParametersInContext() cannot change the modelled particles");
     model->reset(force);
     kT = BOLTZ * force.getTemperature();
 }

@@ -10,7 +10,8 @@
 namespace BoltzmannPlugin {
 
 /**
- * Reference/CPU implementation of IntegrateBoltzmannGeneratorStepKernel. Langevin dynamics with
+ * Reference/CPU implementation of IntegrateBoltzmannGeneratorStepKernel (Systems without
+ * constraints). Langevin dynamics with
  * the LangevinMiddle splitting on host arrays read and written through ContextImpl (kick with the
  * forces, half drift, Ornstein-Uhlenbeck velocity update, half drift), then the flow moves and FAB
  * iterations due at this step through the force's BoltzmannGeneratorModel.
@@ -47,7 +48,7 @@ private:
     BoltzmannGeneratorModel* model = nullptr;
     std::vector<double> inverseMasses;
     std::vector<bool> planarParticle;   // z is held at 0
-    bool hasConstraints = false, hasVirtualSites = false;
+    bool hasVirtualSites = false;
     std::mt19937_64 random;
     std::normal_distribution<double> gaussian;
     long long steps = 0, flowMoves = 0, acceptedFlowMoves = 0, trainingIterations = 0;

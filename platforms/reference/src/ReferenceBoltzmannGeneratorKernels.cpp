@@ -21,8 +21,6 @@ BoltzmannGeneratorModel& ReferenceCalcBoltzmannGeneratorForceKernel::getModel() 
 }
 
 void ReferenceCalcBoltzmannGeneratorForceKernel::copyParametersToContext(ContextImpl& context, const BoltzmannGeneratorForce& force) {
-    if (force.getParticles() != particles)
-        throw OpenMMException("BoltzmannGeneratorForce: updateParametersInContext() cannot change the modelled particles");
     model->reset(force);
     kT = BOLTZ * force.getTemperature();
 }

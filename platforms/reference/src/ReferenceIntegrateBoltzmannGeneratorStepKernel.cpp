@@ -28,7 +28,6 @@ void ReferenceIntegrateBoltzmannGeneratorStepKernel::initialize(const System& sy
         inverseMasses[i] = mass == 0.0 ? 0.0 : 1.0 / mass;
         hasVirtualSites |= system.isVirtualSite(i);
     }
-    hasConstraints = system.getNumConstraints() > 0;
     planarParticle.assign(n, false);
     if (model.getDimension() == 2)
         for (int p : model.getParticles())
@@ -52,7 +51,6 @@ void ReferenceIntegrateBoltzmannGeneratorStepKernel::langevinStep(ContextImpl& c
     const double decay = exp(-integrator.getFriction() * dt);
     const double noiseScale = sqrt(model->getKT() * (1.0 - decay * decay));
     const int n = x.size();
-    vector<Vec3> start = x;
     for (int i = 0; i < n; i++) {
         if (inverseMasses[i] == 0.0)
             continue;
@@ -67,17 +65,8 @@ void ReferenceIntegrateBoltzmannGeneratorStepKernel::langevinStep(ContextImpl& c
             x[i][2] = 0.0;
         }
     }
-    context.setPositions(x);
-    if (hasConstraints) {
-        // Constrain the new positions and make the velocities consistent with the constrained move.
-        vector<Vec3> unconstrained = x;
-        context.applyConstraints(integrator.getConstraintTolerance());
-        context.getPositions(x);
-        for (int i = 0; i < n; i++)
-            if (inverseMasses[i] != 0.0)
-                v[i] += (x[i] - unconstrained[i]) * (1.0 / dt);
-    }
-    else if (hasVirtualSites)
+    context.setPositions(x);   // the integrator refuses Systems with constraints
+    if (hasVirtualSites)
         context.computeVirtualSites();
     context.setVelocities(v);
     context.setTime(context.getTime() + dt);
@@ -91,17 +80,14 @@ void ReferenceIntegrateBoltzmannGeneratorStepKernel::execute(ContextImpl& contex
     if (moveInterval > 0 && steps % moveInterval == 0) {
         vector<Vec3> positions;
         context.getPositions(positions);
-        FlowMoveResult move = model->flowMove(context, positions, integrator.getProposalBatchSize());
+        FlowMoveResult move = model->flowMove(context, positions, integrator.getProposalBatchSize(), integrator.getIntegrationForceGroups(),
+                                              hasVirtualSites);
         flowMoves++;
         proposalLogWeights.push_back(move.proposalLogWeight);
         while ((int) proposalLogWeights.size() > integrator.getEssWindow())
             proposalLogWeights.pop_front();
-        if (move.accepted) {
+        if (move.accepted)
             acceptedFlowMoves++;
-            context.setPositions(positions);
-            if (hasVirtualSites)
-                context.computeVirtualSites();
-        }
     }
     const int trainingInterval = integrator.getTrainingInterval();
     if (trainingInterval > 0 && steps % trainingInterval == 0) {

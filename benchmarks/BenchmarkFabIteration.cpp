@@ -11,6 +11,7 @@
 // the GPU (AIS bookkeeping, the buffer and OpenMM stay on the CPU); workers is the number of CPU
 // Contexts evaluating target energies in parallel.
 
+#include "BenchmarkStatistics.h"
 #include "PluginTestEnvironment.h"
 #include "ReferenceSystems.h"
 #include "SystemTarget.h"
@@ -31,12 +32,6 @@
 using namespace bg;
 
 namespace {
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    const size_t n = v.size();
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 double extra(const StepStats& s, const std::string& key) {
     for (auto& [k, v] : s.extra)

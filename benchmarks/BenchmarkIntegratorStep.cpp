@@ -9,6 +9,7 @@
 
 #include "BoltzmannGeneratorForce.h"
 #include "BoltzmannGeneratorIntegrator.h"
+#include "BenchmarkStatistics.h"
 #include "PluginTestEnvironment.h"
 #include "ReferenceSystems.h"
 #include "openmm/Context.h"
@@ -29,12 +30,6 @@ using namespace BoltzmannPlugin;
 using namespace OpenMM;
 
 namespace {
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    const size_t n = v.size();
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 struct Problem {
     std::unique_ptr<System> system;

@@ -2,6 +2,7 @@
 
 #include "ReferenceSystems.h"
 #include "bg/Ramachandran.h"
+#include "openmm/OpenMMException.h"
 #include "openmm/Platform.h"
 
 #include <torch/torch.h>
@@ -60,8 +61,19 @@ std::unique_ptr<SystemTarget> makeTarget(const std::string& system, const std::s
     std::vector<int> particles(sys->getNumParticles());
     for (int i = 0; i < (int) particles.size(); i++)
         particles[i] = i;
-    return std::make_unique<SystemTarget>(*sys, temperature, particles, positions, platformName(), workers, dimension,
-                                          std::map<std::string, std::string>(), false);
+    try {
+        return std::make_unique<SystemTarget>(*sys, temperature, particles, positions, platformName(), workers, dimension,
+                                              std::map<std::string, std::string>(), false);
+    }
+    catch (const OpenMM::OpenMMException& e) {
+        throw UsageError(e.what());
+    }
+}
+
+double targetTemperature(const std::string& system, double requested) {
+    if (requested > 0)
+        return requested;
+    return system == "aldp" ? alanineDipeptideDefaultTemperature() : referenceSystemTemperature();
 }
 
 void writeText(const std::string& path, const std::string& text) {

@@ -27,9 +27,13 @@ std::string platformName();
 
 /**
  * The target of a reference problem ("dw4", "lj13" or "aldp") at a temperature (K), evaluated by
- * `workers` OpenMM Contexts; the alanine dipeptide files come from dataDirectory.
+ * `workers` OpenMM Contexts; the alanine dipeptide files come from dataDirectory. Throws
+ * UsageError if OpenMM refuses it.
  */
 std::unique_ptr<SystemTarget> makeTarget(const std::string& system, const std::string& dataDirectory, double temperature, int workers);
+
+/** The target temperature in K: `requested` if positive, else 800 K for aldp and 300 K for dw4/lj13. */
+double targetTemperature(const std::string& system, double requested);
 
 /** Write text (plus a newline) to a file; throws std::runtime_error if it cannot. */
 void writeText(const std::string& path, const std::string& text);

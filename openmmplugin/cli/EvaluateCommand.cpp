@@ -2,12 +2,10 @@
 #include "CommandSupport.h"
 
 #include "ReferenceData.h"
-#include "ReferenceSystems.h"
 #include "SystemPresets.h"
 #include "bg/AugmentedCouplingFlow.h"
 #include "bg/Evaluation.h"
 #include "bg/NpyIO.h"
-#include "openmm/OpenMMException.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
@@ -46,8 +44,7 @@ int evaluate(const EvaluateArguments& a, std::ostream& out, std::ostream& err) {
         throw UsageError(a.model + " models " + std::to_string(config.numParticles) + " particles in " + std::to_string(config.dimension) +
                          "D, but " + a.system + " has " + std::to_string(preset.flow.numParticles) + " in " +
                          std::to_string(preset.flow.dimension) + "D");
-    const double temperature =
-            a.temperature > 0 ? a.temperature : (a.system == "aldp" ? alanineDipeptideDefaultTemperature() : referenceSystemTemperature());
+    const double temperature = targetTemperature(a.system, a.temperature);
     std::string dataDirectory;
     torch::Tensor testData;
     try {
@@ -61,13 +58,7 @@ int evaluate(const EvaluateArguments& a, std::ostream& out, std::ostream& err) {
     }
     if (a.testMetrics && !testData.defined())
         err << "openmm-bg evaluate: no test data for " << a.system << " at " << temperature << " K; test metrics are skipped\n";
-    std::unique_ptr<SystemTarget> target;
-    try {
-        target = makeTarget(a.system, dataDirectory, temperature, a.workers);
-    }
-    catch (const OpenMM::OpenMMException& e) {
-        throw UsageError(e.what());
-    }
+    std::unique_ptr<SystemTarget> target = makeTarget(a.system, dataDirectory, temperature, a.workers);
     torch::set_num_threads(std::max(1, a.threads));
     if (!a.device.empty() && a.device != "cpu") {
         if (!torch::cuda::is_available())

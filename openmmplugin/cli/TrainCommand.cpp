@@ -149,7 +149,7 @@ int train(const TrainArguments& a, std::ostream& out, std::ostream& err) {
         throw UsageError(a.out + " already holds a run (checkpoint.pt); pass --resume to continue it or choose another --out");
 
     // 3. Data and target.
-    const double temperature = a.temperature > 0 ? a.temperature : (a.system == "aldp" ? alanineDipeptideDefaultTemperature() : referenceSystemTemperature());
+    const double temperature = targetTemperature(a.system, a.temperature);
     std::string dataDirectory;
     try {
         dataDirectory = findDataDirectory(a.dataDir);
@@ -169,13 +169,7 @@ int train(const TrainArguments& a, std::ostream& out, std::ostream& err) {
     }
     if (!testData.defined())
         err << "openmm-bg train: no test data for " << a.system << " at " << temperature << " K; test metrics are skipped\n";
-    std::unique_ptr<SystemTarget> target;
-    try {
-        target = makeTarget(a.system, dataDirectory, temperature, a.workers);
-    }
-    catch (const OpenMM::OpenMMException& e) {
-        throw UsageError(e.what());
-    }
+    std::unique_ptr<SystemTarget> target = makeTarget(a.system, dataDirectory, temperature, a.workers);
 
     // 4. Flow, method and driver.
     torch::set_num_threads(config.numThreads);

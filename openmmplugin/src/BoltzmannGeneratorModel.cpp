@@ -65,7 +65,7 @@ public:
 };
 
 BoltzmannGeneratorModel::BoltzmannGeneratorModel(const System& system, const BoltzmannGeneratorForce& force, const string& platformName)
-        : system(system), platformName(platformName), lastLoss(numeric_limits<double>::quiet_NaN()), state(new State()) {
+        : system(system), platformName(platformName), state(new State()) {
     reset(force);
 }
 
@@ -146,20 +146,11 @@ void BoltzmannGeneratorModel::reset(const BoltzmannGeneratorForce& force) {
     state->fabIterations = state->mlUpdates = 0;
     state->cacheVersion = -1;
     state->target.reset();
-    lastLoss = numeric_limits<double>::quiet_NaN();
     parameterVersion++;
-}
-
-int BoltzmannGeneratorModel::getNumParticles() const {
-    return particles.size();
 }
 
 int BoltzmannGeneratorModel::getDimension() const {
     return state->flow->getConfig().dimension;
-}
-
-string BoltzmannGeneratorModel::getFlowConfig() const {
-    return state->flow->getConfig().toJson();
 }
 
 void BoltzmannGeneratorModel::refreshTarget(ContextImpl& context) {
@@ -259,20 +250,32 @@ BoltzmannGeneratorTrainingReport BoltzmannGeneratorModel::train(ContextImpl& con
         throw OpenMMException("BoltzmannGeneratorForce: train() needs a positive number of iterations, got " + to_string(iterations));
     const auto start = chrono::steady_clock::now();
     refreshTarget(context);
-    if (state->fab == nullptr) {
-        bg::TrainingMethodInputs inputs{state->flow, state->target.get(), torch::Tensor(), state->config};
-        try {
-            state->fab = bg::createTrainingMethod("fab", inputs);
-        }
-        catch (const exception& e) {
-            throw OpenMMException(string("BoltzmannGeneratorForce: invalid FAB settings: ") + e.what());
-        }
-        state->fabOptimizer = bg::createOptimizer(state->flow, state->config, state->fab->updatesPerCall());
+    ensureFab();
+    BoltzmannGeneratorTrainingReport report = runSteps(*state->fab, *state->fabOptimizer, iterations);
+    state->fabIterations += iterations;
+    report.totalIterations = state->fabIterations;
+    report.seconds = secondsSince(start);
+    return report;
+}
+
+void BoltzmannGeneratorModel::ensureFab() {
+    if (state->fab != nullptr)
+        return;
+    bg::TrainingMethodInputs inputs{state->flow, state->target.get(), torch::Tensor(), state->config};
+    try {
+        state->fab = bg::createTrainingMethod("fab", inputs);
     }
+    catch (const exception& e) {
+        throw OpenMMException(string("BoltzmannGeneratorForce: invalid FAB settings: ") + e.what());
+    }
+    state->fabOptimizer = bg::createOptimizer(state->flow, state->config, state->fab->updatesPerCall());
+}
+
+BoltzmannGeneratorTrainingReport BoltzmannGeneratorModel::runSteps(bg::TrainingMethod& method, bg::SkipClipAdam& optimizer, int iterations) {
     BoltzmannGeneratorTrainingReport report;
     double lossSum = 0.0;
     for (int i = 0; i < iterations; i++) {
-        bg::StepStats stats = state->fab->step(state->flow, *state->fabOptimizer, state->generator);
+        bg::StepStats stats = method.step(state->flow, optimizer, state->generator);
         parameterVersion++;
         report.iterations++;
         report.lastLoss = stats.loss;
@@ -282,11 +285,7 @@ BoltzmannGeneratorTrainingReport BoltzmannGeneratorModel::train(ContextImpl& con
             if (value.first == "ais_acceptance")
                 report.aisAcceptance = value.second;
     }
-    state->fabIterations += iterations;
-    lastLoss = report.lastLoss;
     report.meanLoss = lossSum / iterations;
-    report.totalIterations = state->fabIterations;
-    report.seconds = secondsSince(start);
     return report;
 }
 
@@ -312,18 +311,8 @@ BoltzmannGeneratorTrainingReport BoltzmannGeneratorModel::trainOnSamples(Context
             state->pendingMlOptimizer.clear();
         }
     }
-    BoltzmannGeneratorTrainingReport report;
-    double lossSum = 0.0;
-    for (int i = 0; i < iterations; i++) {
-        bg::StepStats stats = method.step(state->flow, *state->mlOptimizer, state->generator);
-        parameterVersion++;
-        report.iterations++;
-        report.lastLoss = stats.loss;
-        lossSum += stats.loss;
-        report.skippedUpdates += stats.skipped;
-    }
+    BoltzmannGeneratorTrainingReport report = runSteps(method, *state->mlOptimizer, iterations);
     state->mlUpdates += iterations;
-    report.meanLoss = lossSum / iterations;
     report.totalIterations = state->mlUpdates;
     report.seconds = secondsSince(start);
     return report;
@@ -407,12 +396,6 @@ FlowMoveResult BoltzmannGeneratorModel::flowMove(ContextImpl& context, vector<Ve
     FlowMoveResult result;
     const bool proposalValid = isfinite(logWProposal), currentValid = isfinite(logW);
     result.proposalLogWeight = proposalValid ? logWProposal : -inf;
-    if (!proposalValid)
-        result.acceptanceProbability = 0.0;
-    else if (!currentValid)
-        result.acceptanceProbability = 1.0;
-    else
-        result.acceptanceProbability = exp(min(0.0, logWProposal - logW));
     result.accepted = proposalValid && (!currentValid || logUniform < logWProposal - logW);
     if (result.accepted)
         positions = proposed;
@@ -433,7 +416,6 @@ void BoltzmannGeneratorModel::saveState(ostream& stream) {
                                              int64_t(state->cacheVersion == parameterVersion ? 1 : 0),
                                              int64_t(state->fab != nullptr ? 1 : 0), int64_t(state->mlOptimizer != nullptr ? 1 : 0)},
                                             torch::kInt64));
-    archive.write("lastLoss", torch::tensor({lastLoss}, torch::kFloat64));
     if (state->cacheVersion == parameterVersion) {
         archive.write("cacheX", state->cacheX);
         archive.write("cacheLogQ", state->cacheLogQ);
@@ -464,12 +446,10 @@ void BoltzmannGeneratorModel::loadState(ContextImpl& context, istream& stream) {
         archive.load_from(bytes);
         archive.read("flow", flowArchive);
         state->flow->load(flowArchive);
-        torch::Tensor generatorState, counters, loss;
+        torch::Tensor generatorState, counters;
         archive.read("generator", generatorState);
         state->generator.set_state(generatorState);
         archive.read("counters", counters);
-        archive.read("lastLoss", loss);
-        lastLoss = loss[0].item<double>();
         state->fabIterations = counters[0].item<int64_t>();
         state->mlUpdates = counters[1].item<int64_t>();
         parameterVersion++;
@@ -484,9 +464,7 @@ void BoltzmannGeneratorModel::loadState(ContextImpl& context, istream& stream) {
         if (counters[4].item<int64_t>() != 0) {
             if (state->fab == nullptr) {
                 refreshTarget(context);
-                bg::TrainingMethodInputs inputs{state->flow, state->target.get(), torch::Tensor(), state->config};
-                state->fab = bg::createTrainingMethod("fab", inputs);
-                state->fabOptimizer = bg::createOptimizer(state->flow, state->config, state->fab->updatesPerCall());
+                ensureFab();
             }
             torch::serialize::InputArchive fabArchive, optimizerArchive;
             archive.read("fab", fabArchive);

@@ -16,13 +16,17 @@ namespace OpenMM {
 class ContextImpl;
 }
 
+namespace bg {
+class SkipClipAdam;
+class TrainingMethod;
+}
+
 namespace BoltzmannPlugin {
 
 /** The outcome of one independence Metropolis-Hastings move with a flow proposal. */
 struct FlowMoveResult {
     bool accepted = false;
     double proposalLogWeight = 0.0;   ///< log w of the proposal (joint, dimensionless; -inf if its energy failed)
-    double acceptanceProbability = 0.0;
 };
 
 /**
@@ -45,23 +49,15 @@ public:
     ~BoltzmannGeneratorModel();
     /** Replace flow, temperature and settings with the force's; drops the training state. */
     void reset(const BoltzmannGeneratorForce& force);
-    int getNumParticles() const;
+    /** D, the number of coordinates per modelled particle the flow sees (2 or 3). */
     int getDimension() const;
     /** kT of the target, in kJ/mol. */
     double getKT() const {
         return kT;
     }
-    /** The force group whose forces are left out of the target. */
-    int getForceGroup() const {
-        return forceGroup;
-    }
     /** The indices of the modelled particles. */
     const std::vector<int>& getParticles() const {
         return particles;
-    }
-    /** Incremented whenever the flow's parameters change (training, reset, loadState). */
-    int64_t getParameterVersion() const {
-        return parameterVersion;
     }
     BoltzmannGeneratorSamples sample(OpenMM::ContextImpl& context, int numSamples);
     std::vector<double> computeLogProb(OpenMM::ContextImpl& context, const std::vector<OpenMM::Vec3>& positions, int numDraws);
@@ -71,8 +67,6 @@ public:
     BoltzmannGeneratorTrainingReport trainOnSamples(OpenMM::ContextImpl& context, const std::vector<OpenMM::Vec3>& positions, int iterations);
     /** The flow as bytes (configuration and weights), for BoltzmannGeneratorForce::setFlow(). */
     std::string getWeights();
-    /** The flow configuration as JSON text. */
-    std::string getFlowConfig() const;
     /**
      * One independence Metropolis-Hastings move over (x, a): refresh a ~ pi(a|x) for the current
      * modelled positions x, propose (x', a') from the flow (from a cache of proposalBatch draws,
@@ -89,10 +83,6 @@ public:
      */
     FlowMoveResult flowMove(OpenMM::ContextImpl& context, std::vector<OpenMM::Vec3>& positions, int proposalBatch, int groups,
                             bool hasVirtualSites);
-    /** The last FAB iteration's loss (NaN before training). */
-    double getLastLoss() const {
-        return lastLoss;
-    }
     /** Write everything a continuation needs: flow, generator, training state, proposal cache. */
     void saveState(std::ostream& stream);
     /** Restore what saveState() wrote. */
@@ -102,13 +92,16 @@ private:
     class State;
     void refreshTarget(OpenMM::ContextImpl& context);
     void checkPositions(const std::vector<OpenMM::Vec3>& positions, const char* where) const;
+    /** Create the FAB method and its optimiser on first use. */
+    void ensureFab();
+    /** Run `iterations` steps of a training method; the report's totals are left to the caller. */
+    BoltzmannGeneratorTrainingReport runSteps(bg::TrainingMethod& method, bg::SkipClipAdam& optimizer, int iterations);
     const OpenMM::System& system;
     std::string platformName;
     std::vector<int> particles;
     int forceGroup = 0;
     double kT = 0.0;
-    double lastLoss;
-    int64_t parameterVersion = 0;
+    int64_t parameterVersion = 0;   // incremented whenever the flow's parameters change (invalidates the proposal cache)
     std::unique_ptr<State> state;
 };
 

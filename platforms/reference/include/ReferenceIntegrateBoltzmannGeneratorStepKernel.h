@@ -44,7 +44,8 @@ public:
     void loadCheckpoint(OpenMM::ContextImpl& context, std::istream& stream) override;
 
 private:
-    void langevinStep(OpenMM::ContextImpl& context, const BoltzmannGeneratorIntegrator& integrator);
+    /** One LangevinMiddle step; x receives the new positions (nm) it set in the Context. */
+    void langevinStep(OpenMM::ContextImpl& context, const BoltzmannGeneratorIntegrator& integrator, std::vector<OpenMM::Vec3>& x);
     BoltzmannGeneratorModel* model = nullptr;
     std::vector<double> inverseMasses;
     std::vector<bool> planarParticle;   // z is held at 0

@@ -42,8 +42,9 @@ void ReferenceIntegrateBoltzmannGeneratorStepKernel::initialize(const System& sy
     lastLoss = numeric_limits<double>::quiet_NaN();
 }
 
-void ReferenceIntegrateBoltzmannGeneratorStepKernel::langevinStep(ContextImpl& context, const BoltzmannGeneratorIntegrator& integrator) {
-    vector<Vec3> x, v, f;
+void ReferenceIntegrateBoltzmannGeneratorStepKernel::langevinStep(ContextImpl& context, const BoltzmannGeneratorIntegrator& integrator,
+                                                                  vector<Vec3>& x) {
+    vector<Vec3> v, f;
     context.getPositions(x);
     context.getVelocities(v);
     context.getForces(f);
@@ -74,12 +75,11 @@ void ReferenceIntegrateBoltzmannGeneratorStepKernel::langevinStep(ContextImpl& c
 }
 
 void ReferenceIntegrateBoltzmannGeneratorStepKernel::execute(ContextImpl& context, const BoltzmannGeneratorIntegrator& integrator) {
-    langevinStep(context, integrator);
+    vector<Vec3> positions;
+    langevinStep(context, integrator, positions);
     steps++;
     const int moveInterval = integrator.getFlowMoveInterval();
     if (moveInterval > 0 && steps % moveInterval == 0) {
-        vector<Vec3> positions;
-        context.getPositions(positions);
         FlowMoveResult move = model->flowMove(context, positions, integrator.getProposalBatchSize(), integrator.getIntegrationForceGroups(),
                                               hasVirtualSites);
         flowMoves++;

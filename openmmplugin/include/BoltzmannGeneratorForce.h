@@ -12,6 +12,7 @@
 namespace BoltzmannPlugin {
 
 class BoltzmannGeneratorModel;
+class BoltzmannGeneratorForceImpl;
 
 /**
  * Configurations drawn from a Boltzmann generator, with their densities and importance weights.
@@ -239,6 +240,7 @@ protected:
     OpenMM::ForceImpl* createImpl() const override;
 
 private:
+    BoltzmannGeneratorForceImpl& implIn(OpenMM::Context& context) const;
     BoltzmannGeneratorModel& modelIn(OpenMM::Context& context) const;
     std::vector<int> particles;
     double temperature;

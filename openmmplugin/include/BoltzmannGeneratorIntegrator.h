@@ -5,13 +5,17 @@
 #include "openmm/Integrator.h"
 #include "openmm/Kernel.h"
 
+#include <deque>
 #include <iosfwd>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace BoltzmannPlugin {
 
 class BoltzmannGeneratorForce;
+class BoltzmannGeneratorModel;
+class FlowMoveSampler;
 
 /**
  * A BoltzmannGeneratorIntegrator runs Langevin dynamics (LangevinMiddle splitting) at the
@@ -85,6 +89,7 @@ public:
     void setRandomNumberSeed(int seed) {
         randomNumberSeed = seed;
     }
+    ~BoltzmannGeneratorIntegrator();
     /** Advance the simulation by a number of time steps. */
     void step(int steps) override;
     /** Flow moves attempted in this Context. */
@@ -122,11 +127,18 @@ protected:
     void loadCheckpoint(std::istream& stream) override;
 
 private:
-    const class IntegrateBoltzmannGeneratorStepKernel* kernelImpl() const;
+    /** One flow move; updates the counters and the ESS window. */
+    void flowMove();
     double friction;
     int flowMoveInterval = 0, trainingInterval = 0, proposalBatchSize = 16, essWindow = 1000, randomNumberSeed = 0;
     OpenMM::ContextImpl* context = nullptr;
     OpenMM::Kernel kernel;
+    BoltzmannGeneratorModel* model = nullptr;   // owned by the force's ForceImpl in the Context
+    std::unique_ptr<FlowMoveSampler> flowMoves;
+    // Counters of the bound Context (saved in checkpoints).
+    long long steps = 0, numFlowMoves = 0, numAcceptedFlowMoves = 0, trainingIterations = 0;
+    double lastLoss = 0.0;
+    std::deque<double> proposalLogWeights;   // log w of the last essWindow flow proposals
 };
 
 } // namespace BoltzmannPlugin

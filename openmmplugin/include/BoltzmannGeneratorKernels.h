@@ -13,11 +13,12 @@
 namespace BoltzmannPlugin {
 
 class BoltzmannGeneratorIntegrator;
-class BoltzmannGeneratorModel;
 
 /**
- * The kernel behind a BoltzmannGeneratorForce. One instance lives in each Context; it owns that
- * Context's copy of the flow. It contributes no energy or forces to the System.
+ * The platform-specific part of a BoltzmannGeneratorForce in one Context. The force adds no energy
+ * or forces; its per-Context Boltzmann generator (flow, target, training state) is owned by the
+ * BoltzmannGeneratorForceImpl and works on host data, so the kernel only provides what depends on
+ * the platform's data layout.
  */
 class CalcBoltzmannGeneratorForceKernel : public OpenMM::KernelImpl {
 public:
@@ -40,28 +41,17 @@ public:
      */
     virtual double execute(OpenMM::ContextImpl& context, bool includeForces, bool includeEnergy) = 0;
     /**
-     * Copy the current positions of the modelled particles out of the Context.
+     * Copy the current positions of the modelled particles out of the platform's own arrays.
      *
-     * @param positions  on exit, one entry per modelled particle, in nm
+     * @param positions  on exit, one entry per modelled particle in the force's order, in nm
      */
     virtual void copyModelledPositions(OpenMM::ContextImpl& context, std::vector<OpenMM::Vec3>& positions) = 0;
-    /** The thermal energy kT of the target distribution, in kJ/mol. */
-    virtual double getKT() const = 0;
-    /**
-     * The Context's Boltzmann generator (flow, target, training state), through which the force's
-     * sampling, evaluation and training methods and the integrator work.
-     */
-    virtual BoltzmannGeneratorModel& getModel() = 0;
-    /**
-     * Replace the Context's flow, temperature and settings with the force's
-     * (BoltzmannGeneratorForce::updateParametersInContext()).
-     */
-    virtual void copyParametersToContext(OpenMM::ContextImpl& context, const BoltzmannGeneratorForce& force) = 0;
 };
 
 /**
- * The kernel behind a BoltzmannGeneratorIntegrator: one step of Langevin dynamics (LangevinMiddle
- * splitting) plus, on the integrator's schedule, flow moves and FAB iterations.
+ * The platform-specific part of a BoltzmannGeneratorIntegrator: one step of Langevin dynamics
+ * (LangevinMiddle splitting) and its random state. Flow moves, FAB iterations and the counters
+ * live in the integrator (platform independent).
  */
 class IntegrateBoltzmannGeneratorStepKernel : public OpenMM::KernelImpl {
 public:
@@ -73,27 +63,21 @@ public:
     /**
      * Initialize the kernel.
      *
-     * @param system      the System
-     * @param integrator  the integrator this kernel belongs to
-     * @param model       the Boltzmann generator of the System's BoltzmannGeneratorForce in this Context
+     * @param system            the System
+     * @param integrator        the integrator this kernel belongs to
+     * @param planarParticles   particles held in the z = 0 plane (modelled particles of a planar force)
      */
-    virtual void initialize(const OpenMM::System& system, const BoltzmannGeneratorIntegrator& integrator, BoltzmannGeneratorModel& model) = 0;
-    /** Advance the Context by one time step (forces at the current positions must be up to date). */
-    virtual void execute(OpenMM::ContextImpl& context, const BoltzmannGeneratorIntegrator& integrator) = 0;
+    virtual void initialize(const OpenMM::System& system, const BoltzmannGeneratorIntegrator& integrator,
+                            const std::vector<int>& planarParticles) = 0;
+    /**
+     * Advance the Context by one Langevin step (forces at the current positions must be up to date).
+     *
+     * @param kT  the thermal energy of the thermostat, in kJ/mol
+     */
+    virtual void execute(OpenMM::ContextImpl& context, const BoltzmannGeneratorIntegrator& integrator, double kT) = 0;
     /** The kinetic energy of the current velocities, in kJ/mol. */
     virtual double computeKineticEnergy(OpenMM::ContextImpl& context, const BoltzmannGeneratorIntegrator& integrator) = 0;
-    /** Flow moves attempted and accepted so far. */
-    virtual long long getNumFlowMoves() const = 0;
-    virtual long long getNumAcceptedFlowMoves() const = 0;
-    /** The reverse ESS fraction of the log-weights of the most recent flow proposals (0 before any). */
-    virtual double getRunningEss() const = 0;
-    /** The loss of the last FAB iteration run by the integrator (NaN before any). */
-    virtual double getLastLoss() const = 0;
-    /** FAB iterations run by the integrator. */
-    virtual long long getNumTrainingIterations() const = 0;
-    /** Steps taken. */
-    virtual long long getStepCount() const = 0;
-    /** Write the random state, counters, statistics and the flow's state. */
+    /** Write the random state of the Langevin noise. */
     virtual void createCheckpoint(OpenMM::ContextImpl& context, std::ostream& stream) const = 0;
     /** Restore what createCheckpoint() wrote. */
     virtual void loadCheckpoint(OpenMM::ContextImpl& context, std::istream& stream) = 0;

@@ -123,6 +123,24 @@ public:
      * @throws OpenMM::OpenMMException for a wrong count or a non-finite position
      */
     void setHeldPositions(const std::vector<OpenMM::Vec3>& positions);
+    /**
+     * Set the periodic box vectors of every inner Context for later evaluations (as
+     * Context::setPeriodicBoxVectors(): a reduced, right-handed triclinic box), e.g. the current
+     * box of a simulation under a barostat. Until called, the System's default box is used.
+     *
+     * @param a, b, c  the box vectors, in nm, finite
+     * @throws OpenMM::OpenMMException for a non-finite vector; an invalid box makes later
+     *         evaluations invalid (energy +inf) rather than throwing
+     */
+    void setPeriodicBoxVectors(const OpenMM::Vec3& a, const OpenMM::Vec3& b, const OpenMM::Vec3& c);
+    /**
+     * Set global parameter values of the inner Contexts for later evaluations, e.g. all of
+     * ContextImpl::getParameters() of a simulation. Names the inner Contexts do not define (those
+     * of forces left out of the target) are ignored; parameters not named keep their values.
+     *
+     * @param values  parameter name to value (in the parameter's own units)
+     */
+    void setParameters(const std::map<std::string, double>& values);
     /** Get the name of the platform the inner Contexts use. */
     const std::string& getPlatformName() const {
         return platformName;
@@ -154,7 +172,10 @@ private:
     std::vector<OpenMM::Vec3> positions;
     std::string platformName;
     int numWorkers, dim;
-    int64_t heldVersion = 0;
+    int64_t heldVersion = 0;   // incremented whenever held positions, box or parameters change
+    OpenMM::Vec3 box[3];
+    bool hasBox = false;
+    std::map<std::string, double> parameters;
     bg::EnergyRegularisation regularisation;
     std::unique_ptr<OpenMM::System> innerSystem;
     std::unique_ptr<Evaluator> serialEvaluator;

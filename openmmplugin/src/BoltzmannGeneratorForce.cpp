@@ -1,5 +1,4 @@
 #include "BoltzmannGeneratorForce.h"
-#include "BoltzmannGeneratorKernels.h"
 #include "bg/FlowConfig.h"
 #include "bg/TrainingConfig.h"
 #include "internal/BoltzmannGeneratorForceImpl.h"
@@ -75,7 +74,7 @@ void BoltzmannGeneratorForce::setTrainingSettings(const string& json) {
     }
 }
 
-BoltzmannGeneratorModel& BoltzmannGeneratorForce::modelIn(Context& context) const {
+BoltzmannGeneratorForceImpl& BoltzmannGeneratorForce::implIn(Context& context) const {
     BoltzmannGeneratorForceImpl* impl = nullptr;
     try {
         impl = dynamic_cast<BoltzmannGeneratorForceImpl*>(&getImplInContext(context));
@@ -84,7 +83,11 @@ BoltzmannGeneratorModel& BoltzmannGeneratorForce::modelIn(Context& context) cons
     }
     if (impl == nullptr)
         throw OpenMMException("BoltzmannGeneratorForce: this force is not part of the Context's System");
-    return impl->getKernel().getAs<CalcBoltzmannGeneratorForceKernel>().getModel();
+    return *impl;
+}
+
+BoltzmannGeneratorModel& BoltzmannGeneratorForce::modelIn(Context& context) const {
+    return implIn(context).getModel();
 }
 
 BoltzmannGeneratorSamples BoltzmannGeneratorForce::sample(Context& context, int numSamples) const {
@@ -116,9 +119,7 @@ string BoltzmannGeneratorForce::getWeights(Context& context) const {
 }
 
 void BoltzmannGeneratorForce::updateParametersInContext(Context& context) {
-    modelIn(context);   // checks that the force belongs to the Context
-    BoltzmannGeneratorForceImpl& impl = dynamic_cast<BoltzmannGeneratorForceImpl&>(getImplInContext(context));
-    impl.getKernel().getAs<CalcBoltzmannGeneratorForceKernel>().copyParametersToContext(getContextImpl(context), *this);
+    implIn(context).updateParametersInContext(getContextImpl(context), *this);
 }
 
 ForceImpl* BoltzmannGeneratorForce::createImpl() const {
@@ -126,9 +127,5 @@ ForceImpl* BoltzmannGeneratorForce::createImpl() const {
 }
 
 vector<Vec3> BoltzmannGeneratorForce::getModelledPositions(Context& context) const {
-    modelIn(context);   // checks that the force belongs to the Context
-    BoltzmannGeneratorForceImpl* impl = dynamic_cast<BoltzmannGeneratorForceImpl*>(&getImplInContext(context));
-    vector<Vec3> positions;
-    impl->getKernel().getAs<CalcBoltzmannGeneratorForceKernel>().copyModelledPositions(getContextImpl(context), positions);
-    return positions;
+    return implIn(context).getModelledPositions(getContextImpl(context));
 }

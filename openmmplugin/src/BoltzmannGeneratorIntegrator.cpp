@@ -2,16 +2,22 @@
 #include "BoltzmannGeneratorForce.h"
 #include "BoltzmannGeneratorKernels.h"
 #include "internal/BoltzmannGeneratorForceImpl.h"
+#include "internal/CheckpointBlock.h"
+#include "internal/FlowMove.h"
 #include "openmm/OpenMMException.h"
 #include "openmm/internal/ContextImpl.h"
 
+#include <algorithm>
 #include <cmath>
-#include <set>
+#include <limits>
+#include <sstream>
 #include <string>
 
 using namespace BoltzmannPlugin;
 using namespace OpenMM;
 using namespace std;
+
+static const int checkpointVersion = 2;
 
 BoltzmannGeneratorIntegrator::BoltzmannGeneratorIntegrator(double frictionCoeff, double stepSize) {
     setFriction(frictionCoeff);
@@ -19,6 +25,10 @@ BoltzmannGeneratorIntegrator::BoltzmannGeneratorIntegrator(double frictionCoeff,
         throw OpenMMException("BoltzmannGeneratorIntegrator: the step size must be positive (ps), got " + to_string(stepSize));
     setStepSize(stepSize);
     setConstraintTolerance(1e-5);
+    lastLoss = numeric_limits<double>::quiet_NaN();
+}
+
+BoltzmannGeneratorIntegrator::~BoltzmannGeneratorIntegrator() {
 }
 
 void BoltzmannGeneratorIntegrator::setFriction(double coeff) {
@@ -53,49 +63,52 @@ void BoltzmannGeneratorIntegrator::setEssWindow(int proposals) {
     essWindow = proposals;
 }
 
+namespace {
+
+/** The System's one BoltzmannGeneratorForce and its implementation in the Context (throws otherwise). */
+BoltzmannGeneratorForceImpl& forceImplOf(ContextImpl& context) {
+    const System& system = context.getSystem();
+    int count = 0;
+    for (int i = 0; i < system.getNumForces(); i++)
+        count += dynamic_cast<const BoltzmannGeneratorForce*>(&system.getForce(i)) != nullptr ? 1 : 0;
+    if (count == 0)
+        throw OpenMMException("BoltzmannGeneratorIntegrator: the System contains no BoltzmannGeneratorForce");
+    if (count > 1)
+        throw OpenMMException("BoltzmannGeneratorIntegrator: the System contains more than one BoltzmannGeneratorForce");
+    for (ForceImpl* impl : context.getForceImpls())
+        if (BoltzmannGeneratorForceImpl* forceImpl = dynamic_cast<BoltzmannGeneratorForceImpl*>(impl))
+            return *forceImpl;
+    throw OpenMMException("BoltzmannGeneratorIntegrator: the Context has no BoltzmannGeneratorForce implementation");
+}
+
+} // namespace
+
 void BoltzmannGeneratorIntegrator::initialize(ContextImpl& contextRef) {
     if (context != nullptr && &contextRef != context)
         throw OpenMMException("BoltzmannGeneratorIntegrator: this integrator is already bound to a Context");
     const System& system = contextRef.getSystem();
-    const BoltzmannGeneratorForce* force = nullptr;
-    for (int i = 0; i < system.getNumForces(); i++)
-        if (const BoltzmannGeneratorForce* f = dynamic_cast<const BoltzmannGeneratorForce*>(&system.getForce(i))) {
-            if (force != nullptr)
-                throw OpenMMException("BoltzmannGeneratorIntegrator: the System contains more than one BoltzmannGeneratorForce");
-            force = f;
-        }
-    if (force == nullptr)
-        throw OpenMMException("BoltzmannGeneratorIntegrator: the System contains no BoltzmannGeneratorForce");
-    set<int> modelled(force->getParticles().begin(), force->getParticles().end());
-    for (int p : force->getParticles())
-        if (p < system.getNumParticles() && system.isVirtualSite(p))
-            throw OpenMMException("BoltzmannGeneratorIntegrator: modelled particle " + to_string(p) + " is a virtual site");
-    for (int i = 0; i < system.getNumConstraints(); i++) {
-        int p1, p2;
-        double distance;
-        system.getConstraintParameters(i, p1, p2, distance);
-        if (modelled.count(p1) != 0 || modelled.count(p2) != 0)
-            throw OpenMMException("BoltzmannGeneratorIntegrator: constraint " + to_string(i) + " involves modelled particle " +
-                                  to_string(modelled.count(p1) != 0 ? p1 : p2) + "; modelled particles cannot be constrained");
-    }
+    BoltzmannGeneratorForceImpl& forceImpl = forceImplOf(contextRef);
     if (system.getNumConstraints() > 0)
         throw OpenMMException("BoltzmannGeneratorIntegrator: the System has " + to_string(system.getNumConstraints()) +
                               " constraints; this integrator does not support constraints yet (remove them, e.g. constraints=None)");
-    BoltzmannGeneratorForceImpl* forceImpl = nullptr;
-    for (ForceImpl* impl : contextRef.getForceImpls())
-        if ((forceImpl = dynamic_cast<BoltzmannGeneratorForceImpl*>(impl)) != nullptr)
-            break;
-    if (forceImpl == nullptr)
-        throw OpenMMException("BoltzmannGeneratorIntegrator: the Context has no BoltzmannGeneratorForce implementation");
-    BoltzmannGeneratorModel& model = forceImpl->getKernel().getAs<CalcBoltzmannGeneratorForceKernel>().getModel();
+    model = &forceImpl.getModel();
+    vector<int> planar;
+    if (model->getDimension() == 2)
+        planar = model->getParticles();
     context = &contextRef;
     kernel = context->getPlatform().createKernel(IntegrateBoltzmannGeneratorStepKernel::Name(), contextRef);
-    kernel.getAs<IntegrateBoltzmannGeneratorStepKernel>().initialize(system, *this, model);
+    kernel.getAs<IntegrateBoltzmannGeneratorStepKernel>().initialize(system, *this, planar);
+    flowMoves.reset(new FlowMoveSampler());
+    steps = numFlowMoves = numAcceptedFlowMoves = trainingIterations = 0;
+    lastLoss = numeric_limits<double>::quiet_NaN();
+    proposalLogWeights.clear();
 }
 
 void BoltzmannGeneratorIntegrator::cleanup() {
     kernel = Kernel();
     context = nullptr;
+    model = nullptr;
+    flowMoves.reset();
 }
 
 vector<string> BoltzmannGeneratorIntegrator::getKernelNames() {
@@ -106,55 +119,128 @@ double BoltzmannGeneratorIntegrator::computeKineticEnergy() {
     return kernel.getAs<IntegrateBoltzmannGeneratorStepKernel>().computeKineticEnergy(*context, *this);
 }
 
-void BoltzmannGeneratorIntegrator::step(int steps) {
+void BoltzmannGeneratorIntegrator::flowMove() {
+    FlowMoveResult move = flowMoves->move(*model, *context, proposalBatchSize, getIntegrationForceGroups());
+    numFlowMoves++;
+    if (move.accepted)
+        numAcceptedFlowMoves++;
+    proposalLogWeights.push_back(move.proposalLogWeight);
+    while ((int) proposalLogWeights.size() > essWindow)
+        proposalLogWeights.pop_front();
+}
+
+void BoltzmannGeneratorIntegrator::step(int numSteps) {
     if (context == nullptr)
         throw OpenMMException("BoltzmannGeneratorIntegrator: this integrator is not bound to a Context");
-    for (int i = 0; i < steps; i++) {
+    for (int i = 0; i < numSteps; i++) {
         context->updateContextState();
         context->calcForcesAndEnergy(true, false, getIntegrationForceGroups());
-        kernel.getAs<IntegrateBoltzmannGeneratorStepKernel>().execute(*context, *this);
+        kernel.getAs<IntegrateBoltzmannGeneratorStepKernel>().execute(*context, *this, model->getKT());
+        steps++;
+        if (flowMoveInterval > 0 && steps % flowMoveInterval == 0)
+            flowMove();
+        if (trainingInterval > 0 && steps % trainingInterval == 0) {
+            lastLoss = model->train(*context, 1).lastLoss;
+            trainingIterations++;
+        }
     }
 }
 
-const IntegrateBoltzmannGeneratorStepKernel* BoltzmannGeneratorIntegrator::kernelImpl() const {
-    if (context == nullptr)
-        return nullptr;
-    return &kernel.getAs<IntegrateBoltzmannGeneratorStepKernel>();
-}
-
 long long BoltzmannGeneratorIntegrator::getNumFlowMoves() const {
-    return kernelImpl() ? kernelImpl()->getNumFlowMoves() : 0;
+    return numFlowMoves;
 }
 
 long long BoltzmannGeneratorIntegrator::getNumAcceptedFlowMoves() const {
-    return kernelImpl() ? kernelImpl()->getNumAcceptedFlowMoves() : 0;
+    return numAcceptedFlowMoves;
 }
 
 double BoltzmannGeneratorIntegrator::getAcceptanceRate() const {
-    const long long moves = getNumFlowMoves();
-    return moves > 0 ? double(getNumAcceptedFlowMoves()) / double(moves) : 0.0;
+    return numFlowMoves > 0 ? double(numAcceptedFlowMoves) / double(numFlowMoves) : 0.0;
 }
 
 double BoltzmannGeneratorIntegrator::getRunningEss() const {
-    return kernelImpl() ? kernelImpl()->getRunningEss() : 0.0;
+    if (proposalLogWeights.empty())
+        return 0.0;
+    const double maximum = *max_element(proposalLogWeights.begin(), proposalLogWeights.end());
+    if (!isfinite(maximum))
+        return 0.0;
+    double sum = 0.0, sumSquares = 0.0;
+    for (double logW : proposalLogWeights) {
+        const double w = exp(logW - maximum);
+        sum += w;
+        sumSquares += w * w;
+    }
+    return sum * sum / (sumSquares * proposalLogWeights.size());
 }
 
 double BoltzmannGeneratorIntegrator::getLastLoss() const {
-    return kernelImpl() ? kernelImpl()->getLastLoss() : NAN;
+    return lastLoss;
 }
 
 long long BoltzmannGeneratorIntegrator::getNumTrainingIterations() const {
-    return kernelImpl() ? kernelImpl()->getNumTrainingIterations() : 0;
+    return trainingIterations;
 }
 
 long long BoltzmannGeneratorIntegrator::getStepCount() const {
-    return kernelImpl() ? kernelImpl()->getStepCount() : 0;
+    return steps;
 }
 
 void BoltzmannGeneratorIntegrator::createCheckpoint(ostream& stream) const {
+    ostringstream text;
+    text.precision(17);
+    text << checkpointVersion << ' ' << steps << ' ' << numFlowMoves << ' ' << numAcceptedFlowMoves << ' ' << trainingIterations << ' '
+         << lastLoss << ' ' << proposalLogWeights.size();
+    for (double logW : proposalLogWeights)
+        text << ' ' << logW;
+    writeCheckpointBlock(stream, text.str());
     kernel.getAs<IntegrateBoltzmannGeneratorStepKernel>().createCheckpoint(*context, stream);
+    model->saveState(stream);
+    flowMoves->save(*model, stream);
 }
 
+namespace {
+
+/** A double written by operator<< (including nan, inf and -inf). */
+double parseDouble(const string& text) {
+    if (text == "nan" || text == "-nan")
+        return numeric_limits<double>::quiet_NaN();
+    if (text == "inf" || text == "-inf")
+        return text[0] == '-' ? -numeric_limits<double>::infinity() : numeric_limits<double>::infinity();
+    return stod(text);
+}
+
+} // namespace
+
 void BoltzmannGeneratorIntegrator::loadCheckpoint(istream& stream) {
+    istringstream text(readCheckpointBlock(stream, "integrator state"));
+    int version = 0;
+    size_t windowSize = 0;
+    string loss;
+    text >> version;
+    if (version != checkpointVersion)
+        throw OpenMMException("BoltzmannGeneratorIntegrator: unsupported checkpoint version " + to_string(version));
+    long long newSteps, moves, accepted, iterations;
+    text >> newSteps >> moves >> accepted >> iterations >> loss >> windowSize;
+    if (!text || windowSize > (size_t) 1 << 31)
+        throw OpenMMException("BoltzmannGeneratorIntegrator: the checkpoint's integrator state is malformed");
+    deque<double> window;
+    try {
+        for (size_t i = 0; i < windowSize; i++) {
+            string value;
+            text >> value;
+            window.push_back(parseDouble(value));
+        }
+        lastLoss = parseDouble(loss);
+    }
+    catch (const exception&) {
+        throw OpenMMException("BoltzmannGeneratorIntegrator: the checkpoint's integrator state is malformed");
+    }
     kernel.getAs<IntegrateBoltzmannGeneratorStepKernel>().loadCheckpoint(*context, stream);
+    model->loadState(*context, stream);
+    flowMoves->load(*model, stream);
+    steps = newSteps;
+    numFlowMoves = moves;
+    numAcceptedFlowMoves = accepted;
+    trainingIterations = iterations;
+    proposalLogWeights = window;
 }

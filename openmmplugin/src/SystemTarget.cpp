@@ -105,12 +105,21 @@ public:
     void evaluateRows(const Job& job, int64_t begin, int64_t end) {
         if (heldVersion != owner.heldVersion) {
             buffer = owner.positions;
+            try {
+                applyContextState();
+                stateValid = true;
+            }
+            catch (...) {
+                stateValid = false;   // e.g. a box OpenMM refuses: every row is invalid until it changes
+            }
             heldVersion = owner.heldVersion;
         }
         const int n = particles.size();
         const int64_t rowSize = (int64_t) n * dim;
         for (int64_t b = begin; b < end; b++) {
             try {
+                if (!stateValid)
+                    throw OpenMMException("SystemTarget: the inner Context refused the box or parameters");
                 evaluateRow(job, b, job.x + b * rowSize, n);
             }
             catch (...) {
@@ -120,6 +129,15 @@ public:
     }
 
 private:
+    /** Give the inner Context the owner's box vectors and the values of the parameters it has. */
+    void applyContextState() {
+        if (owner.hasBox)
+            context->setPeriodicBoxVectors(owner.box[0], owner.box[1], owner.box[2]);
+        const map<string, double> own = context->getParameters();
+        for (const auto& parameter : owner.parameters)
+            if (own.count(parameter.first) != 0)
+                context->setParameter(parameter.first, parameter.second);
+    }
     static void markInvalid(const Job& job, int64_t b, int64_t rowSize) {
         job.energy[b] = numeric_limits<double>::infinity();
         job.valid[b] = false;
@@ -167,6 +185,7 @@ private:
 
     const SystemTarget& owner;
     int64_t heldVersion = 0;
+    bool stateValid = true;
     vector<int> particles;
     vector<Vec3> buffer;
     double kT;
@@ -402,6 +421,25 @@ void SystemTarget::setHeldPositions(const vector<Vec3>& positions) {
                 throw OpenMMException("SystemTarget: the position of particle " + to_string(i) + " is not finite");
     lock_guard<mutex> lock(evaluateMutex);
     this->positions = positions;
+    heldVersion++;
+}
+
+void SystemTarget::setPeriodicBoxVectors(const Vec3& a, const Vec3& b, const Vec3& c) {
+    for (const Vec3& v : {a, b, c})
+        for (int d = 0; d < 3; d++)
+            if (!isfinite(v[d]))
+                throw OpenMMException("SystemTarget: the periodic box vectors must be finite");
+    lock_guard<mutex> lock(evaluateMutex);
+    box[0] = a;
+    box[1] = b;
+    box[2] = c;
+    hasBox = true;
+    heldVersion++;
+}
+
+void SystemTarget::setParameters(const map<string, double>& values) {
+    lock_guard<mutex> lock(evaluateMutex);
+    parameters = values;
     heldVersion++;
 }
 

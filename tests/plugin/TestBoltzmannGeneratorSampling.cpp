@@ -85,11 +85,15 @@ TEST_P(SamplingOnPlatform, SamplesHaveTheRightShapeUnitsAndWeights) {
     ASSERT_EQ(samples.energies.size(), 12u);
     const double kT = testBoltzmann * 300.0;
     vector<double> reference = energiesFromSecondContext(samples.positions, *platform);
+    // Samples are placed at the current centre of the modelled particles in the Context.
+    Vec3 contextCentre;
+    for (const Vec3& p : chain4Positions())
+        contextCentre += p * 0.25;
     for (int i = 0; i < 12; i++) {
         Vec3 centre;
         for (int j = 0; j < 4; j++)
             centre += samples.positions[4 * i + j] * 0.25;
-        EXPECT_LT(sqrt(centre.dot(centre)), 1e-10);
+        EXPECT_LT(sqrt((centre - contextCentre).dot(centre - contextCentre)), 1e-10);
         // The energy leaves out the restraint of the BG force's group and matches a second Context.
         EXPECT_NEAR(samples.energies[i], reference[i], 1e-8 * (1.0 + fabs(reference[i])));
         EXPECT_TRUE(isfinite(samples.logProb[i]));
@@ -102,11 +106,11 @@ TEST_P(SamplingOnPlatform, SamplesHaveTheRightShapeUnitsAndWeights) {
         EXPECT_NEAR(logW[i], samples.logWeights[i], 1e-8 * (1.0 + fabs(logW[i])));
         EXPECT_NEAR(logW[i], -reference[i] / kT - logQ[i], 1e-8 * (1.0 + fabs(logW[i])));
     }
-    // The zero-CoM standard Gaussian base: log q = -|x|^2/2 - (N-1) D/2 log(2 pi).
+    // The zero-CoM standard Gaussian base: log q = -|x - mean(x)|^2/2 - (N-1) D/2 log(2 pi).
     for (int i = 0; i < 12; i++) {
         double squared = 0.0;
         for (int j = 0; j < 4; j++)
-            squared += samples.positions[4 * i + j].dot(samples.positions[4 * i + j]);
+            squared += (samples.positions[4 * i + j] - contextCentre).dot(samples.positions[4 * i + j] - contextCentre);
         EXPECT_NEAR(logQ[i], -0.5 * squared - 4.5 * log(2 * M_PI), 1e-8 * (1.0 + fabs(logQ[i])));
     }
     vector<double> energies = bgForce(*system).computeEnergies(context, samples.positions);

@@ -23,27 +23,33 @@ class TrainingMethod;
 
 namespace BoltzmannPlugin {
 
-/** The outcome of one independence Metropolis-Hastings move with a flow proposal. */
-struct FlowMoveResult {
-    bool accepted = false;
-    double proposalLogWeight = 0.0;   ///< log w of the proposal (joint, dimensionless; -inf if its energy failed)
-};
-
 /**
- * The per-Context Boltzmann generator behind a BoltzmannGeneratorForce, shared by the platform
- * kernels: the Context's copy of the flow, its random generator, the target (a SystemTarget over
- * the System without the force, and without the forces sharing its group if that is not 0, evaluated on the Context's platform with the
- * non-modelled particles held at their current positions) and the training state (FAB and
- * maximum-likelihood optimisers, the replay buffer). Works on host data read through ContextImpl,
- * so it serves every platform. Units: nm, kJ/mol; log densities are dimensionless.
+ * The per-Context Boltzmann generator behind a BoltzmannGeneratorForce, owned by the force's
+ * BoltzmannGeneratorForceImpl: the Context's copy of the flow, its random generator, the target
+ * and the training state (FAB and maximum-likelihood optimisers, the replay buffer).
+ *
+ * The target is U of the Context's System without the force (and without the forces sharing its
+ * group if that is not 0), evaluated in inner Contexts on the Context's platform. Before every
+ * evaluation the target is refreshed from the Context (refreshTarget()): the other particles are
+ * held at their current positions, and the current periodic box and global parameter values are
+ * copied, as CustomCVForce does for its inner Context. Flow samples (zero centre) are placed at
+ * the current centre of the modelled particles (see CentredTarget); sampling and FAB use that
+ * conditional target. Works on host data read through ContextImpl, so it serves every platform.
+ * Units: nm, kJ/mol; log densities are dimensionless.
+ *
+ * The implementation is split by job: BoltzmannGeneratorModel.cpp (set-up), ModelTarget.cpp
+ * (target refresh), ModelSampling.cpp (samples, densities, weights, energies), ModelTraining.cpp
+ * (FAB and maximum likelihood), ModelCheckpoint.cpp (saveState/loadState).
  * @private
  */
 class OPENMM_EXPORT_BG BoltzmannGeneratorModel {
 public:
+    class State;
     /**
      * @param system        the Context's System (must outlive the model)
      * @param force         the force; its flow, settings, temperature and seed are copied
      * @param platformName  the platform for the target's inner Context
+     * @throws OpenMM::OpenMMException (naming BoltzmannGeneratorForce) for unusable settings or flow
      */
     BoltzmannGeneratorModel(const OpenMM::System& system, const BoltzmannGeneratorForce& force, const std::string& platformName);
     ~BoltzmannGeneratorModel();
@@ -59,41 +65,49 @@ public:
     const std::vector<int>& getParticles() const {
         return particles;
     }
+    /** Incremented whenever the flow's parameters change (training, reset, loadState). */
+    int64_t getParameterVersion() const {
+        return parameterVersion;
+    }
+    /** The LibTorch state (flow, generator, targets, optimisers); see BoltzmannGeneratorModelState.h. */
+    State& getState() {
+        return *state;
+    }
+    /**
+     * The current centre (unweighted mean position, nm) of the modelled particles in the Context:
+     * D values.
+     */
+    std::vector<double> currentCentre(OpenMM::ContextImpl& context) const;
+    /**
+     * Bring the target up to date with the Context: held positions of the other particles, the
+     * periodic box, the global parameters, and the centre of the modelled particles.
+     */
+    void refreshTarget(OpenMM::ContextImpl& context);
+    /** See BoltzmannGeneratorForce::sample(). */
     BoltzmannGeneratorSamples sample(OpenMM::ContextImpl& context, int numSamples);
+    /** See BoltzmannGeneratorForce::computeLogProb(). */
     std::vector<double> computeLogProb(OpenMM::ContextImpl& context, const std::vector<OpenMM::Vec3>& positions, int numDraws);
+    /** See BoltzmannGeneratorForce::computeLogWeights(). */
     std::vector<double> computeLogWeights(OpenMM::ContextImpl& context, const std::vector<OpenMM::Vec3>& positions, int numDraws);
+    /** See BoltzmannGeneratorForce::computeEnergies(). */
     std::vector<double> computeEnergies(OpenMM::ContextImpl& context, const std::vector<OpenMM::Vec3>& positions);
+    /** See BoltzmannGeneratorForce::train(). */
     BoltzmannGeneratorTrainingReport train(OpenMM::ContextImpl& context, int iterations);
+    /** See BoltzmannGeneratorForce::trainOnSamples(). */
     BoltzmannGeneratorTrainingReport trainOnSamples(OpenMM::ContextImpl& context, const std::vector<OpenMM::Vec3>& positions, int iterations);
     /** The flow as bytes (configuration and weights), for BoltzmannGeneratorForce::setFlow(). */
     std::string getWeights();
-    /**
-     * One independence Metropolis-Hastings move over (x, a): refresh a ~ pi(a|x) for the current
-     * modelled positions x, propose (x', a') from the flow (from a cache of proposalBatch draws,
-     * renewed when the parameters change), shift x' to the current geometric centre of the
-     * modelled particles, and accept with min(1, w'/w), w = exp(-U/kT) pi(a|x) / q(x, a). U is the
-     * Context's own potential energy for the force groups `groups` (its box and parameters), so
-     * the move keeps the distribution the dynamics sample. On return the Context holds `positions`
-     * (the proposal if accepted, else the original ones); its forces are stale.
-     *
-     * @param positions      all System positions (nm); updated in place on acceptance
-     * @param proposalBatch  flow samples drawn at once for later moves
-     * @param groups         force groups of the energy (the integrator's integration groups)
-     * @param hasVirtualSites whether virtual sites must be recomputed after setting positions
-     */
-    FlowMoveResult flowMove(OpenMM::ContextImpl& context, std::vector<OpenMM::Vec3>& positions, int proposalBatch, int groups,
-                            bool hasVirtualSites);
-    /** Write everything a continuation needs: flow, generator, training state, proposal cache. */
+    /** Write everything a continuation needs: flow, generator, training state. */
     void saveState(std::ostream& stream);
-    /** Restore what saveState() wrote. */
+    /** Restore what saveState() wrote; throws an OpenMMException for malformed data. */
     void loadState(OpenMM::ContextImpl& context, std::istream& stream);
 
 private:
-    class State;
-    void refreshTarget(OpenMM::ContextImpl& context);
     void checkPositions(const std::vector<OpenMM::Vec3>& positions, const char* where) const;
     /** Create the FAB method and its optimiser on first use. */
     void ensureFab();
+    /** Create the maximum-likelihood optimiser on first use (with any optimiser state read from a checkpoint). */
+    void ensureMlOptimizer(int64_t updatesPerEpoch);
     /** Run `iterations` steps of a training method; the report's totals are left to the caller. */
     BoltzmannGeneratorTrainingReport runSteps(bg::TrainingMethod& method, bg::SkipClipAdam& optimizer, int iterations);
     const OpenMM::System& system;
@@ -101,7 +115,7 @@ private:
     std::vector<int> particles;
     int forceGroup = 0;
     double kT = 0.0;
-    int64_t parameterVersion = 0;   // incremented whenever the flow's parameters change (invalidates the proposal cache)
+    int64_t parameterVersion = 0;
     std::unique_ptr<State> state;
 };
 

@@ -2,7 +2,6 @@
 #define OPENMM_CUDA_BOLTZMANN_GENERATOR_KERNELS_H_
 
 #include "BoltzmannGeneratorKernels.h"
-#include "internal/BoltzmannGeneratorModel.h"
 #include "CudaContext.h"
 
 #include <memory>
@@ -13,7 +12,8 @@ namespace BoltzmannPlugin {
 /**
  * CUDA implementation of CalcBoltzmannGeneratorForceKernel. It works on OpenMM's device arrays
  * (posq, atom order) directly; positions of the modelled particles are gathered on the device. The
- * flow itself (sampling, evaluation, training) runs on the host through BoltzmannGeneratorModel.
+ * flow itself (sampling, evaluation, training) runs on the host through the ForceImpl's
+ * BoltzmannGeneratorModel.
  */
 class CudaCalcBoltzmannGeneratorForceKernel : public CalcBoltzmannGeneratorForceKernel {
 public:
@@ -24,17 +24,10 @@ public:
     void initialize(const OpenMM::System& system, const BoltzmannGeneratorForce& force) override;
     double execute(OpenMM::ContextImpl& context, bool includeForces, bool includeEnergy) override;
     void copyModelledPositions(OpenMM::ContextImpl& context, std::vector<OpenMM::Vec3>& positions) override;
-    double getKT() const override {
-        return kT;
-    }
-    BoltzmannGeneratorModel& getModel() override;
-    void copyParametersToContext(OpenMM::ContextImpl& context, const BoltzmannGeneratorForce& force) override;
 
 private:
-    std::unique_ptr<BoltzmannGeneratorModel> model;   // the flow runs on the host for now
     OpenMM::CudaContext& cu;
     int numModelled = 0;
-    double kT = 0.0;
     int* modelledSlot = nullptr;      // device [numAtoms]: original particle index -> modelled index or -1
     double* gathered = nullptr;       // device [numModelled * 3]
 };

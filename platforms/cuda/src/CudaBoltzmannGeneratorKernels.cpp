@@ -1,8 +1,6 @@
 #include "CudaBoltzmannGeneratorKernels.h"
 #include "CudaBoltzmannGeneratorDeviceKernels.h"
 #include "ContextSelector.h"
-#include "SimTKOpenMMRealType.h"
-#include "internal/BoltzmannGeneratorModel.h"
 #include "openmm/OpenMMException.h"
 
 #include <cuda_runtime.h>
@@ -17,15 +15,6 @@ static void checkCuda(cudaError_t status, const char* what) {
         throw OpenMMException(string("CudaCalcBoltzmannGeneratorForceKernel: ") + what + " failed: " + cudaGetErrorString(status));
 }
 
-BoltzmannGeneratorModel& CudaCalcBoltzmannGeneratorForceKernel::getModel() {
-    return *model;
-}
-
-void CudaCalcBoltzmannGeneratorForceKernel::copyParametersToContext(ContextImpl& context, const BoltzmannGeneratorForce& force) {
-    model->reset(force);
-    kT = BOLTZ * force.getTemperature();
-}
-
 CudaCalcBoltzmannGeneratorForceKernel::~CudaCalcBoltzmannGeneratorForceKernel() {
     if (modelledSlot == nullptr)
         return;
@@ -35,8 +24,6 @@ CudaCalcBoltzmannGeneratorForceKernel::~CudaCalcBoltzmannGeneratorForceKernel() 
 }
 
 void CudaCalcBoltzmannGeneratorForceKernel::initialize(const System& system, const BoltzmannGeneratorForce& force) {
-    kT = BOLTZ * force.getTemperature();
-    model.reset(new BoltzmannGeneratorModel(system, force, getPlatform().getName()));
     numModelled = force.getNumParticles();
     vector<int> slot(system.getNumParticles(), -1);
     for (int i = 0; i < numModelled; i++)

@@ -1,7 +1,4 @@
 #include "ReferenceBoltzmannGeneratorKernels.h"
-#include "SimTKOpenMMRealType.h"
-#include "internal/BoltzmannGeneratorModel.h"
-#include "openmm/OpenMMException.h"
 #include "openmm/reference/ReferencePlatform.h"
 
 using namespace BoltzmannPlugin;
@@ -9,20 +6,6 @@ using namespace OpenMM;
 
 void ReferenceCalcBoltzmannGeneratorForceKernel::initialize(const System& system, const BoltzmannGeneratorForce& force) {
     particles = force.getParticles();
-    kT = BOLTZ * force.getTemperature();
-    model.reset(new BoltzmannGeneratorModel(system, force, getPlatform().getName()));
-}
-
-ReferenceCalcBoltzmannGeneratorForceKernel::~ReferenceCalcBoltzmannGeneratorForceKernel() {
-}
-
-BoltzmannGeneratorModel& ReferenceCalcBoltzmannGeneratorForceKernel::getModel() {
-    return *model;
-}
-
-void ReferenceCalcBoltzmannGeneratorForceKernel::copyParametersToContext(ContextImpl& context, const BoltzmannGeneratorForce& force) {
-    model->reset(force);
-    kT = BOLTZ * force.getTemperature();
 }
 
 double ReferenceCalcBoltzmannGeneratorForceKernel::execute(ContextImpl& context, bool includeForces, bool includeEnergy) {

@@ -1,26 +1,21 @@
 #include "ReferenceIntegrateBoltzmannGeneratorStepKernel.h"
 #include "BoltzmannGeneratorIntegrator.h"
-#include "SimTKOpenMMRealType.h"
-#include "internal/BoltzmannGeneratorModel.h"
 #include "internal/CheckpointBlock.h"
 #include "openmm/OpenMMException.h"
 #include "openmm/internal/ContextImpl.h"
 
-#include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <limits>
 #include <sstream>
 
 using namespace BoltzmannPlugin;
 using namespace OpenMM;
 using namespace std;
 
-static const int checkpointVersion = 1;
+static const int checkpointVersion = 2;
 
 void ReferenceIntegrateBoltzmannGeneratorStepKernel::initialize(const System& system, const BoltzmannGeneratorIntegrator& integrator,
-                                                                BoltzmannGeneratorModel& model) {
-    this->model = &model;
+                                                                const vector<int>& planarParticles) {
     const int n = system.getNumParticles();
     inverseMasses.resize(n);
     for (int i = 0; i < n; i++) {
@@ -29,9 +24,8 @@ void ReferenceIntegrateBoltzmannGeneratorStepKernel::initialize(const System& sy
         hasVirtualSites |= system.isVirtualSite(i);
     }
     planarParticle.assign(n, false);
-    if (model.getDimension() == 2)
-        for (int p : model.getParticles())
-            planarParticle[p] = true;
+    for (int p : planarParticles)
+        planarParticle[p] = true;
     uint64_t seed = (uint32_t) integrator.getRandomNumberSeed();
     if (seed == 0) {
         random_device device;
@@ -39,18 +33,16 @@ void ReferenceIntegrateBoltzmannGeneratorStepKernel::initialize(const System& sy
     }
     random.seed(seed);
     gaussian.reset();
-    lastLoss = numeric_limits<double>::quiet_NaN();
 }
 
-void ReferenceIntegrateBoltzmannGeneratorStepKernel::langevinStep(ContextImpl& context, const BoltzmannGeneratorIntegrator& integrator,
-                                                                  vector<Vec3>& x) {
-    vector<Vec3> v, f;
+void ReferenceIntegrateBoltzmannGeneratorStepKernel::execute(ContextImpl& context, const BoltzmannGeneratorIntegrator& integrator, double kT) {
+    vector<Vec3> x, v, f;
     context.getPositions(x);
     context.getVelocities(v);
     context.getForces(f);
     const double dt = integrator.getStepSize();
     const double decay = exp(-integrator.getFriction() * dt);
-    const double noiseScale = sqrt(model->getKT() * (1.0 - decay * decay));
+    const double noiseScale = sqrt(kT * (1.0 - decay * decay));
     const int n = x.size();
     for (int i = 0; i < n; i++) {
         if (inverseMasses[i] == 0.0)
@@ -74,29 +66,6 @@ void ReferenceIntegrateBoltzmannGeneratorStepKernel::langevinStep(ContextImpl& c
     context.setStepCount(context.getStepCount() + 1);
 }
 
-void ReferenceIntegrateBoltzmannGeneratorStepKernel::execute(ContextImpl& context, const BoltzmannGeneratorIntegrator& integrator) {
-    vector<Vec3> positions;
-    langevinStep(context, integrator, positions);
-    steps++;
-    const int moveInterval = integrator.getFlowMoveInterval();
-    if (moveInterval > 0 && steps % moveInterval == 0) {
-        FlowMoveResult move = model->flowMove(context, positions, integrator.getProposalBatchSize(), integrator.getIntegrationForceGroups(),
-                                              hasVirtualSites);
-        flowMoves++;
-        proposalLogWeights.push_back(move.proposalLogWeight);
-        while ((int) proposalLogWeights.size() > integrator.getEssWindow())
-            proposalLogWeights.pop_front();
-        if (move.accepted)
-            acceptedFlowMoves++;
-    }
-    const int trainingInterval = integrator.getTrainingInterval();
-    if (trainingInterval > 0 && steps % trainingInterval == 0) {
-        BoltzmannGeneratorTrainingReport report = model->train(context, 1);
-        trainingIterations++;
-        lastLoss = report.lastLoss;
-    }
-}
-
 double ReferenceIntegrateBoltzmannGeneratorStepKernel::computeKineticEnergy(ContextImpl& context, const BoltzmannGeneratorIntegrator& integrator) {
     vector<Vec3> v;
     context.getVelocities(v);
@@ -107,51 +76,19 @@ double ReferenceIntegrateBoltzmannGeneratorStepKernel::computeKineticEnergy(Cont
     return energy;
 }
 
-double ReferenceIntegrateBoltzmannGeneratorStepKernel::getRunningEss() const {
-    if (proposalLogWeights.empty())
-        return 0.0;
-    const double maximum = *max_element(proposalLogWeights.begin(), proposalLogWeights.end());
-    if (!isfinite(maximum))
-        return 0.0;
-    double sum = 0.0, sumSquares = 0.0;
-    for (double logW : proposalLogWeights) {
-        const double w = exp(logW - maximum);
-        sum += w;
-        sumSquares += w * w;
-    }
-    return sum * sum / (sumSquares * proposalLogWeights.size());
-}
-
 void ReferenceIntegrateBoltzmannGeneratorStepKernel::createCheckpoint(ContextImpl& context, ostream& stream) const {
     ostringstream text;
-    text.precision(17);
-    text << checkpointVersion << ' ' << steps << ' ' << flowMoves << ' ' << acceptedFlowMoves << ' ' << trainingIterations << ' '
-         << lastLoss << ' ' << proposalLogWeights.size();
-    for (double logW : proposalLogWeights)
-        text << ' ' << logW;
-    text << '\n' << random << '\n' << gaussian << '\n';
+    text << checkpointVersion << '\n' << random << '\n' << gaussian << '\n';
     writeCheckpointBlock(stream, text.str());
-    model->saveState(stream);
 }
 
 void ReferenceIntegrateBoltzmannGeneratorStepKernel::loadCheckpoint(ContextImpl& context, istream& stream) {
-    istringstream text(readCheckpointBlock(stream, "integrator state"));
+    istringstream text(readCheckpointBlock(stream, "Langevin random state"));
     int version = 0;
-    size_t windowSize = 0;
-    string loss;
     text >> version;
     if (version != checkpointVersion)
-        throw OpenMMException("BoltzmannGeneratorIntegrator: unsupported checkpoint version " + to_string(version));
-    text >> steps >> flowMoves >> acceptedFlowMoves >> trainingIterations >> loss >> windowSize;
-    lastLoss = (loss == "nan" || loss == "-nan") ? numeric_limits<double>::quiet_NaN() : stod(loss);
-    proposalLogWeights.clear();
-    for (size_t i = 0; i < windowSize; i++) {
-        string value;
-        text >> value;
-        proposalLogWeights.push_back(value == "-inf" ? -numeric_limits<double>::infinity() : stod(value));
-    }
+        throw OpenMMException("BoltzmannGeneratorIntegrator: unsupported checkpoint version " + to_string(version) + " of the Langevin state");
     text >> random >> gaussian;
     if (!text)
-        throw OpenMMException("BoltzmannGeneratorIntegrator: the checkpoint's integrator state is malformed");
-    model->loadState(context, stream);
+        throw OpenMMException("BoltzmannGeneratorIntegrator: the checkpoint's Langevin state is malformed");
 }

@@ -1,0 +1,58 @@
+#ifndef OPENMM_BOLTZMANN_GENERATOR_MODEL_STATE_H_
+#define OPENMM_BOLTZMANN_GENERATOR_MODEL_STATE_H_
+
+// The LibTorch side of a BoltzmannGeneratorModel, shared by the model's source files and the
+// integrator's flow move. Kept out of BoltzmannGeneratorModel.h so that the public headers do not
+// pull in LibTorch. @private
+
+#include "internal/BoltzmannGeneratorModel.h"
+#include "internal/CentredTarget.h"
+#include "SystemTarget.h"
+#include "bg/AugmentedCouplingFlow.h"
+#include "bg/Optimizer.h"
+#include "bg/TrainingConfig.h"
+#include "bg/TrainingMethod.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace BoltzmannPlugin {
+
+/** Flow, random generator, target and training state of one Context's Boltzmann generator. @private */
+class BoltzmannGeneratorModel::State {
+public:
+    bg::AugmentedCouplingFlow flow{nullptr};
+    bg::TrainingConfig config;
+    torch::Generator generator = at::detail::createCPUGenerator(0);
+    /** The System the target evaluates: the Context's System less the BG force (and its group's forces if not 0). */
+    std::unique_ptr<OpenMM::System> targetSystem;
+    /** Inner Contexts over targetSystem; their box, parameters and held positions follow the Context. */
+    std::unique_ptr<SystemTarget> target;
+    /** target with every configuration placed at the modelled particles' current centre (sampling, FAB). */
+    std::unique_ptr<CentredTarget> centredTarget;
+    std::unique_ptr<bg::TrainingMethod> fab;
+    std::unique_ptr<bg::SkipClipAdam> fabOptimizer, mlOptimizer;
+    int64_t fabIterations = 0, mlUpdates = 0;
+    /**
+     * Optimiser state of maximum likelihood read from a checkpoint before that optimiser existed
+     * (an archive's bytes), applied when trainOnSamples() creates it.
+     */
+    std::string pendingMlOptimizer;
+
+    torch::ScalarType dtype() const {
+        return flow->getConfig().dtype == "float64" ? torch::kFloat64 : torch::kFloat32;
+    }
+};
+
+/** Positions (nm) of n configurations of N particles as a float64 tensor [n, N, D] (D = 2 keeps x, y). @private */
+torch::Tensor positionsToTensor(const std::vector<OpenMM::Vec3>& positions, int numParticles, int dimension);
+/** A tensor's values as float64 on the host, flattened. @private */
+std::vector<double> tensorToVector(const torch::Tensor& t);
+
+} // namespace BoltzmannPlugin
+
+#endif

@@ -1,0 +1,155 @@
+// Independence Metropolis-Hastings moves with flow proposals (BoltzmannGeneratorIntegrator).
+
+#include "internal/FlowMove.h"
+#include "internal/BoltzmannGeneratorModelState.h"
+#include "internal/CheckpointBlock.h"
+#include "openmm/OpenMMException.h"
+#include "openmm/internal/ContextImpl.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+using namespace BoltzmannPlugin;
+using namespace OpenMM;
+using namespace std;
+
+struct FlowMoveSampler::Cache {
+    torch::Tensor x, logQ, logPi;   // proposals [P, N, D] (zero centre), their log q(x, a) and log pi(a|x), float64
+    int64_t next = 0, version = -1;  // next unused proposal; the model's parameter version they were drawn with
+};
+
+FlowMoveSampler::FlowMoveSampler() : cache(new Cache()) {
+}
+
+FlowMoveSampler::~FlowMoveSampler() {
+}
+
+namespace {
+
+/** The Context's potential energy (kJ/mol) for the groups, +inf if it cannot be evaluated or is not finite. */
+double contextEnergy(ContextImpl& context, int groups) {
+    try {
+        const double energy = context.calcForcesAndEnergy(false, true, groups);
+        return isfinite(energy) ? energy : numeric_limits<double>::infinity();
+    }
+    catch (const exception&) {
+        return numeric_limits<double>::infinity();
+    }
+}
+
+/** Set positions (and recompute virtual sites) in the Context. */
+void setContextPositions(ContextImpl& context, const vector<Vec3>& positions) {
+    context.setPositions(positions);
+    const System& system = context.getSystem();
+    for (int i = 0; i < system.getNumParticles(); i++)
+        if (system.isVirtualSite(i)) {
+            context.computeVirtualSites();
+            break;
+        }
+}
+
+} // namespace
+
+FlowMoveResult FlowMoveSampler::move(BoltzmannGeneratorModel& model, ContextImpl& context, int proposalBatch, int groups) {
+    torch::NoGradGuard noGrad;
+    BoltzmannGeneratorModel::State& state = model.getState();
+    const vector<int>& particles = model.getParticles();
+    const int n = particles.size(), d = model.getDimension();
+    bg::AugmentedCouplingFlow& flow = state.flow;
+    const double inf = numeric_limits<double>::infinity(), kT = model.getKT();
+    vector<Vec3> positions;
+    context.getPositions(positions);
+
+    // The current state, centred; a ~ pi(a|x) is drawn afresh (a Gibbs step on a).
+    vector<Vec3> current(n);
+    for (int i = 0; i < n; i++)
+        current[i] = positions[particles[i]];
+    torch::Tensor x = positionsToTensor(current, n, d);
+    torch::Tensor centre = x.mean(1, true);
+    torch::Tensor xc = (x - centre).to(state.dtype());
+    torch::Tensor a = flow->augmentedTarget().sample(xc, flow->getConfig().numAugmented, state.generator);
+    const double logQ = flow->logProb(xc, a).item<double>();
+    const double logPi = flow->augmentedTarget().logProb(a, xc).item<double>();
+
+    // The proposal, from a cache of flow samples drawn with the current parameters. Their log q is
+    // evaluated in the same (inverse) direction as the current state's, so both sides of the
+    // acceptance ratio carry the same rounding.
+    if (cache->version != model.getParameterVersion() || cache->next >= cache->x.size(0)) {
+        bg::FlowSample s = flow->sample(max(1, proposalBatch), state.generator);
+        cache->x = s.x.to(torch::kFloat64);
+        cache->logQ = flow->logProb(s.x, s.a).to(torch::kFloat64);
+        cache->logPi = flow->augmentedTarget().logProb(s.a, s.x).to(torch::kFloat64);
+        cache->next = 0;
+        cache->version = model.getParameterVersion();
+    }
+    const int64_t k = cache->next++;
+    torch::Tensor proposal = (cache->x.slice(0, k, k + 1) + centre).contiguous();
+    const double proposalLogQ = cache->logQ[k].item<double>();
+    const double proposalLogPi = cache->logPi[k].item<double>();
+
+    // Energies from the Context itself (its box, parameters and the integration force groups), so
+    // the move leaves exactly the distribution that the dynamics sample invariant.
+    const double energy = contextEnergy(context, groups);
+    vector<Vec3> proposed = positions;
+    const double* data = proposal.data_ptr<double>();
+    bool finite = true;
+    for (int i = 0; i < n; i++) {
+        proposed[particles[i]] = Vec3(data[i * d], data[i * d + 1], d == 3 ? data[i * d + 2] : 0.0);
+        for (int c = 0; c < 3; c++)
+            finite &= isfinite(proposed[particles[i]][c]);
+    }
+    double proposalEnergy = inf;
+    if (finite) {
+        setContextPositions(context, proposed);
+        proposalEnergy = contextEnergy(context, groups);
+    }
+    const double logW = -energy / kT + logPi - logQ;
+    const double logWProposal = -proposalEnergy / kT + proposalLogPi - proposalLogQ;
+    const double logUniform = log(torch::rand({1}, state.generator, torch::kFloat64).item<double>());
+    FlowMoveResult result;
+    const bool proposalValid = isfinite(logWProposal), currentValid = isfinite(logW);
+    result.proposalLogWeight = proposalValid ? logWProposal : -inf;
+    result.accepted = proposalValid && (!currentValid || logUniform < logWProposal - logW);
+    if (!result.accepted && finite)
+        setContextPositions(context, positions);   // restore
+    return result;
+}
+
+void FlowMoveSampler::save(BoltzmannGeneratorModel& model, ostream& stream) const {
+    torch::serialize::OutputArchive archive;
+    const bool valid = cache->version == model.getParameterVersion() && cache->x.defined();
+    archive.write("counters", torch::tensor({cache->next, int64_t(valid ? 1 : 0)}, torch::kInt64));
+    if (valid) {
+        archive.write("x", cache->x);
+        archive.write("logQ", cache->logQ);
+        archive.write("logPi", cache->logPi);
+    }
+    ostringstream bytes;
+    archive.save_to(bytes);
+    writeCheckpointBlock(stream, bytes.str());
+}
+
+void FlowMoveSampler::load(BoltzmannGeneratorModel& model, istream& stream) {
+    const string data = readCheckpointBlock(stream, "flow-move proposals");
+    try {
+        istringstream bytes(data);
+        torch::serialize::InputArchive archive;
+        archive.load_from(bytes);
+        torch::Tensor counters;
+        archive.read("counters", counters);
+        cache.reset(new Cache());
+        if (counters[1].item<int64_t>() != 0) {
+            archive.read("x", cache->x);
+            archive.read("logQ", cache->logQ);
+            archive.read("logPi", cache->logPi);
+            cache->next = counters[0].item<int64_t>();
+            cache->version = model.getParameterVersion();
+        }
+    }
+    catch (const exception& e) {
+        throw OpenMMException(string("BoltzmannGeneratorIntegrator: cannot read the flow-move proposals of the checkpoint: ") + e.what());
+    }
+}

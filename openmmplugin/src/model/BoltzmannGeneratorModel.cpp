@@ -1,0 +1,154 @@
+// Set-up of the per-Context model: flow, settings, generator and the target System.
+
+#include "internal/BoltzmannGeneratorModelState.h"
+#include "SimTKOpenMMRealType.h"
+#include "bg/FlowConfig.h"
+#include "openmm/OpenMMException.h"
+#include "openmm/serialization/XmlSerializer.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <random>
+
+using namespace BoltzmannPlugin;
+using namespace OpenMM;
+using namespace std;
+
+namespace {
+
+const int64_t inferenceChunk = 256;   // rows per flow pass without gradients
+
+uint64_t seedFor(int seed) {
+    if (seed != 0)
+        return (uint64_t) (uint32_t) seed;
+    random_device device;
+    return ((uint64_t) device() << 32) ^ device();
+}
+
+bg::TrainingConfig trainingConfigOf(const BoltzmannGeneratorForce& force) {
+    bg::TrainingConfig config;
+    try {
+        if (!force.getTrainingSettings().empty())
+            config = bg::TrainingConfig::fromJson(force.getTrainingSettings());
+        config.validate();
+    }
+    catch (const exception& e) {
+        throw OpenMMException(string("BoltzmannGeneratorForce: invalid training settings: ") + e.what());
+    }
+    if (config.device != "cpu")
+        throw OpenMMException("BoltzmannGeneratorForce: the training setting device=\"" + config.device +
+                              "\" is not supported inside a Context yet (the flow runs on the CPU there); use device \"cpu\"");
+    return config;
+}
+
+/** The force's flow: its stored weights, or a fresh initialisation of its (or the default) configuration. */
+bg::AugmentedCouplingFlow flowOf(const BoltzmannGeneratorForce& force, uint64_t seed) {
+    const int n = force.getNumParticles(), d = force.getDimension();
+    bg::AugmentedCouplingFlow flow{nullptr};
+    try {
+        if (force.hasFlow() && !force.getFlowWeights().empty())
+            flow = bg::loadFlow(force.getFlowWeights());
+        else {
+            bg::FlowConfig flowConfig;
+            if (force.hasFlow())
+                flowConfig = bg::FlowConfig::fromJson(force.getFlowConfig());
+            else {
+                flowConfig.numParticles = n;
+                flowConfig.dimension = d;
+                if (d == 3 && n < 3)
+                    flowConfig.projection = bg::Projection::Vector;   // a pair has no frame in 3-D
+            }
+            torch::manual_seed(seed);
+            flow = bg::AugmentedCouplingFlow(flowConfig);
+        }
+    }
+    catch (const exception& e) {
+        throw OpenMMException(string("BoltzmannGeneratorForce: cannot build the flow: ") + e.what());
+    }
+    const bg::FlowConfig& config = flow->getConfig();
+    if (config.numParticles != n || config.dimension != d)
+        throw OpenMMException("BoltzmannGeneratorForce: the flow models " + to_string(config.numParticles) + " particles in " +
+                              to_string(config.dimension) + " dimensions, but the force has " + to_string(n) + " particles in " +
+                              to_string(d) + (force.isPlanar() ? " (planar)" : ""));
+    return flow;
+}
+
+} // namespace
+
+torch::Tensor BoltzmannPlugin::positionsToTensor(const vector<Vec3>& positions, int n, int d) {
+    const int64_t batch = positions.size() / n;
+    torch::Tensor x = torch::empty({batch, n, d}, torch::kFloat64);
+    double* data = x.data_ptr<double>();
+    for (size_t i = 0; i < positions.size(); i++)
+        for (int k = 0; k < d; k++)
+            data[i * d + k] = positions[i][k];
+    return x;
+}
+
+vector<double> BoltzmannPlugin::tensorToVector(const torch::Tensor& t) {
+    torch::Tensor c = t.detach().to(torch::kCPU, torch::kFloat64).contiguous();
+    return vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+}
+
+BoltzmannGeneratorModel::BoltzmannGeneratorModel(const System& system, const BoltzmannGeneratorForce& force, const string& platformName)
+        : system(system), platformName(platformName), state(new State()) {
+    reset(force);
+}
+
+BoltzmannGeneratorModel::~BoltzmannGeneratorModel() {
+}
+
+void BoltzmannGeneratorModel::reset(const BoltzmannGeneratorForce& force) {
+    bg::TrainingConfig config = trainingConfigOf(force);
+    const uint64_t seed = seedFor(force.getRandomNumberSeed());
+    bg::AugmentedCouplingFlow flow = flowOf(force, seed);
+    if (state->flow && (force.getParticles() != particles || force.getDimension() != getDimension() || force.getForceGroup() != forceGroup))
+        throw OpenMMException("BoltzmannGeneratorForce: updateParametersInContext() cannot change the modelled particles, the planar "
+                              "flag or the force group; create a new Context (or call reinitialize())");
+    particles = force.getParticles();
+    forceGroup = force.getForceGroup();
+    kT = BOLTZ * force.getTemperature();
+    if (state->targetSystem == nullptr) {
+        // The target is every other force; when the BG force has a group of its own (not 0), the
+        // forces that share that group are left out as well (SystemTarget drops the BG force).
+        state->targetSystem.reset(XmlSerializer::clone<System>(system));
+        if (forceGroup != 0)
+            for (int i = state->targetSystem->getNumForces() - 1; i >= 0; i--)
+                if (state->targetSystem->getForce(i).getForceGroup() == forceGroup)
+                    state->targetSystem->removeForce(i);
+    }
+    // Sampling and density evaluation go through the flow in chunks, so large requests (and
+    // marginal densities, which repeat every configuration numDraws times) need bounded memory.
+    flow->setInferenceBatchSize(inferenceChunk);
+    state->flow = flow;
+    state->config = config;
+    state->generator = at::detail::createCPUGenerator(seed + 1);
+    state->fab.reset();
+    state->fabOptimizer.reset();
+    state->mlOptimizer.reset();
+    state->pendingMlOptimizer.clear();
+    state->fabIterations = state->mlUpdates = 0;
+    state->centredTarget.reset();
+    state->target.reset();   // the temperature may have changed
+    parameterVersion++;
+}
+
+int BoltzmannGeneratorModel::getDimension() const {
+    return state->flow->getConfig().dimension;
+}
+
+void BoltzmannGeneratorModel::checkPositions(const vector<Vec3>& positions, const char* where) const {
+    const size_t n = particles.size();
+    if (positions.empty() || positions.size() % n != 0)
+        throw OpenMMException(string("BoltzmannGeneratorForce: ") + where + " needs a multiple of " + to_string(n) +
+                              " positions (one block per configuration of the modelled particles), got " + to_string(positions.size()));
+    for (size_t i = 0; i < positions.size(); i++)
+        for (int d = 0; d < 3; d++)
+            if (!isfinite(positions[i][d]))
+                throw OpenMMException(string("BoltzmannGeneratorForce: ") + where + ": position " + to_string(i) + " is not finite");
+}
+
+string BoltzmannGeneratorModel::getWeights() {
+    return bg::saveFlow(state->flow);
+}

@@ -1,0 +1,93 @@
+// Samples, densities, importance weights and target energies of the per-Context model.
+
+#include "internal/BoltzmannGeneratorModelState.h"
+#include "openmm/OpenMMException.h"
+#include "openmm/internal/ContextImpl.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <limits>
+#include <unistd.h>
+
+using namespace BoltzmannPlugin;
+using namespace OpenMM;
+using namespace std;
+
+namespace {
+
+const double minusInfinity = -numeric_limits<double>::infinity();
+
+/** The machine's physical memory in bytes (0 if unknown). */
+double physicalMemoryBytes() {
+    const long pages = sysconf(_SC_PHYS_PAGES), pageSize = sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && pageSize > 0 ? double(pages) * double(pageSize) : 0.0;
+}
+
+/** Non-finite log densities (NaN from overflow, +inf) become -inf: such a configuration has no density. */
+torch::Tensor finiteOrMinusInfinity(const torch::Tensor& logQ) {
+    return torch::where(torch::isfinite(logQ), logQ, torch::full_like(logQ, minusInfinity));
+}
+
+} // namespace
+
+BoltzmannGeneratorSamples BoltzmannGeneratorModel::sample(ContextImpl& context, int numSamples) {
+    if (numSamples < 1)
+        throw OpenMMException("BoltzmannGeneratorForce: sample() needs a positive number of samples, got " + to_string(numSamples));
+    const int n = particles.size(), d = getDimension();
+    // x and the augmented variables in float64, a few copies of them, and the results.
+    const double bytesPerSample = 8.0 * n * d * (state->flow->getConfig().numAugmented + 1) * 4 + 24.0 * n + 32.0;
+    const double memory = physicalMemoryBytes();
+    if (memory > 0 && bytesPerSample * numSamples > 0.5 * memory)
+        throw OpenMMException("BoltzmannGeneratorForce: sample(): " + to_string(numSamples) + " samples of " + to_string(n) +
+                              " particles need about " + to_string(int64_t(bytesPerSample * numSamples / (1 << 30))) +
+                              " GiB, more than half of this machine's memory (" + to_string(int64_t(memory / (1 << 30))) +
+                              " GiB); draw them in smaller batches");
+    refreshTarget(context);
+    torch::NoGradGuard noGrad;
+    bg::FlowSample s = state->flow->sample(numSamples, state->generator);
+    torch::Tensor logPi = state->flow->augmentedTarget().logProb(s.a, s.x).to(torch::kFloat64);
+    torch::Tensor logQ = s.logProb.to(torch::kFloat64);
+    torch::Tensor x = state->centredTarget->placeAtCentre(s.x);
+    bg::EnergyEvaluation e = state->target->evaluate(x, false);
+    torch::Tensor logW = torch::where(e.valid & torch::isfinite(logQ), -e.energy + logPi - logQ, torch::full_like(logQ, minusInfinity));
+    BoltzmannGeneratorSamples result;
+    result.numSamples = numSamples;
+    result.numParticles = n;
+    result.positions.resize((size_t) numSamples * n);
+    torch::Tensor xc = x.contiguous();
+    const double* data = xc.data_ptr<double>();
+    for (size_t i = 0; i < result.positions.size(); i++)
+        result.positions[i] = Vec3(data[i * d], data[i * d + 1], d == 3 ? data[i * d + 2] : 0.0);
+    result.logProb = tensorToVector(logQ);
+    result.logWeights = tensorToVector(logW);
+    result.energies = tensorToVector(e.energy * kT);
+    return result;
+}
+
+vector<double> BoltzmannGeneratorModel::computeLogProb(ContextImpl& context, const vector<Vec3>& positions, int numDraws) {
+    checkPositions(positions, "computeLogProb()");
+    if (numDraws < 1)
+        throw OpenMMException("BoltzmannGeneratorForce: numDraws must be positive, got " + to_string(numDraws));
+    torch::NoGradGuard noGrad;
+    torch::Tensor x = positionsToTensor(positions, particles.size(), getDimension());
+    // Centre in float64 first, so that far-away configurations lose no precision in the flow's dtype.
+    x = (x - x.mean(1, true)).to(state->dtype());
+    return tensorToVector(finiteOrMinusInfinity(state->flow->marginalLogProb(x, numDraws, state->generator).to(torch::kFloat64)));
+}
+
+vector<double> BoltzmannGeneratorModel::computeEnergies(ContextImpl& context, const vector<Vec3>& positions) {
+    checkPositions(positions, "computeEnergies()");
+    refreshTarget(context);
+    torch::Tensor x = positionsToTensor(positions, particles.size(), getDimension());
+    return tensorToVector(state->target->evaluate(x, false).energy * kT);
+}
+
+vector<double> BoltzmannGeneratorModel::computeLogWeights(ContextImpl& context, const vector<Vec3>& positions, int numDraws) {
+    vector<double> logQ = computeLogProb(context, positions, numDraws);
+    vector<double> energies = computeEnergies(context, positions);
+    vector<double> logW(logQ.size());
+    for (size_t i = 0; i < logW.size(); i++)
+        logW[i] = isfinite(energies[i]) && isfinite(logQ[i]) ? -energies[i] / kT - logQ[i] : minusInfinity;
+    return logW;
+}

@@ -1,6 +1,7 @@
 #include "bg/AugmentedCouplingFlow.h"
 
 #include "bg/Checksum.h"
+#include "bg/SavedFlow.h"
 
 #include "CheckpointedCoupling.h"
 

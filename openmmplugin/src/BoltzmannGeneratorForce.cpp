@@ -1,7 +1,7 @@
 #include "BoltzmannGeneratorForce.h"
 #include "BoltzmannGeneratorKernels.h"
-#include "bg/AugmentedCouplingFlow.h"
 #include "bg/FlowConfig.h"
+#include "bg/SavedFlow.h"
 #include "bg/TrainingConfig.h"
 #include "internal/BoltzmannGeneratorForceImpl.h"
 #include "internal/BoltzmannGeneratorModel.h"

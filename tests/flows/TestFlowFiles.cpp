@@ -5,6 +5,7 @@
 #include "TrainingTestUtilities.h"
 #include "bg/AugmentedCouplingFlow.h"
 #include "bg/Checksum.h"
+#include "bg/SavedFlow.h"
 #include "bg/MaximumLikelihoodMethod.h"
 #include "bg/Optimizer.h"
 #include "bg/TrainingMethodFactory.h"

@@ -114,29 +114,13 @@ private:
 };
 TORCH_MODULE(AugmentedCouplingFlow);
 
-/**
- * Serialise configuration and weights into one byte string (for files and XML embedding): a text
- * header "BGFLOW2" with the lengths and the CRC-32 checksum (bg/Checksum.h) of the payload, then the
- * configuration JSON and the torch archive of the module. Throws what LibTorch throws (c10::Error)
- * if the module cannot be archived.
- */
+/** Serialise configuration and weights into one byte string (for files and XML embedding). */
 std::string saveFlow(AugmentedCouplingFlow& flow);
-/**
- * Rebuild a flow from saveFlow() bytes (the current "BGFLOW2" format, whose checksum is verified,
- * or the older "BGFLOW1" format without a checksum). Throws std::invalid_argument for data that is
- * not a saved flow, a malformed or truncated header, truncated or corrupted data ("loadFlow:
- * checksum mismatch: the data is corrupted"), an invalid configuration or unreadable weights.
- */
+/** Rebuild a flow from saveFlow() bytes; throws std::invalid_argument on malformed data. */
 AugmentedCouplingFlow loadFlow(const std::string& bytes);
-/**
- * The configuration stored in saveFlow() bytes, read from the header without building the model
- * (the checksum of "BGFLOW2" data is verified). Throws std::invalid_argument as loadFlow() does for
- * a bad header, corrupted data or an invalid configuration; the torch archive itself is not read.
- */
-FlowConfig readFlowConfig(const std::string& bytes);
-/** Write saveFlow() bytes to a file. Throws std::invalid_argument if the file cannot be written. */
+/** Write saveFlow() bytes to a file. */
 void saveFlowToFile(AugmentedCouplingFlow& flow, const std::string& path);
-/** Read a flow written by saveFlowToFile(). Throws std::invalid_argument as loadFlow() does, or if the file cannot be opened. */
+/** Read a flow written by saveFlowToFile(). */
 AugmentedCouplingFlow loadFlowFromFile(const std::string& path);
 
 } // namespace bg

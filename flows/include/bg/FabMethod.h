@@ -31,11 +31,7 @@ struct FabSettings {
     /** Throws std::invalid_argument naming the field if a value is unusable. */
     void validate() const;
     std::string toJson() const;
-    /**
-     * Parse JSON (keys as the member names; "ais" is an object); unknown keys are rejected.
-     * Throws std::invalid_argument for malformed JSON, duplicate keys (at any nesting level,
-     * "duplicate key 'x'"), unknown keys and wrong value types.
-     */
+    /** Parse JSON (keys as the member names; "ais" is an object); unknown keys are rejected. */
     static FabSettings fromJson(const std::string& json);
 };
 

@@ -52,11 +52,7 @@ struct FlowConfig {
     /** Inner transforms per coupling layer after resolving the default. */
     int resolvedInnerTransforms() const;
     std::string toJson() const;
-    /**
-     * Parse JSON written by toJson(); unknown keys are rejected, missing keys keep their defaults.
-     * Throws std::invalid_argument for malformed JSON, duplicate keys (at any nesting level,
-     * "duplicate key 'x'"), unknown keys and wrong value types.
-     */
+    /** Parse JSON written by toJson(); unknown keys are rejected, missing keys keep their defaults. */
     static FlowConfig fromJson(const std::string& json);
 };
 

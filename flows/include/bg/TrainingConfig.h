@@ -47,11 +47,7 @@ struct TrainingConfig {
     /** Throws std::invalid_argument with a message naming the field if the configuration is unusable. */
     void validate() const;
     std::string toJson() const;
-    /**
-     * Parse JSON written by toJson(); unknown keys are rejected, missing keys keep their defaults.
-     * Throws std::invalid_argument for malformed JSON, duplicate keys (at any nesting level,
-     * "duplicate key 'x'"), unknown keys, wrong value types and values validate() refuses.
-     */
+    /** Parse JSON written by toJson(); unknown keys are rejected, missing keys keep their defaults. */
     static TrainingConfig fromJson(const std::string& json);
 };
 

@@ -25,7 +25,7 @@ POSITIONS = [openmm.Vec3(0, 0, 0), openmm.Vec3(0.16, 0.01, 0), openmm.Vec3(0.2, 
              openmm.Vec3(0.36, 0.2, -0.05)] * unit.nanometer
 
 
-def tiny_config(num_particles, dimension=2):
+def tiny_config(num_particles, dimension=3):
     return ('{"numParticles": %d, "dimension": %d, "numBlocks": 1, "egnnLayers": 1, "egnnWidth": 8, '
             '"invariantFeatures": 8, "headWidths": [8], "splineBins": 4%s}'
             % (num_particles, dimension, ', "projection": "vector"' if dimension == 3 and num_particles < 3 else ""))

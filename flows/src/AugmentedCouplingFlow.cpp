@@ -1,5 +1,8 @@
 #include "bg/AugmentedCouplingFlow.h"
 
+#include "bg/Checksum.h"
+#include "bg/SavedFlow.h"
+
 #include "CheckpointedCoupling.h"
 
 #include <torch/torch.h>
@@ -176,9 +179,71 @@ int64_t AugmentedCouplingFlowImpl::numParameters() const {
     return count;
 }
 
-// ---- Serialisation: "BGFLOW1\n" + <config length> "\n" + config JSON + torch archive of the module.
+// ---- Serialisation.
+// Version 2 (written): "BGFLOW2\n" <config length> " " <payload length> " " <CRC-32 of the payload,
+// 8 hex digits> "\n" payload, where payload = config JSON + torch archive of the module.
+// Version 1 (still read, no checksum): "BGFLOW1\n" <config length> "\n" config JSON + torch archive.
 
-static const std::string magic = "BGFLOW1\n";
+static const std::string magicVersion1 = "BGFLOW1\n", magicVersion2 = "BGFLOW2\n";
+
+namespace {
+
+/** A parsed saveFlow() header: the configuration JSON and where the torch archive starts. */
+struct SavedFlowLayout {
+    std::string configJson;
+    size_t archiveOffset = 0;
+};
+
+size_t parseLength(const std::string& text) {
+    if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos || text.size() > 18)
+        throw std::invalid_argument("loadFlow: malformed header");
+    return std::stoull(text);
+}
+
+SavedFlowLayout parseSavedFlow(const std::string& bytes) {
+    const bool version2 = bytes.compare(0, magicVersion2.size(), magicVersion2) == 0;
+    if (!version2 && bytes.compare(0, magicVersion1.size(), magicVersion1) != 0)
+        throw std::invalid_argument("loadFlow: the data is not a saved AugmentedCouplingFlow");
+    const size_t headerStart = magicVersion1.size();
+    const size_t lineEnd = bytes.find('\n', headerStart);
+    if (lineEnd == std::string::npos)
+        throw std::invalid_argument("loadFlow: truncated header");
+    const std::string header = bytes.substr(headerStart, lineEnd - headerStart);
+    SavedFlowLayout layout;
+    size_t configLength = 0;
+    if (version2) {
+        std::istringstream fields(header);
+        std::string configText, payloadText, checksumText, extra;
+        if (!(fields >> configText >> payloadText >> checksumText) || (fields >> extra))
+            throw std::invalid_argument("loadFlow: malformed header");
+        configLength = parseLength(configText);
+        const size_t payloadLength = parseLength(payloadText);
+        uint32_t expected = 0;
+        try {
+            expected = checksumFromHex(checksumText);
+        }
+        catch (const std::invalid_argument&) {
+            throw std::invalid_argument("loadFlow: malformed header");
+        }
+        const size_t available = bytes.size() - (lineEnd + 1);
+        if (available < payloadLength)
+            throw std::invalid_argument("loadFlow: truncated data (" + std::to_string(available) + " of " + std::to_string(payloadLength) +
+                                        " bytes): the data is corrupted");
+        if (available > payloadLength || configLength > payloadLength ||
+            checksum(bytes.data() + lineEnd + 1, payloadLength) != expected)
+            throw std::invalid_argument("loadFlow: checksum mismatch: the data is corrupted");
+    }
+    else {
+        configLength = parseLength(header);
+        if (lineEnd + 1 + configLength > bytes.size())
+            throw std::invalid_argument("loadFlow: truncated configuration");
+    }
+    layout.configJson = bytes.substr(lineEnd + 1, configLength);
+    layout.archiveOffset = lineEnd + 1 + configLength;
+    return layout;
+}
+
+} // namespace
 
 std::string saveFlow(AugmentedCouplingFlow& flow) {
     std::string json = flow->getConfig().toJson();
@@ -186,27 +251,20 @@ std::string saveFlow(AugmentedCouplingFlow& flow) {
     flow->save(archive);
     std::ostringstream weights;
     archive.save_to(weights);
-    return magic + std::to_string(json.size()) + "\n" + json + weights.str();
+    const std::string payload = json + weights.str();
+    return magicVersion2 + std::to_string(json.size()) + " " + std::to_string(payload.size()) + " " + checksumToHex(checksum(payload)) +
+           "\n" + payload;
+}
+
+FlowConfig readFlowConfig(const std::string& bytes) {
+    return FlowConfig::fromJson(parseSavedFlow(bytes).configJson);
 }
 
 AugmentedCouplingFlow loadFlow(const std::string& bytes) {
-    if (bytes.compare(0, magic.size(), magic) != 0)
-        throw std::invalid_argument("loadFlow: the data is not a saved AugmentedCouplingFlow");
-    size_t lineEnd = bytes.find('\n', magic.size());
-    if (lineEnd == std::string::npos)
-        throw std::invalid_argument("loadFlow: truncated header");
-    size_t length = 0;
-    try {
-        length = std::stoul(bytes.substr(magic.size(), lineEnd - magic.size()));
-    }
-    catch (const std::exception&) {
-        throw std::invalid_argument("loadFlow: malformed header");
-    }
-    if (lineEnd + 1 + length > bytes.size())
-        throw std::invalid_argument("loadFlow: truncated configuration");
-    FlowConfig config = FlowConfig::fromJson(bytes.substr(lineEnd + 1, length));
+    const SavedFlowLayout layout = parseSavedFlow(bytes);
+    FlowConfig config = FlowConfig::fromJson(layout.configJson);
     AugmentedCouplingFlow flow(config);
-    std::istringstream weights(bytes.substr(lineEnd + 1 + length));
+    std::istringstream weights(bytes.substr(layout.archiveOffset));
     torch::serialize::InputArchive archive;
     try {
         archive.load_from(weights);

@@ -5,19 +5,43 @@
 
 #include <nlohmann/json.hpp>
 
+#include <set>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace bg {
 
 /**
  * Parse text that must hold one JSON object. Throws std::invalid_argument with a message starting
- * "<owner>: " for malformed JSON or a JSON value that is not an object.
+ * "<owner>: " for malformed JSON, a JSON value that is not an object, or a key that appears twice
+ * in the same object at any nesting level ("<owner>: duplicate key 'x' in the JSON text"; the
+ * parser alone would keep the last value silently).
  */
 inline nlohmann::json parseJsonObject(const std::string& text, const std::string& owner) {
+    // One set of keys per object being parsed, innermost last.
+    std::vector<std::set<std::string>> openObjects;
+    auto checkKeys = [&](int, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+        switch (event) {
+        case nlohmann::json::parse_event_t::object_start:
+            openObjects.emplace_back();
+            break;
+        case nlohmann::json::parse_event_t::object_end:
+            if (!openObjects.empty())
+                openObjects.pop_back();
+            break;
+        case nlohmann::json::parse_event_t::key:
+            if (!openObjects.empty() && !openObjects.back().insert(parsed.get<std::string>()).second)
+                throw std::invalid_argument(owner + ": duplicate key '" + parsed.get<std::string>() + "' in the JSON text");
+            break;
+        default:
+            break;
+        }
+        return true;
+    };
     nlohmann::json j;
     try {
-        j = nlohmann::json::parse(text);
+        j = nlohmann::json::parse(text, checkKeys);
     }
     catch (const nlohmann::json::exception& e) {
         throw std::invalid_argument(owner + ": invalid JSON: " + e.what());

@@ -64,15 +64,8 @@ void TrainingConfig::validate() const {
         fail("numThreads must be positive");
     if (device != "cpu" && device.rfind("cuda", 0) != 0)
         fail("device must be \"cpu\" or \"cuda\" (optionally \"cuda:<index>\"), got \"" + device + "\"");
-    json f;
-    try {
-        f = json::parse(fab);
-    }
-    catch (const json::exception& e) {
-        fail(std::string("fab is not valid JSON: ") + e.what());
-    }
-    if (!f.is_object())
-        fail("fab must be a JSON object");
+    // Malformed JSON, a value that is not an object, or duplicate keys.
+    parseJsonObject(fab, "TrainingConfig: fab");
 }
 
 std::string TrainingConfig::toJson() const {

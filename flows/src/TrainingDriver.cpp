@@ -1,7 +1,9 @@
 #include "bg/TrainingDriver.h"
 #include "bg/TrainingMethodFactory.h"
 
+#include "bg/Checksum.h"
 #include "bg/NpyIO.h"
+#include "bg/TrainingState.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
@@ -10,6 +12,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -84,25 +87,67 @@ void TrainingDriver::openLog(bool append) {
     logOpen = true;
 }
 
+// checkpoint.pt: "BGCKPT1\n" <archive length> " " <CRC-32 of the archive, 8 hex digits> "\n" followed
+// by the torch archive (saveTrainingState() keys plus "counters" and "elapsed"). Files without the
+// header (written before the checksum) are read as a bare archive.
+static const std::string checkpointMagic = "BGCKPT1\n";
+
 void TrainingDriver::writeCheckpoint() {
-    torch::serialize::OutputArchive archive, flowArchive, optimizerArchive, methodArchive;
-    flow->save(flowArchive);
-    optimizer->save(optimizerArchive);
-    method->save(methodArchive);
-    archive.write("flow", flowArchive);
-    archive.write("optimizer", optimizerArchive);
-    archive.write("method", methodArchive);
-    archive.write("generator", generator.get_state());
+    torch::serialize::OutputArchive archive;
+    saveTrainingState(archive, flow, optimizer.get(), method.get(), generator);
     archive.write("counters", torch::tensor({step, totalSteps}, torch::kInt64));
     archive.write("elapsed", torch::tensor({elapsed}, torch::kFloat64));
-    archive.write("methodName", c10::IValue(method->name()));
-    archive.write("flowConfig", c10::IValue(flow->getConfig().toJson()));
+    std::ostringstream bytes;
+    archive.save_to(bytes);
+    const std::string data = bytes.str();
     const std::string path = outputPath("checkpoint.pt"), temporary = path + ".tmp";
-    archive.save_to(temporary);
+    {
+        std::ofstream file(temporary, std::ios::binary | std::ios::trunc);
+        file << checkpointMagic << data.size() << " " << checksumToHex(checksum(data)) << "\n";
+        file.write(data.data(), data.size());
+        file.close();
+        if (!file)
+            throw std::runtime_error("TrainingDriver: cannot write " + temporary);
+    }
     fs::rename(temporary, path);
     const std::string model = outputPath("model.bgflow"), modelTemporary = model + ".tmp";
     saveFlowToFile(flow, modelTemporary);
     fs::rename(modelTemporary, model);
+}
+
+/** The torch archive bytes of a checkpoint.pt file, checksum verified; throws std::runtime_error. */
+static std::string readCheckpointArchive(const std::string& path) {
+    std::ifstream file(path, std::ios::binary);
+    if (!file)
+        throw std::runtime_error("cannot open the file");
+    std::stringstream buffer;
+    buffer << file.rdbuf();
+    const std::string bytes = buffer.str();
+    if (bytes.compare(0, checkpointMagic.size(), checkpointMagic) != 0) {
+        if (bytes.compare(0, 2, "PK") == 0)
+            return bytes;   // a bare zip archive, written before the checksum was added
+        throw std::runtime_error("the file is not a checkpoint (unknown header): the checkpoint is corrupted");
+    }
+    const size_t lineEnd = bytes.find('\n', checkpointMagic.size());
+    std::istringstream header(bytes.substr(checkpointMagic.size(), lineEnd == std::string::npos ? 0 : lineEnd - checkpointMagic.size()));
+    uint64_t length = 0;
+    std::string sumText;
+    uint32_t expected = 0;
+    try {
+        if (lineEnd == std::string::npos || !(header >> length >> sumText))
+            throw std::invalid_argument("no length and checksum");
+        expected = checksumFromHex(sumText);
+    }
+    catch (const std::invalid_argument&) {
+        throw std::runtime_error("malformed header: the checkpoint is corrupted");
+    }
+    const size_t available = bytes.size() - (lineEnd + 1);
+    if (available < length)
+        throw std::runtime_error("truncated (" + std::to_string(available) + " of " + std::to_string(length) +
+                                 " bytes): the checkpoint is corrupted");
+    if (available > length || checksum(bytes.data() + lineEnd + 1, length) != expected)
+        throw std::runtime_error("checksum mismatch: the checkpoint is corrupted");
+    return bytes.substr(lineEnd + 1);
 }
 
 void TrainingDriver::resumeFromCheckpoint() {
@@ -110,30 +155,22 @@ void TrainingDriver::resumeFromCheckpoint() {
     if (!fs::exists(path))
         throw std::runtime_error("TrainingDriver: no checkpoint to resume from at " + path);
     try {
-        torch::serialize::InputArchive archive, flowArchive, optimizerArchive, methodArchive;
-        archive.load_from(path);
-        c10::IValue name, flowJson;
-        archive.read("methodName", name);
-        archive.read("flowConfig", flowJson);
-        if (name.toStringRef() != method->name())
-            throw std::runtime_error("the checkpoint was written by method '" + name.toStringRef() + "', not '" + method->name() + "'");
-        if (FlowConfig::fromJson(flowJson.toStringRef()).toJson() != flow->getConfig().toJson())
+        std::istringstream bytes(readCheckpointArchive(path));
+        torch::serialize::InputArchive archive;
+        archive.load_from(bytes);
+        const TrainingStateContents contents = readTrainingStateContents(archive);
+        if (contents.methodName != method->name())
+            throw std::runtime_error("the checkpoint was written by method '" + contents.methodName + "', not '" + method->name() + "'");
+        if (contents.flowConfig != flow->getConfig().toJson())
             throw std::runtime_error("the checkpoint's flow configuration differs from this run's");
-        archive.read("flow", flowArchive);
-        archive.read("optimizer", optimizerArchive);
-        archive.read("method", methodArchive);
-        flow->load(flowArchive);
-        optimizer->load(optimizerArchive);
-        method->load(methodArchive);
-        torch::Tensor state, counters, seconds;
-        archive.read("generator", state);
+        torch::Tensor counters, seconds;
         archive.read("counters", counters);
         archive.read("elapsed", seconds);
-        generator.set_state(state);
-        step = counters[0].item<int64_t>();
         if (counters[1].item<int64_t>() != totalSteps)
             throw std::runtime_error("the checkpoint's run has " + std::to_string(counters[1].item<int64_t>()) + " steps, this one " +
                                      std::to_string(totalSteps) + " (different epochs, batch size or data?)");
+        loadTrainingState(archive, flow, optimizer.get(), method.get(), generator);
+        step = counters[0].item<int64_t>();
         elapsed = seconds[0].item<double>();
     }
     catch (const c10::Error& e) {

@@ -7,6 +7,7 @@
 #include "SystemPresets.h"
 #include "SystemTarget.h"
 #include "bg/AugmentedCouplingFlow.h"
+#include "bg/JsonText.h"
 #include "bg/Ramachandran.h"
 #include "bg/TrainingConfig.h"
 #include "bg/TrainingDriver.h"
@@ -50,8 +51,15 @@ json readJsonFile(const std::string& path) {
     std::ifstream in(path);
     if (!in)
         throw UsageError("cannot read " + path);
+    std::stringstream text;
+    text << in.rdbuf();
     try {
-        return json::parse(in);
+        // Malformed JSON, not an object, or duplicate keys (which json::parse would take silently).
+        bg::checkJsonObjectText(text.str(), path);
+        return json::parse(text.str());
+    }
+    catch (const std::invalid_argument& e) {
+        throw UsageError(e.what());
     }
     catch (const json::exception& e) {
         throw UsageError(path + ": invalid JSON: " + e.what());

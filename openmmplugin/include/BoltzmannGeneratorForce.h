@@ -93,7 +93,12 @@ public:
      * @param config   the flow configuration as JSON text (the model's FlowConfig; its numParticles
      *                 and dimension must match this force); checked here
      * @param weights  the trained weights, as returned by getWeights() (opaque bytes, may contain
-     *                 NUL characters); an empty string means a fresh initialisation from config
+     *                 NUL characters); an empty string means a fresh initialisation from config.
+     *                 The weights carry the configuration they were saved with, which must equal
+     *                 config (compared after normalisation, so formatting and key order do not matter)
+     * @throws OpenMMException for an empty or invalid configuration, weights that are not saved-flow
+     *         bytes (or are corrupted), or weights saved from a flow with a different configuration;
+     *         the force is left unchanged
      */
     void setFlow(const std::string& config, const std::string& weights = std::string());
     /** Whether a flow has been stored with setFlow(). */

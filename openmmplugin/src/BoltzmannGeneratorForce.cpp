@@ -1,5 +1,6 @@
 #include "BoltzmannGeneratorForce.h"
 #include "bg/FlowConfig.h"
+#include "bg/SavedFlow.h"
 #include "bg/TrainingConfig.h"
 #include "internal/BoltzmannGeneratorForceImpl.h"
 #include "internal/BoltzmannGeneratorModel.h"
@@ -49,11 +50,29 @@ void BoltzmannGeneratorForce::setTemperature(double temperature) {
 void BoltzmannGeneratorForce::setFlow(const string& config, const string& weights) {
     if (config.empty())
         throw OpenMMException("BoltzmannGeneratorForce: setFlow() needs a non-empty flow configuration");
+    string normalised;
     try {
-        bg::FlowConfig::fromJson(config).validate();
+        bg::FlowConfig parsed = bg::FlowConfig::fromJson(config);
+        parsed.validate();
+        normalised = parsed.toJson();
     }
     catch (const exception& e) {
         throw OpenMMException(string("BoltzmannGeneratorForce: setFlow(): invalid flow configuration: ") + e.what());
+    }
+    if (!weights.empty()) {
+        // The weights carry their own configuration: one source of truth, read from the header
+        // without building the model.
+        string stored;
+        try {
+            stored = bg::readFlowConfig(weights).toJson();
+        }
+        catch (const exception& e) {
+            throw OpenMMException(string("BoltzmannGeneratorForce: setFlow(): the weights are not a saved flow (use getWeights()): ") +
+                                  e.what());
+        }
+        if (stored != normalised)
+            throw OpenMMException("BoltzmannGeneratorForce: setFlow(): the weights were saved from a flow with a different configuration "
+                                  "(weights: " + oneLine(stored) + "; given: " + oneLine(normalised) + ")");
     }
     flowConfig = oneLine(config);
     flowWeights = weights;

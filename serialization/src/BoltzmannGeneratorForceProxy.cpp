@@ -11,7 +11,11 @@ using namespace BoltzmannPlugin;
 using namespace OpenMM;
 using namespace std;
 
-static const int currentVersion = 2;
+// Version 3 stores the name, the flow configuration and the training settings base64-encoded (as
+// the weights always were): OpenMM's XML reader loses the character after the last character entity
+// of an attribute, so JSON ending in a string value ("...&quot;}") could not be read back. Versions 1
+// and 2 (plain-text attributes; version 1 without planar, seed and settings) are still read.
+static const int currentVersion = 3;
 
 BoltzmannGeneratorForceProxy::BoltzmannGeneratorForceProxy() : SerializationProxy("BoltzmannGeneratorForce") {
 }
@@ -19,18 +23,18 @@ BoltzmannGeneratorForceProxy::BoltzmannGeneratorForceProxy() : SerializationProx
 void BoltzmannGeneratorForceProxy::serialize(const void* object, SerializationNode& node) const {
     const BoltzmannGeneratorForce& force = *reinterpret_cast<const BoltzmannGeneratorForce*>(object);
     node.setIntProperty("version", currentVersion);
-    node.setStringProperty("name", force.getName());
+    node.setStringProperty("nameBase64", encodeBase64(force.getName()));
     node.setIntProperty("forceGroup", force.getForceGroup());
     node.setDoubleProperty("temperature", force.getTemperature());
     node.setBoolProperty("planar", force.isPlanar());
     node.setIntProperty("randomSeed", force.getRandomNumberSeed());
-    node.setStringProperty("trainingSettings", force.getTrainingSettings());
+    node.setStringProperty("trainingSettingsBase64", encodeBase64(force.getTrainingSettings()));
     SerializationNode& particles = node.createChildNode("Particles");
     for (int p : force.getParticles())
         particles.createChildNode("Particle").setIntProperty("index", p);
     if (force.hasFlow()) {
         SerializationNode& flow = node.createChildNode("Flow");
-        flow.setStringProperty("config", force.getFlowConfig());
+        flow.setStringProperty("configBase64", encodeBase64(force.getFlowConfig()));
         flow.setStringProperty("weights", encodeBase64(force.getFlowWeights()));
     }
 }
@@ -44,16 +48,22 @@ void* BoltzmannGeneratorForceProxy::deserialize(const SerializationNode& node) c
         particles.push_back(p.getIntProperty("index"));
     BoltzmannGeneratorForce* force = new BoltzmannGeneratorForce(particles, node.getDoubleProperty("temperature"));
     try {
-        force->setName(node.getStringProperty("name", force->getName()));
+        if (version >= 3)
+            force->setName(decodeBase64(node.getStringProperty("nameBase64")));
+        else
+            force->setName(node.getStringProperty("name", force->getName()));
         force->setForceGroup(node.getIntProperty("forceGroup", 0));
         if (version >= 2) {
             force->setPlanar(node.getBoolProperty("planar"));
             force->setRandomNumberSeed(node.getIntProperty("randomSeed"));
-            force->setTrainingSettings(node.getStringProperty("trainingSettings"));
+            force->setTrainingSettings(version >= 3 ? decodeBase64(node.getStringProperty("trainingSettingsBase64"))
+                                                    : node.getStringProperty("trainingSettings"));
         }
         for (const SerializationNode& child : node.getChildren())
-            if (child.getName() == "Flow")
-                force->setFlow(child.getStringProperty("config"), decodeBase64(child.getStringProperty("weights")));
+            if (child.getName() == "Flow") {
+                const string config = version >= 3 ? decodeBase64(child.getStringProperty("configBase64")) : child.getStringProperty("config");
+                force->setFlow(config, decodeBase64(child.getStringProperty("weights")));
+            }
     }
     catch (...) {
         delete force;

@@ -107,6 +107,18 @@ TEST(FabSettings, JsonRoundTripAndValidation) {
     EXPECT_THROW(FabSettings::fromJson("{\"bufferMinBatches\": 4, \"updatesPerIteration\": 8}"), std::invalid_argument);
 }
 
+TEST(FabSettings, DuplicateKeysAreRejected) {
+    for (const char* json : {"{\"batchSize\": 8, \"batchSize\": 16}", "{\"ais\": {\"hmcSteps\": 1, \"hmcSteps\": 2}}"}) {
+        try {
+            FabSettings::fromJson(json);
+            ADD_FAILURE() << "accepted " << json;
+        }
+        catch (const std::invalid_argument& e) {
+            EXPECT_NE(std::string(e.what()).find("FabSettings: duplicate key"), std::string::npos) << e.what();
+        }
+    }
+}
+
 TEST(FabLoss, GradientMatchesFiniteDifferences) {
     torch::manual_seed(3);
     FlowConfig config = tinyConfig();

@@ -87,3 +87,24 @@ TEST(FlowConfig, RejectsBadConfigurations) {
         EXPECT_NE(std::string(e.what()).find("numAugmented"), std::string::npos) << e.what();
     }
 }
+
+TEST(FlowConfig, DuplicateKeysAreRejected) {
+    // The JSON parser alone would keep the last value silently.
+    const char* cases[][2] = {
+        {R"({"numParticles": 4, "dimension": 3, "numParticles": 5})", "FlowConfig: duplicate key 'numParticles' in the JSON text"},
+        {R"({"dtype": "float32", "dtype": "float64"})", "duplicate key 'dtype'"},
+        {R"({"headWidths": [8], "numBlocks": 2, "headWidths": [16]})", "duplicate key 'headWidths'"},
+        // Escapes spell the same key.
+        {R"({"dimension": 2, "d\u0069mension": 3})", "duplicate key 'dimension'"},
+    };
+    for (const auto& c : cases) {
+        try {
+            FlowConfig::fromJson(c[0]);
+            ADD_FAILURE() << "accepted " << c[0];
+        }
+        catch (const std::invalid_argument& e) {
+            EXPECT_NE(std::string(e.what()).find(c[1]), std::string::npos) << e.what();
+        }
+    }
+    EXPECT_EQ(FlowConfig::fromJson(R"({"numParticles": 5, "dimension": 3})").numParticles, 5);
+}

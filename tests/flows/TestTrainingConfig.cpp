@@ -80,3 +80,24 @@ TEST(TrainingConfig, ValidationNamesTheField) {
     TrainingConfig ok;
     EXPECT_NO_THROW(ok.validate());
 }
+
+TEST(TrainingConfig, DuplicateKeysAreRejectedAtEveryLevel) {
+    // The JSON parser alone would keep the last value silently.
+    expectFailure(R"({"batchSize": 16, "epochs": 3, "batchSize": 32})", "TrainingConfig: duplicate key 'batchSize' in the JSON text");
+    expectFailure(R"({"schedule": {"peakLr": 1e-3, "endLr": 1e-5, "peakLr": 1e-2}})", "duplicate key 'peakLr'");
+    expectFailure(R"({"fab": {"ais": {"hmcSteps": 2, "hmcSteps": 3}}})", "duplicate key 'hmcSteps'");
+    // The same key in different objects (and in objects inside arrays) is fine.
+    TrainingConfig c = TrainingConfig::fromJson(R"({"batchSize": 16, "fab": {"batchSize": 8, "list": [{"a": 1}, {"a": 2}]}})");
+    EXPECT_EQ(c.batchSize, 16);
+    expectFailure(R"({"fab": {"list": [{"a": 1, "a": 2}]}})", "duplicate key 'a'");
+    // A fab text set directly is checked by validate().
+    TrainingConfig d;
+    d.fab = R"({"batchSize": 8, "batchSize": 9})";
+    try {
+        d.validate();
+        FAIL() << "expected std::invalid_argument";
+    }
+    catch (const std::invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find("duplicate key 'batchSize'"), std::string::npos) << e.what();
+    }
+}

@@ -195,3 +195,78 @@ TEST(TrainingDriver, RunsTheFlowOnTheRequestedDevice) {
     for (const auto& value : values)
         EXPECT_TRUE(std::isfinite(value.second)) << value.first;
 }
+
+namespace {
+
+std::string readFile(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    return buffer.str();
+}
+
+void writeFile(const std::string& path, const std::string& bytes) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), bytes.size());
+}
+
+// resumeFromCheckpoint() must throw std::runtime_error containing fragment.
+void expectResumeFails(DriverSetup& setup, const std::string& dir, bgtest::HarmonicTarget& target, const std::string& fragment) {
+    auto d = setup.driver(dir, &target);
+    try {
+        d->resumeFromCheckpoint();
+        FAIL() << "expected std::runtime_error containing '" << fragment << "'";
+    }
+    catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(d->getStep(), 0);
+}
+
+} // namespace
+
+TEST(TrainingDriver, RefusesACorruptedOrTruncatedCheckpoint) {
+    torch::set_num_threads(1);
+    DriverSetup setup;
+    bgtest::HarmonicTarget target(2, 2);
+    const std::string dir = bgtest::freshDirectory("driver-corrupted");
+    setup.driver(dir, &target, 5)->run();
+    const std::string path = dir + "/checkpoint.pt";
+    const std::string good = readFile(path);
+    ASSERT_EQ(good.compare(0, 8, "BGCKPT1\n"), 0);
+
+    std::string flipped = good;
+    flipped[flipped.size() / 2] ^= 0x04;
+    writeFile(path, flipped);
+    expectResumeFails(setup, dir, target, "checksum mismatch: the checkpoint is corrupted");
+
+    writeFile(path, good.substr(0, good.size() - 100));
+    expectResumeFails(setup, dir, target, "truncated");
+
+    std::string badMagic = good;
+    badMagic[2] ^= 0x01;
+    writeFile(path, badMagic);
+    expectResumeFails(setup, dir, target, "the checkpoint is corrupted");
+
+    writeFile(path, good);
+    auto d = setup.driver(dir, &target);
+    d->resumeFromCheckpoint();
+    EXPECT_EQ(d->getStep(), 5);
+}
+
+TEST(TrainingDriver, StillResumesFromABareArchive) {
+    // checkpoint.pt files written before the checksum header are plain torch (zip) archives.
+    torch::set_num_threads(1);
+    DriverSetup setup;
+    bgtest::HarmonicTarget target(2, 2);
+    const std::string dir = bgtest::freshDirectory("driver-bare");
+    setup.driver(dir, &target, 5)->run();
+    const std::string path = dir + "/checkpoint.pt";
+    const std::string good = readFile(path);
+    const std::string bare = good.substr(good.find('\n', 8) + 1);
+    ASSERT_EQ(bare.compare(0, 2, "PK"), 0);
+    writeFile(path, bare);
+    auto d = setup.driver(dir, &target);
+    d->resumeFromCheckpoint();
+    EXPECT_EQ(d->getStep(), 5);
+}

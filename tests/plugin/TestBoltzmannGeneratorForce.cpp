@@ -2,6 +2,7 @@
 
 #include "BoltzmannGeneratorForce.h"
 #include "PluginTestEnvironment.h"
+#include "bg/AugmentedCouplingFlow.h"
 #include "openmm/Context.h"
 #include "openmm/HarmonicBondForce.h"
 #include "openmm/NonbondedForce.h"
@@ -55,6 +56,18 @@ vector<Vec3> makePositions() {
 
 class ForceOnPlatform : public PlatformTest {};
 
+// A small flow configuration for n particles in 3-D with the given number of blocks.
+string smallFlowConfig(int n, int blocks) {
+    return "{\"numParticles\": " + to_string(n) + ", \"dimension\": 3, \"numBlocks\": " + to_string(blocks) +
+           ", \"egnnLayers\": 1, \"egnnWidth\": 8, \"invariantFeatures\": 8, \"headWidths\": [8], \"splineBins\": 4}";
+}
+
+// saveFlow() bytes of a fresh flow with the given configuration (what getWeights() returns).
+string savedFlow(const string& config) {
+    bg::AugmentedCouplingFlow flow(bg::FlowConfig::fromJson(config));
+    return bg::saveFlow(flow);
+}
+
 } // namespace
 
 TEST(BoltzmannGeneratorForce, PluginDirectoryLoadsWithoutFailures) {
@@ -72,11 +85,38 @@ TEST(BoltzmannGeneratorForce, StoresItsSettings) {
     force.setTemperature(800.0);
     EXPECT_DOUBLE_EQ(force.getTemperature(), 800.0);
     EXPECT_FALSE(force.hasFlow());
-    string weights("\0\1\2\xff", 4);
-    force.setFlow("{\"numParticles\": 3, \"dimension\": 3}", weights);
+    string weights = savedFlow(smallFlowConfig(3, 1));
+    force.setFlow(smallFlowConfig(3, 1), weights);
     EXPECT_TRUE(force.hasFlow());
     EXPECT_EQ(force.getFlowWeights(), weights);
     EXPECT_FALSE(force.usesPeriodicBoundaryConditions());
+}
+
+TEST(BoltzmannGeneratorForce, RefusesWeightsOfAnotherConfiguration) {
+    BoltzmannGeneratorForce force({0, 1, 2}, 300.0);
+    const string configA = smallFlowConfig(3, 1), configB = smallFlowConfig(3, 2);
+    const string weightsA = savedFlow(configA), weightsB = savedFlow(configB);
+    expectOpenMMException([&] { force.setFlow(configA, weightsB); },
+                          "setFlow(): the weights were saved from a flow with a different configuration");
+    EXPECT_FALSE(force.hasFlow());
+    // The same configuration written differently (key order, spacing, explicit defaults) matches.
+    const string configAReordered = "{\"splineBins\":4,\"headWidths\":[8],\"invariantFeatures\":8,\"egnnWidth\":8,\"egnnLayers\":1,"
+                                    "\"numBlocks\":1,\"dimension\":3,\"numParticles\":3,\"dtype\":\"float32\"}";
+    force.setFlow(configAReordered, weightsA);
+    EXPECT_EQ(force.getFlowConfig(), configAReordered);
+    EXPECT_EQ(force.getFlowWeights(), weightsA);
+    // A refused call leaves the force unchanged.
+    expectOpenMMException([&] { force.setFlow(configB, weightsA); }, "different configuration");
+    expectOpenMMException([&] { force.setFlow(configA, string("\0\1\2\xff", 4)); }, "the weights are not a saved flow");
+    string corrupted = weightsA;
+    corrupted[corrupted.size() / 2] ^= 0x20;
+    expectOpenMMException([&] { force.setFlow(configA, corrupted); }, "corrupted");
+    EXPECT_EQ(force.getFlowConfig(), configAReordered);
+    EXPECT_EQ(force.getFlowWeights(), weightsA);
+    // No weights: a fresh initialisation from the configuration, nothing to compare.
+    force.setFlow(configB);
+    EXPECT_EQ(force.getFlowConfig(), configB);
+    EXPECT_TRUE(force.getFlowWeights().empty());
 }
 
 TEST(BoltzmannGeneratorForce, RejectsBadInput) {

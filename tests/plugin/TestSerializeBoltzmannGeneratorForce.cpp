@@ -2,6 +2,7 @@
 
 #include "Base64.h"
 #include "BoltzmannGeneratorForce.h"
+#include "bg/AugmentedCouplingFlow.h"
 #include "openmm/OpenMMException.h"
 #include "openmm/System.h"
 #include "openmm/serialization/XmlSerializer.h"
@@ -11,6 +12,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <vector>
 
 using namespace BoltzmannPlugin;
 using namespace OpenMM;
@@ -42,6 +44,22 @@ unique_ptr<BoltzmannGeneratorForce> deserialize(const string& xml) {
     return unique_ptr<BoltzmannGeneratorForce>(cast);
 }
 
+// A small flow configuration (4 particles in 3-D); the JSON ends with a number.
+const string smallFlowConfig = "{\"numParticles\": 4, \"dimension\": 3, \"numBlocks\": 1, \"egnnLayers\": 1, \"egnnWidth\": 8, "
+                               "\"invariantFeatures\": 8, \"headWidths\": [8], \"splineBins\": 4}";
+
+// saveFlow() bytes of a fresh flow with the given configuration (the weights setFlow() accepts).
+string savedFlow(const string& config) {
+    bg::AugmentedCouplingFlow flow(bg::FlowConfig::fromJson(config));
+    return bg::saveFlow(flow);
+}
+
+unique_ptr<System> roundTripSystem(const System& system) {
+    stringstream buffer;
+    XmlSerializer::serialize<System>(&system, "System", buffer);
+    return unique_ptr<System>(XmlSerializer::deserialize<System>(buffer));
+}
+
 } // namespace
 
 TEST(Base64, MatchesTheStandardTestVectors) {
@@ -69,8 +87,8 @@ TEST(SerializeBoltzmannGeneratorForce, RoundTripsEveryField) {
     BoltzmannGeneratorForce force({5, 2, 7, 0}, 812.5);
     force.setForceGroup(3);
     force.setName("flow over the solute");
-    string weights = allByteValues();
-    force.setFlow("{\"numParticles\": 4, \"dimension\": 3}", weights);
+    string weights = savedFlow(smallFlowConfig);
+    force.setFlow(smallFlowConfig, weights);
     force.setPlanar(true);
     force.setRandomNumberSeed(-17);
     force.setTrainingSettings("{\"batchSize\": 64, \"fab\": {\"updatesPerIteration\": 3}}");
@@ -102,10 +120,11 @@ TEST(SerializeBoltzmannGeneratorForce, RoundTripsWithoutAFlow) {
 
 TEST(SerializeBoltzmannGeneratorForce, TravelsInsideASystem) {
     System system;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         system.addParticle(1.0);
-    BoltzmannGeneratorForce* force = new BoltzmannGeneratorForce({0, 2}, 450.0);
-    force->setFlow("{}", string("\0weights\0", 9));
+    BoltzmannGeneratorForce* force = new BoltzmannGeneratorForce({0, 2, 1, 3}, 450.0);
+    const string weights = savedFlow(smallFlowConfig);
+    force->setFlow(smallFlowConfig, weights);
     system.addForce(force);
     stringstream buffer;
     XmlSerializer::serialize<System>(&system, "System", buffer);
@@ -113,14 +132,14 @@ TEST(SerializeBoltzmannGeneratorForce, TravelsInsideASystem) {
     ASSERT_EQ(copy->getNumForces(), 1);
     BoltzmannGeneratorForce* restored = dynamic_cast<BoltzmannGeneratorForce*>(&copy->getForce(0));
     ASSERT_NE(restored, nullptr);
-    EXPECT_EQ(restored->getFlowWeights(), string("\0weights\0", 9));
+    EXPECT_EQ(restored->getFlowWeights(), weights);
     EXPECT_EQ(restored->getTemperature(), 450.0);
 }
 
 TEST(SerializeBoltzmannGeneratorForce, RejectsAnUnknownVersion) {
     BoltzmannGeneratorForce force({0, 1}, 300.0);
     string xml = serialize(force);
-    size_t at = xml.find("version=\"2\"");
+    size_t at = xml.find("version=\"3\"");
     ASSERT_NE(at, string::npos);
     xml.replace(at, 11, "version=\"99\"");
     try {
@@ -130,4 +149,81 @@ TEST(SerializeBoltzmannGeneratorForce, RejectsAnUnknownVersion) {
     catch (const OpenMMException& e) {
         EXPECT_NE(string(e.what()).find("BoltzmannGeneratorForceProxy"), string::npos) << e.what();
     }
+}
+
+TEST(SerializeBoltzmannGeneratorForce, RoundTripsHostileContentInsideASystem) {
+    System system;
+    for (int i = 0; i < 4; i++)
+        system.addParticle(1.0);
+    BoltzmannGeneratorForce* force = new BoltzmannGeneratorForce({3, 0, 1, 2}, 300.0);
+    const string name = "a \"quoted\" <name> & 'more' &amp; &quot;\n\ttab, non-ASCII: \xc3\xbc \xe2\x82\xac \xe6\x97\xa5&";
+    force->setName(name);
+    // A valid flow configuration with newlines, JSON escapes and a string value last (so its XML
+    // attribute would end in "&quot;}").
+    const string config = "{\n  \"numParticles\": 4,\r\n  \"dimension\": 3, \"numBlocks\": 1, \"egnnLayers\": 1, \"egnnWidth\": 8,\n"
+                          "\t\"invariantFeatures\": 8, \"headWidths\": [8], \"splineBins\": 4, \"projection\": \"spherical\",\n"
+                          "  \"d\\u0074ype\": \"float\\u00364\"}";
+    const string weights = savedFlow(config);
+    force->setFlow(config, weights);
+    ASSERT_EQ(bg::FlowConfig::fromJson(force->getFlowConfig()).dtype, "float64");
+    // Training settings whose free-form FAB object holds quotes, entities, markup, escapes and
+    // non-ASCII text, with a string value last in its object.
+    force->setTrainingSettings("{\"batchSize\": 16, \"device\": \"cpu\", \"fab\": {\"ais\": {\"hmcSteps\": 2}, "
+                               "\"note\": \"say \\\"hi\\\" & <b>bye</b> &amp; \\n\\t \xc3\xbc\xe2\x82\xac \\u00e9 ]]> -->\"}}");
+    ASSERT_NE(force->getTrainingSettings().find("<b>bye</b>"), string::npos) << force->getTrainingSettings();
+    system.addForce(force);
+    unique_ptr<System> copy = roundTripSystem(system);
+    ASSERT_EQ(copy->getNumForces(), 1);
+    BoltzmannGeneratorForce* restored = dynamic_cast<BoltzmannGeneratorForce*>(&copy->getForce(0));
+    ASSERT_NE(restored, nullptr);
+    EXPECT_EQ(restored->getName(), name);
+    EXPECT_EQ(restored->getFlowConfig(), force->getFlowConfig());
+    EXPECT_EQ(restored->getFlowWeights(), weights);
+    EXPECT_EQ(restored->getTrainingSettings(), force->getTrainingSettings());
+    EXPECT_EQ(restored->getParticles(), force->getParticles());
+    // And again: the restored force writes the same XML.
+    unique_ptr<System> again = roundTripSystem(*copy);
+    EXPECT_EQ(dynamic_cast<BoltzmannGeneratorForce&>(again->getForce(0)).getTrainingSettings(), force->getTrainingSettings());
+}
+
+TEST(SerializeBoltzmannGeneratorForce, ReadsVersion2) {
+    // A version-2 document as written before the base64 attributes (plain-text name, settings
+    // and flow configuration), with weights in the older "BGFLOW1" format (no checksum).
+    const string current = savedFlow(smallFlowConfig);
+    const size_t lineEnd = current.find('\n', 8);
+    istringstream header(current.substr(8, lineEnd - 8));
+    size_t configLength = 0;
+    header >> configLength;
+    const string version1Weights = "BGFLOW1\n" + to_string(configLength) + "\n" + current.substr(lineEnd + 1);
+    auto escape = [](const string& text) {
+        string out;
+        for (char c : text) {
+            if (c == '"') out += "&quot;";
+            else if (c == '&') out += "&amp;";
+            else if (c == '<') out += "&lt;";
+            else if (c == '>') out += "&gt;";
+            else out += c;
+        }
+        return out;
+    };
+    const string settings = "{\"batchSize\": 32, \"epochs\": 7}";
+    const string xml = "<?xml version=\"1.0\" ?>\n"
+                       "<Force forceGroup=\"2\" name=\"old force\" planar=\"0\" randomSeed=\"11\" temperature=\"310.5\" "
+                       "trainingSettings=\"" + escape(settings) + "\" type=\"BoltzmannGeneratorForce\" version=\"2\">\n"
+                       "\t<Particles>\n\t\t<Particle index=\"1\"/>\n\t\t<Particle index=\"0\"/>\n"
+                       "\t\t<Particle index=\"2\"/>\n\t\t<Particle index=\"3\"/>\n\t</Particles>\n"
+                       "\t<Flow config=\"" + escape(smallFlowConfig) + "\" weights=\"" + encodeBase64(version1Weights) + "\"/>\n"
+                       "</Force>\n";
+    unique_ptr<BoltzmannGeneratorForce> force = deserialize(xml);
+    ASSERT_NE(force, nullptr);
+    EXPECT_EQ(force->getName(), "old force");
+    EXPECT_EQ(force->getForceGroup(), 2);
+    EXPECT_EQ(force->getTemperature(), 310.5);
+    EXPECT_EQ(force->getRandomNumberSeed(), 11);
+    EXPECT_EQ(force->getParticles(), (vector<int>{1, 0, 2, 3}));
+    EXPECT_EQ(force->getFlowConfig(), smallFlowConfig);
+    EXPECT_EQ(force->getFlowWeights(), version1Weights);
+    EXPECT_NE(force->getTrainingSettings().find("\"epochs\": 7"), string::npos) << force->getTrainingSettings();
+    // It is written back as version 3.
+    EXPECT_NE(serialize(*force).find("version=\"3\""), string::npos);
 }

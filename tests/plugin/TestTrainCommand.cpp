@@ -156,6 +156,22 @@ TEST(TrainCommand, BadArgumentsGiveExitCode2) {
     EXPECT_EQ(run({"--help"}).code, 0);
 }
 
+TEST(TrainCommand, ConfigurationFilesWithDuplicateKeysAreRefused) {
+    const std::string data = syntheticDataDirectory();
+    const fs::path dir = freshOut("duplicate-keys-files");
+    fs::create_directories(dir);
+    const std::string flowFile = (dir / "flow.json").string(), trainingFile = (dir / "training.json").string();
+    std::ofstream(flowFile) << R"({"numBlocks": 1, "egnnWidth": 8, "numBlocks": 2})";
+    std::ofstream(trainingFile) << R"({"epochs": 2, "schedule": {"peakLr": 1e-3, "peakLr": 1e-2}})";
+    Outcome flow = run({"train", "--system", "dw4", "--method", "ml", "--out", freshOut("dup1"), "--data-dir", data, "--flow-config", flowFile});
+    EXPECT_EQ(flow.code, 2);
+    EXPECT_NE(flow.err.find("duplicate key 'numBlocks'"), std::string::npos) << flow.err;
+    Outcome training =
+        run({"train", "--system", "dw4", "--method", "ml", "--out", freshOut("dup2"), "--data-dir", data, "--training-config", trainingFile});
+    EXPECT_EQ(training.code, 2);
+    EXPECT_NE(training.err.find("duplicate key 'peakLr'"), std::string::npos) << training.err;
+}
+
 TEST(TrainCommand, EvaluateAndSampleATrainedModel) {
     const std::string out = freshOut("evaluate"), samplesOut = freshOut("samples");
     ASSERT_EQ(run(tinyRun(out)).code, 0);

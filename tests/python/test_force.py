@@ -25,6 +25,25 @@ POSITIONS = [openmm.Vec3(0, 0, 0), openmm.Vec3(0.16, 0.01, 0), openmm.Vec3(0.2, 
              openmm.Vec3(0.36, 0.2, -0.05)] * unit.nanometer
 
 
+def tiny_config(num_particles, dimension=3):
+    return ('{"numParticles": %d, "dimension": %d, "numBlocks": 1, "egnnLayers": 1, "egnnWidth": 8, '
+            '"invariantFeatures": 8, "headWidths": [8], "splineBins": 4%s}'
+            % (num_particles, dimension, ', "projection": "vector"' if dimension == 3 and num_particles < 3 else ""))
+
+
+def saved_flow(config, num_particles):
+    """The weights of a fresh flow with this configuration, as getWeights() returns them (setFlow
+    refuses bytes that are not a saved flow of the same configuration)."""
+    system = openmm.System()
+    for _ in range(num_particles):
+        system.addParticle(12.0)
+    force = openmmbg.BoltzmannGeneratorForce(range(num_particles), 300)
+    force.setFlow(config)
+    system.addForce(force)
+    context = openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName("Reference"))
+    return force.getWeights(context)
+
+
 def test_plugins_load_without_failures():
     assert openmmbg.getPluginLoadFailures() == []
     for name in ("Reference", "CPU"):
@@ -60,11 +79,15 @@ def test_bad_input_raises_openmm_exception(particles, temperature, fragment):
 def test_flow_weights_are_bytes():
     force = openmmbg.BoltzmannGeneratorForce([0, 1], 300)
     assert not force.hasFlow()
-    weights = bytes(range(256))
-    force.setFlow('{"numParticles": 2, "dimension": 2}', weights)
+    config = tiny_config(2)
+    weights = saved_flow(config, 2)
+    assert isinstance(weights, bytes) and b"\x00" in weights
+    force.setFlow(config, weights)
     assert force.hasFlow()
     assert force.getFlowWeights() == weights
-    assert force.getFlowConfig() == '{"numParticles": 2, "dimension": 2}'
+    assert force.getFlowConfig() == config
+    with pytest.raises(openmm.OpenMMException, match="not a saved flow"):
+        force.setFlow(config, bytes(range(256)))
     with pytest.raises(TypeError):
         force.setFlow("{}", "not bytes")
 
@@ -105,7 +128,8 @@ def test_particles_out_of_range_fail_at_context_creation(platform):
 def test_xml_round_trip_and_cast():
     force = openmmbg.BoltzmannGeneratorForce([1, 0], 450 * unit.kelvin)
     force.setForceGroup(7)
-    force.setFlow('{"dimension": 3}', b"\x00\x01weights\xff")
+    weights = saved_flow(tiny_config(2, 3), 2)
+    force.setFlow(tiny_config(2, 3), weights)
     xml = openmm.XmlSerializer.serialize(force)
     generic = openmm.XmlSerializer.deserialize(xml)
     assert openmmbg.BoltzmannGeneratorForce.isinstance(generic)
@@ -114,7 +138,7 @@ def test_xml_round_trip_and_cast():
     assert restored.getParticles() == (1, 0)
     assert restored.getTemperature() == 450 * unit.kelvin
     assert restored.getForceGroup() == 7
-    assert restored.getFlowWeights() == b"\x00\x01weights\xff"
+    assert restored.getFlowWeights() == weights
     with pytest.raises(openmm.OpenMMException, match="not a BoltzmannGeneratorForce"):
         openmmbg.BoltzmannGeneratorForce.cast(openmm.HarmonicBondForce())
 
@@ -129,11 +153,12 @@ def test_system_round_trip_keeps_the_force():
 
 def test_pickle_and_copy():
     force = openmmbg.BoltzmannGeneratorForce([2, 3], 310)
-    force.setFlow("{}", b"\x00abc")
+    weights = saved_flow(tiny_config(2), 2)
+    force.setFlow(tiny_config(2), weights)
     for clone in (pickle.loads(pickle.dumps(force)), copy.deepcopy(force), copy.copy(force)):
         assert isinstance(clone, openmmbg.BoltzmannGeneratorForce)
         assert clone.getParticles() == (2, 3)
-        assert clone.getFlowWeights() == b"\x00abc"
+        assert clone.getFlowWeights() == weights
         clone.setTemperature(100)
         assert force.getTemperature() == 310 * unit.kelvin
 

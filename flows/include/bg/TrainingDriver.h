@@ -50,9 +50,11 @@ using EvaluationHook = std::function<NamedValues(AugmentedCouplingFlow& flow, co
  * epochs x callsPerEpoch steps are done or a stop condition is met.
  *
  * Output directory:
- *  - checkpoint.pt: flow weights, optimiser, method state, generator state and counters, written
- *    atomically (temporary file + rename) every config.checkpointEvery steps and when run() stops;
- *    resumeFromCheckpoint() continues a run bitwise identically on the CPU;
+ *  - checkpoint.pt: flow weights, optimiser, method state, generator state (saveTrainingState(),
+ *    bg/TrainingState.h) and counters, a torch archive behind a "BGCKPT1" header with its length and
+ *    CRC-32 checksum, written atomically (temporary file + rename) every config.checkpointEvery
+ *    steps and when run() stops; resumeFromCheckpoint() verifies the checksum and continues a run
+ *    bitwise identically on the CPU (bare archives written before the header are still read);
  *  - model.bgflow: the flow (saveFlow bytes), written with every checkpoint;
  *  - train-log.csv: columns kind,step,epoch,elapsed_s,loss,grad_norm,lr,skipped,clipped,masked,
  *    samples_per_s,metric,value; 'train' rows every config.logEvery steps (means over the interval),
@@ -73,7 +75,11 @@ public:
      */
     TrainingDriver(AugmentedCouplingFlow flow, const TrainingConfig& config, std::unique_ptr<TrainingMethod> method, torch::Tensor testData,
                    Target* target, DriverOptions options);
-    /** Restore the state written to checkpoint.pt in the output directory; throws std::runtime_error if unreadable. */
+    /**
+     * Restore the state written to checkpoint.pt in the output directory. Throws std::runtime_error
+     * if there is none, it is unreadable, truncated or corrupted ("... the checkpoint is corrupted"),
+     * or it belongs to another method, flow configuration or number of steps.
+     */
     void resumeFromCheckpoint();
     /** Train until all steps are done or a stop condition is met; writes a checkpoint at the end. */
     RunResult run();

@@ -132,6 +132,8 @@ def _read_frames(trajectory, top=None):
     """(positions [T, n, 3] nm, unit cells [T, 3, 3] nm or None) of any accepted trajectory."""
     if isinstance(trajectory, (str, os.PathLike)):
         return _read_file(trajectory, top)
+    if _is_flow_samples(trajectory):
+        trajectory = trajectory.positions
     if isinstance(trajectory, unit.Quantity):
         return _as_frames(_nanometres(trajectory)), None
     if isinstance(trajectory, np.ndarray):
@@ -150,8 +152,8 @@ def trajectory_positions(trajectory, top=None):
     Parameters
     ----------
     trajectory
-        One of: a numpy array [T, n, 3] or [n, 3] (one frame), taken as nm; an
-        ``openmm.unit.Quantity`` with length units wrapping such an array or a list of frames of
+        One of: a numpy array [T, n, 3] or [n, 3] (one frame), taken as nm; a ``FlowSamples``
+        tuple (its positions); an ``openmm.unit.Quantity`` with length units wrapping such an array or a list of frames of
         ``Vec3``; an object with an ``xyz`` attribute in nm (``mdtraj.Trajectory``); a ``str`` or
         ``os.PathLike`` path to a trajectory file, read with mdtraj (a DCD file needs no
         topology; other formats are read by ``mdtraj.load(path, top=top)``); a list or tuple of
@@ -404,6 +406,8 @@ def reweight(trajectory, force, context, temperature=None, num_draws=20, md_grou
 
     Raises
     ------
+    TypeError
+        If ``num_draws`` is not an integer.
     ValueError
         If the frames' particle count matches neither the force nor the System (or not ``order``),
         an argument is invalid, the log-weights do not have one entry per frame, or all
@@ -422,7 +426,7 @@ def reweight(trajectory, force, context, temperature=None, num_draws=20, md_grou
         if md_groups is not None:
             raise ValueError("reweight: md_groups applies to MD frames (temperature=...) only")
         if isinstance(num_draws, (bool, np.bool_)) or not isinstance(num_draws, numbers.Integral):
-            raise ValueError("num_draws must be an integer, got %r" % (num_draws,))
+            raise TypeError("reweight: num_draws must be an integer, got %r" % (num_draws,))
         if int(num_draws) < 1:
             raise ValueError("num_draws must be at least 1, got %r" % (num_draws,))
     md_mask = _group_mask(md_groups)

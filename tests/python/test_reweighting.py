@@ -394,6 +394,103 @@ def test_reweight_temperature_nan_energy_gets_zero_weight():
     assert np.sum(result.weights) == pytest.approx(1.0, abs=1e-12)
 
 
+# ----------------------------------------------------------------------------------------------
+# reweight: FlowSamples, order, md_groups, arguments
+# ----------------------------------------------------------------------------------------------
+
+FlowSamples = __import__("collections").namedtuple("FlowSamples", ["positions", "logProb", "logWeights", "energies"])
+
+
+def test_reweight_flow_samples_take_their_log_weights():
+    log_weights = np.random.default_rng(22).normal(size=30) - 4000.0
+    samples = FlowSamples(unit.Quantity(np.zeros((30, 2, 3)), unit.nanometer), np.zeros(30), log_weights,
+                          unit.Quantity(np.zeros(30), unit.kilojoule_per_mole))
+    force = FakeForce([0, 1])
+    result = reweighting.reweight(samples, force, FakeContext(2))
+    expected = np.exp(log_weights - log_weights.max())
+    np.testing.assert_allclose(result.weights, expected / expected.sum(), rtol=1e-12)
+    assert force.calls == []                       # nothing re-estimated
+    assert reweighting.trajectory_positions(samples).shape == (30, 2, 3)
+    with pytest.raises(ValueError, match="FlowSamples"):
+        reweighting.reweight(samples, force, FakeContext(2), temperature=300.0)
+
+
+def test_reweight_order_argument():
+    frames = np.random.default_rng(23).normal(size=(5, 3, 3))
+    force = FakeForce([2, 0, 1])
+    reweighting.reweight(frames, force, FakeContext(3))
+    np.testing.assert_array_equal(force.calls[-1][1], frames[:, [2, 0, 1]])     # System order by default
+    reweighting.reweight(frames, force, FakeContext(3), order="force")
+    np.testing.assert_array_equal(force.calls[-1][1], frames)
+    with pytest.raises(ValueError, match="order"):
+        reweighting.reweight(frames, force, FakeContext(3), order="columns")
+    with pytest.raises(ValueError, match=r"order='system' needs 10"):
+        reweighting.reweight(frames, force, FakeContext(10), order="system")
+
+
+def test_md_group_masks():
+    assert reweighting._group_mask(None) == 0xFFFFFFFF
+    assert reweighting._group_mask(-1) == 0xFFFFFFFF
+    assert reweighting._group_mask(0b101) == 0b101
+    assert reweighting._group_mask({0, 2}) == 0b101
+    assert reweighting._group_mask(np.int64(2)) == 2
+    for bad in ({-1}, {32}, {0.5}, True, "1", 1.0):
+        with pytest.raises(ValueError, match="md_groups"):
+            reweighting._group_mask(bad)
+
+
+def test_reweight_num_draws_must_be_an_integer():
+    frames = np.zeros((2, 1, 3))
+    with pytest.raises(TypeError, match="num_draws"):
+        reweighting.reweight(frames, FakeForce([0]), FakeContext(1), num_draws=2.5)
+    with pytest.raises(ValueError, match="num_draws"):
+        reweighting.reweight(frames, FakeForce([0]), FakeContext(1), num_draws=0)
+
+
+class PeriodicFakeContext(FakeContext):
+    """A FakeContext of a periodic System with a box that reweight() sets per frame and restores."""
+
+    def __init__(self, num_particles):
+        super().__init__(num_particles)
+        self.system.usesPeriodicBoundaryConditions = lambda: True
+        self.box = [openmm.Vec3(3, 0, 0), openmm.Vec3(0, 3, 0), openmm.Vec3(0, 0, 3)] * unit.nanometer
+
+    def getState(self, getPositions=False):
+        state = FakeState(self.positions)
+        state.getPeriodicBoxVectors = lambda: self.box
+        return state
+
+    def setPeriodicBoxVectors(self, a, b, c):
+        self.box = [a, b, c]
+
+
+def test_reweight_frames_with_unit_cells_are_evaluated_in_their_box():
+    class BoxForce(FakeForce):
+        """U = box edge (nm) * sum x^2, from the Context's current box."""
+        def computeEnergies(self, context, positions):
+            edge = context.box[0][0]
+            edge = edge.value_in_unit(unit.nanometer) if unit.is_quantity(edge) else edge
+            self.calls.append(("computeEnergies", positions, edge))
+            return edge * np.sum(positions**2, axis=(1, 2)) * unit.kilojoule_per_mole
+
+    class Trajectory:
+        pass
+    rng = np.random.default_rng(24)
+    trajectory = Trajectory()
+    trajectory.xyz = rng.normal(size=(6, 2, 3))
+    edges = np.array([2.0, 2.5, 2.0, 3.5, 2.5, 2.0])
+    trajectory.unitcell_vectors = edges[:, None, None] * np.eye(3)
+    force, context = BoxForce([0, 1], temperature=300.0), PeriodicFakeContext(2)
+    result = reweighting.reweight(trajectory, force, context, temperature=600.0)
+    # One evaluation per distinct box, then the box is restored.
+    assert sorted(call[2] for call in force.calls) == [2.0, 2.5, 3.5]
+    assert context.box[0] == openmm.Vec3(3, 0, 0) * unit.nanometer
+    u = edges * np.sum(trajectory.xyz**2, axis=(1, 2))
+    log_w = u / KB * (1 / 600.0 - 1 / 300.0)
+    expected = np.exp(log_w - log_w.max())
+    np.testing.assert_allclose(result.weights, expected / expected.sum(), rtol=1e-10)
+
+
 def test_reweight_exports():
     assert set(reweighting.__all__) == {"reweight", "trajectory_positions", "Reweighting"}
     assert not hasattr(reweighting, "read_dcd")

@@ -381,8 +381,10 @@ def test_reweight_npt_frames_use_each_frames_box_for_target_energies(tmp_path):
     flow = openmmbg.reweight(trajectory, force, context, num_draws=1)
     # The same frames written to an NPT DCD file are read with their cells.
     path = tmp_path / "npt.dcd"
+    topology = trajectory.topology.to_openmm()
+    topology.setUnitCellDimensions(openmm.Vec3(2, 2, 2) * unit.nanometer)     # DCDFile writes cells only then
     with open(path, "wb") as handle:
-        dcd = app.DCDFile(handle, trajectory.topology.to_openmm(), 0.002 * unit.picoseconds)
+        dcd = app.DCDFile(handle, topology, 0.002 * unit.picoseconds)
         for frame, box in zip(frames, boxes):
             dcd.writeModel(frame * unit.nanometer, periodicBoxVectors=box * unit.nanometer)
     from_file = openmmbg.reweight(str(path), force, context, temperature=2 * TEMPERATURE)

@@ -155,7 +155,7 @@ def main():
 
     md_path = os.path.join(args.out, "md.dcd")
     run_md(system, topology, reference.positions, args, md_path)
-    md_positions = openmmbg.reweighting.read_dcd(md_path)
+    md_positions = openmmbg.reweighting.trajectory_positions(md_path)
 
     # The force adds no energy, so the System with the force is the same physical System.
     force = add_generator(system, args.train_iterations, args.seed)
@@ -179,7 +179,7 @@ def main():
     run_md(plain_system, topology, reference.positions, args, hot_path, HOT_TEMPERATURE,
            args.md_frames // 2, "(e)")
     hot = openmmbg.reweight(hot_path, force, context, temperature=HOT_TEMPERATURE)
-    hot_positions = openmmbg.reweighting.read_dcd(hot_path)
+    hot_positions = openmmbg.reweighting.trajectory_positions(hot_path)
     u_800 = force.computeEnergies(context, md_positions).value_in_unit(unit.kilojoule_per_mole)
     u_1000 = force.computeEnergies(context, hot_positions).value_in_unit(unit.kilojoule_per_mole)
     print("(e) reweighting %d frames of MD at 1000 K to 800 K: ESS %.4f; mean potential energy: MD at 800 K %.1f kJ/mol, "

@@ -52,16 +52,42 @@ zero centre of mass), logProb (numpy [n], joint log q(x, a)), logWeights (numpy 
 log w = -U/kT + log pi(a|x) - log q(x, a)) and energies (Quantity, numpy [n] in kJ/mol)."""
 
 
-def _flatPositions(positions, numParticles):
-    """Positions of one or more configurations of the modelled particles as a flat list in nm."""
+def _flatPositions(positions, numParticles, method="BoltzmannGeneratorForce"):
+    """Positions of one or more configurations of the modelled particles as a flat list in nm.
+
+    positions: a Quantity with length units, or an array-like in nm, of shape [n, N, 3] or [N, 3]
+    (one configuration), N = numParticles; anything else is refused (ValueError naming the class)
+    rather than re-cut into other configurations."""
     if unit.is_quantity(positions):
-        positions = positions.value_in_unit(unit.nanometer)
+        try:
+            positions = positions.value_in_unit(unit.nanometer)
+        except TypeError:
+            raise ValueError("%s: positions must have length units, got %s" % (method, positions.unit)) from None
     if isinstance(positions, (list, tuple)) and len(positions) > 0 and unit.is_quantity(positions[0]):
-        positions = [p.value_in_unit(unit.nanometer) for p in positions]   # e.g. a list of Vec3 Quantities
-    array = numpy.asarray(positions, dtype=float)
-    if array.size % (3 * numParticles) != 0:
-        raise ValueError("BoltzmannGeneratorForce: positions must have shape [n, %d, 3] (nm), got %s" % (numParticles, array.shape))
+        try:
+            positions = [p.value_in_unit(unit.nanometer) for p in positions]   # e.g. a list of Vec3 Quantities
+        except (TypeError, AttributeError):
+            raise ValueError("%s: positions must have length units" % method) from None
+    try:
+        array = numpy.asarray(positions, dtype=float)
+    except (TypeError, ValueError) as error:
+        raise ValueError("%s: positions must be a numeric array [n, %d, 3] or [%d, 3] (nm): %s"
+                         % (method, numParticles, numParticles, error)) from None
+    if array.ndim == 2:
+        array = array[numpy.newaxis]
+    if array.ndim != 3 or array.shape[1:] != (numParticles, 3) or array.shape[0] == 0:
+        raise ValueError("%s: positions must have shape [n, %d, 3] or [%d, 3] with n > 0 (nm), got %s"
+                         % (method, numParticles, numParticles, numpy.shape(positions)))
     return array.reshape(-1).tolist()
+
+
+def _integer(value, name, method):
+    """value as an int when it is a Python or numpy integer; TypeError naming method otherwise
+    (floats are refused, even integral ones, instead of being truncated)."""
+    import numbers
+    if isinstance(value, (bool, numpy.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError("%s: %s must be an integer, got %r (%s)" % (method, name, value, type(value).__name__))
+    return int(value)
 
 
 def _report(values):
@@ -147,7 +173,11 @@ namespace BoltzmannPlugin {
 %pythonprepend BoltzmannGeneratorForce::BoltzmannGeneratorForce %{
     if unit.is_quantity(temperature):
         temperature = temperature.value_in_unit(unit.kelvin)
-    particles = tuple(int(p) for p in particles)
+    try:
+        particles = tuple(particles)
+    except TypeError:
+        raise TypeError("BoltzmannGeneratorForce: particles must be a sequence of particle indices, got %r" % (particles,)) from None
+    particles = tuple(_integer(p, "particle indices", "BoltzmannGeneratorForce") for p in particles)
 %}
 %pythonprepend BoltzmannGeneratorForce::setTrainingSettings %{
     if isinstance(json, dict):
@@ -170,6 +200,11 @@ namespace BoltzmannPlugin {
 %}
 %pythonappend BoltzmannGeneratorForce::getModelledPositions %{
     val = unit.Quantity(val, unit.nanometer)
+%}
+/* cast returns a reference into its argument: the result keeps the argument alive, so that
+   BoltzmannGeneratorForce.cast(XmlSerializer.deserialize(xml)) in one expression stays valid. */
+%pythonappend BoltzmannGeneratorForce::cast %{
+    val._castSource = force
 %}
 
 /**
@@ -250,12 +285,14 @@ public:
     }
     %pythoncode %{
         def sample(self, context, numSamples):
-            """Draw numSamples independent configurations of the modelled particles from the Context's flow.
+            """Draw numSamples (a positive integer) independent configurations of the modelled particles
+            from the Context's flow.
 
-            Returns a FlowSamples tuple: positions (Quantity, numpy [n, N, 3] in nm), logProb (numpy [n]),
-            logWeights (numpy [n], log w = -U/kT + log pi(a|x) - log q(x, a)) and energies (Quantity, numpy [n],
-            kJ/mol)."""
-            n, N = int(numSamples), self.getNumParticles()
+            Returns a FlowSamples tuple: positions (Quantity, numpy [n, N, 3] in nm), logProb (numpy [n],
+            joint log q(x, a)), logWeights (numpy [n], the exact joint importance log-weights
+            log w = -U/kT + log pi(a|x) - log q(x, a)) and energies (Quantity, numpy [n], kJ/mol).
+            openmmbg.reweight(samples, force, context) uses these exact logWeights."""
+            n, N = _integer(numSamples, "numSamples", "BoltzmannGeneratorForce.sample"), self.getNumParticles()
             flat = numpy.asarray(self._sampleFlat(context, n))
             positions = flat[:3 * n * N].reshape(n, N, 3)
             rest = flat[3 * n * N:].reshape(3, n)
@@ -263,30 +300,46 @@ public:
                                unit.Quantity(rest[2].copy(), unit.kilojoule_per_mole))
 
         def computeLogProb(self, context, positions, numDraws=20):
-            """Marginal log q(x) of configurations (Quantity or array [n, N, 3] in nm) under the Context's flow
-            (importance-sampled over numDraws augmented draws). Returns numpy [n]."""
-            return numpy.asarray(self._logProbFlat(context, _flatPositions(positions, self.getNumParticles()), int(numDraws)))
+            """Marginal log q(x) of configurations (Quantity with length units or array in nm, shape
+            [n, N, 3] or [N, 3], N = getNumParticles(), in the force's particle order) under the Context's
+            flow. The augmented variables are integrated out by importance sampling over numDraws draws
+            from pi(a|x): an estimate (biased for finite numDraws) unless the flow is exact. Returns numpy [n]."""
+            numDraws = _integer(numDraws, "numDraws", "BoltzmannGeneratorForce.computeLogProb")
+            flat = _flatPositions(positions, self.getNumParticles(), "BoltzmannGeneratorForce.computeLogProb")
+            return numpy.asarray(self._logProbFlat(context, flat, numDraws))
 
         def computeLogWeights(self, context, positions, numDraws=20):
-            """Importance log-weights log w = -U/kT - log q(x) of configurations (Quantity or array [n, N, 3]
-            in nm). Returns numpy [n] (-inf where the energy failed)."""
-            return numpy.asarray(self._logWeightsFlat(context, _flatPositions(positions, self.getNumParticles()), int(numDraws)))
+            """Importance log-weights log w = -U/kT - log q(x) of configurations (Quantity with length units
+            or array in nm, shape [n, N, 3] or [N, 3], in the force's particle order), U in kJ/mol, T the
+            force's temperature. log q(x) is the marginal *estimate* of computeLogProb (numDraws augmented
+            draws per configuration): use it for configurations that are not FlowSamples (MD frames, flow
+            samples read back from a file); for samples from sample(), their logWeights are exact.
+            Returns numpy [n] (-inf where the energy failed)."""
+            numDraws = _integer(numDraws, "numDraws", "BoltzmannGeneratorForce.computeLogWeights")
+            flat = _flatPositions(positions, self.getNumParticles(), "BoltzmannGeneratorForce.computeLogWeights")
+            return numpy.asarray(self._logWeightsFlat(context, flat, numDraws))
 
         def computeEnergies(self, context, positions):
-            """Target potential energies U of configurations (Quantity or array [n, N, 3] in nm).
-            Returns a Quantity, numpy [n] in kJ/mol."""
-            values = self._energiesFlat(context, _flatPositions(positions, self.getNumParticles()))
+            """Target potential energies U of configurations (Quantity with length units or array in nm,
+            shape [n, N, 3] or [N, 3], in the force's particle order): every force of the System except
+            those in the force's own non-zero force group. Returns a Quantity, numpy [n] in kJ/mol."""
+            flat = _flatPositions(positions, self.getNumParticles(), "BoltzmannGeneratorForce.computeEnergies")
+            values = self._energiesFlat(context, flat)
             return unit.Quantity(numpy.asarray(values), unit.kilojoule_per_mole)
 
         def train(self, context, iterations):
-            """Run FAB iterations on the Context's flow. Returns a dict: iterations, lastLoss, meanLoss,
-            skippedUpdates, aisAcceptance, seconds, totalIterations."""
-            return _report(self._trainFlat(context, int(iterations)))
+            """Run iterations (a positive integer) FAB iterations on the Context's flow. Returns a dict:
+            iterations, lastLoss, meanLoss, skippedUpdates, aisAcceptance, seconds, totalIterations."""
+            iterations = _integer(iterations, "iterations", "BoltzmannGeneratorForce.train")
+            return _report(self._trainFlat(context, iterations))
 
         def trainOnSamples(self, context, positions, iterations):
-            """Maximum-likelihood updates of the Context's flow on configurations (Quantity or array
-            [n, N, 3] in nm). Returns a dict like train()."""
-            return _report(self._trainOnSamplesFlat(context, _flatPositions(positions, self.getNumParticles()), int(iterations)))
+            """Maximum-likelihood updates (iterations, a positive integer) of the Context's flow on
+            configurations (Quantity with length units or array in nm, shape [n, N, 3] or [N, 3], in the
+            force's particle order). Returns a dict like train()."""
+            iterations = _integer(iterations, "iterations", "BoltzmannGeneratorForce.trainOnSamples")
+            flat = _flatPositions(positions, self.getNumParticles(), "BoltzmannGeneratorForce.trainOnSamples")
+            return _report(self._trainOnSamplesFlat(context, flat, iterations))
 
         def getWeights(self, context):
             """The Context's current flow as bytes, for setFlow(getFlowConfig(), weights)."""
@@ -320,6 +373,9 @@ namespace BoltzmannPlugin {
 %}
 %pythonappend BoltzmannGeneratorIntegrator::getFriction %{
     val = unit.Quantity(val, unit.picosecond**-1)
+%}
+%pythonappend BoltzmannGeneratorIntegrator::cast %{
+    val._castSource = integrator
 %}
 
 /**

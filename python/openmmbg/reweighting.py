@@ -2,148 +2,46 @@
 
 A trajectory (frames of particle positions) is turned into self-normalised importance weights
 towards the Boltzmann distribution exp(-U / kT_force) of the System a
-``BoltzmannGeneratorForce`` belongs to, T_force being the force's temperature:
+``BoltzmannGeneratorForce`` belongs to, T_force being the force's temperature and U the force's
+target energy (every force of the System except those in the generator's own, non-zero, force
+group):
 
-- frames sampled from the flow (``temperature=None``): log w = -U/kT_force - log q(x), computed by
-  ``force.computeLogWeights``;
-- frames sampled from the Boltzmann distribution of the same System at another temperature T
-  (e.g. molecular dynamics at T): log w = -U/(kB T_force) + U/(kB T), with U from
-  ``force.computeEnergies`` (every force except the generator's own force group).
+- a ``FlowSamples`` tuple returned by ``force.sample``: its exact joint log-weights
+  log w = -U/kT_force + log pi(a|x) - log q(x, a) are used as they are;
+- other frames sampled from the flow (arrays, files; ``temperature=None``):
+  log w = -U/kT_force - log q(x), with the marginal density q(x) *estimated* by
+  ``force.computeLogWeights`` from ``num_draws`` augmented draws per frame (biased for finite
+  ``num_draws`` while the flow is imperfect);
+- frames of molecular dynamics (or any Boltzmann sampler) at a temperature T (``temperature=T``):
+  log w = -U/(kB T_force) + U_md/(kB T), U_md the energy of the forces the MD integrated
+  (``md_groups``, default every force group), evaluated with the Context.
 
 Trajectories may be numpy arrays, ``openmm.unit.Quantity`` objects, lists of frames,
-``mdtraj.Trajectory`` objects or paths to DCD files; :func:`read_dcd` is a small reader of the
-CHARMM/NAMD DCD format written by ``openmm.app.DCDFile``.
+``mdtraj.Trajectory`` objects or paths to trajectory files read by mdtraj (DCD, and any format
+``mdtraj.load`` reads given ``top``). Frames with unit cells (NPT runs) are evaluated in their own
+box.
 
 Units: positions nm (DCD files store Angstrom), energies kJ/mol, temperatures K.
 """
 import collections
 import math
+import numbers
 import os
 import warnings
 
 import numpy as np
 from openmm import unit
 
-__all__ = ["reweight", "read_dcd", "trajectory_positions", "Reweighting"]
+__all__ = ["reweight", "trajectory_positions", "Reweighting"]
 
 #: Result of :func:`reweight`: ``weights`` (numpy [T], sum 1) and ``ess`` (float in (0, 1]).
 Reweighting = collections.namedtuple("Reweighting", ["weights", "ess"])
 
 #: Nanometres per Angstrom.
 _NM_PER_ANGSTROM = 0.1
-#: Length in bytes of a DCD header record (the "CORD" tag and 20 control integers).
-_HEADER_RECORD_BYTES = 84
-#: Length in bytes of a DCD unit-cell record (6 float64).
-_CELL_RECORD_BYTES = 48
-
-
-# ----------------------------------------------------------------------------------------------
-# DCD files
-# ----------------------------------------------------------------------------------------------
-
-def _dcd_endian(data, path):
-    """The byte order prefix ('<' or '>') of a DCD file, from its first record marker (84)."""
-    if len(data) < 4:
-        raise ValueError("%s is not a DCD file: it is shorter than one record marker" % path)
-    for endian in ("<", ">"):
-        if np.frombuffer(data, dtype=endian + "i4", count=1)[0] == _HEADER_RECORD_BYTES:
-            return endian
-    raise ValueError("%s is not a DCD file: the first record marker is not %d in either byte order"
-                     % (path, _HEADER_RECORD_BYTES))
-
-
-def _read_record(data, offset, endian, path):
-    """One Fortran unformatted record of ``data`` starting at byte ``offset``: its payload bytes
-    and the offset just after it. The 4-byte leading and trailing length markers must agree."""
-    marker = np.dtype(endian + "i4")
-    if offset + 4 > len(data):
-        raise ValueError("%s: truncated DCD header (record at byte %d)" % (path, offset))
-    length = int(np.frombuffer(data, dtype=marker, count=1, offset=offset)[0])
-    end = offset + 4 + length
-    if length < 0 or end + 4 > len(data):
-        raise ValueError("%s: malformed DCD record at byte %d (length %d)" % (path, offset, length))
-    trailer = int(np.frombuffer(data, dtype=marker, count=1, offset=end)[0])
-    if trailer != length:
-        raise ValueError("%s: DCD record at byte %d has markers %d and %d" % (path, offset, length, trailer))
-    return data[offset + 4:end], end + 4
-
-
-def _parse_dcd_header(data, endian, path):
-    """(number of atoms, unit-cell flag, byte offset of the first frame) of a DCD file."""
-    header, offset = _read_record(data, 0, endian, path)
-    if header[:4] != b"CORD":
-        raise ValueError("%s is not a DCD coordinate file: tag %r instead of b'CORD'" % (path, header[:4]))
-    control = np.frombuffer(header, dtype=endian + "i4", count=20, offset=4)
-    if control[8] != 0:
-        raise ValueError("%s: DCD files with fixed atoms are not supported" % path)
-    if control[11] != 0:
-        raise ValueError("%s: DCD files with a fourth dimension are not supported" % path)
-    _, offset = _read_record(data, offset, endian, path)          # title lines
-    atoms, offset = _read_record(data, offset, endian, path)
-    if len(atoms) != 4:
-        raise ValueError("%s: the DCD atom-count record has %d bytes instead of 4" % (path, len(atoms)))
-    num_atoms = int(np.frombuffer(atoms, dtype=endian + "i4", count=1)[0])
-    if num_atoms <= 0:
-        raise ValueError("%s: the DCD header gives %d atoms" % (path, num_atoms))
-    return num_atoms, bool(control[10]), offset
-
-
-def _dcd_frame_dtype(num_atoms, has_cell, endian):
-    """numpy structured dtype of one DCD frame: optional unit-cell record, then X, Y, Z records
-    (each float32 Angstrom), all with their 4-byte length markers."""
-    marker = endian + "i4"
-    fields = []
-    if has_cell:
-        fields += [("cell_head", marker), ("cell", endian + "f8", (6,)), ("cell_tail", marker)]
-    for axis in "xyz":
-        fields += [(axis + "_head", marker), (axis, endian + "f4", (num_atoms,)), (axis + "_tail", marker)]
-    return np.dtype(fields)
-
-
-def _check_frame_markers(frames, num_atoms, has_cell, path):
-    """Raise ValueError unless every record marker of every frame has the expected length."""
-    expected = {axis: 4 * num_atoms for axis in "xyz"}
-    if has_cell:
-        expected["cell"] = _CELL_RECORD_BYTES
-    for name, length in expected.items():
-        for marker in (name + "_head", name + "_tail"):
-            if np.any(frames[marker] != length):
-                raise ValueError("%s: malformed DCD frame: a %s record marker is not %d" % (path, name, length))
-
-
-def read_dcd(path):
-    """Read the coordinates of a CHARMM/NAMD DCD file as written by ``openmm.app.DCDFile``.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The DCD file. Either byte order is accepted (detected from the first record marker);
-        unit-cell records, when the header flags them, are skipped.
-
-    Returns
-    -------
-    numpy.ndarray
-        float64 [T, n_atoms, 3], positions in nm (the file stores float32 Angstrom).
-
-    Raises
-    ------
-    ValueError
-        If the file is not a DCD coordinate file, is truncated, or uses fixed atoms or four
-        dimensions.
-    """
-    with open(path, "rb") as handle:
-        data = handle.read()
-    endian = _dcd_endian(data, path)
-    num_atoms, has_cell, offset = _parse_dcd_header(data, endian, path)
-    frame_dtype = _dcd_frame_dtype(num_atoms, has_cell, endian)
-    body = len(data) - offset
-    if body % frame_dtype.itemsize != 0:
-        raise ValueError("%s: truncated DCD file: %d bytes of frames is not a multiple of the frame size %d"
-                         % (path, body, frame_dtype.itemsize))
-    frames = np.frombuffer(data, dtype=frame_dtype, offset=offset)
-    _check_frame_markers(frames, num_atoms, has_cell, path)
-    xyz = np.stack([frames["x"], frames["y"], frames["z"]], axis=-1).astype(np.float64)
-    return xyz.reshape(len(frames), num_atoms, 3) * _NM_PER_ANGSTROM
+#: OpenMM's number of force groups (0..31).
+_NUM_GROUPS = 32
+_ALL_GROUPS = (1 << _NUM_GROUPS) - 1
 
 
 # ----------------------------------------------------------------------------------------------
@@ -172,22 +70,96 @@ def _as_frames(values):
     return array
 
 
+def _as_boxes(values, num_frames):
+    """Unit cells as float64 [T, 3, 3] (nm, rows a, b, c), or None when there are none."""
+    if values is None:
+        return None
+    boxes = np.asarray(values, dtype=np.float64)
+    if boxes.shape != (num_frames, 3, 3):
+        raise ValueError("unit cells must have shape [%d, 3, 3], not %s" % (num_frames, boxes.shape))
+    if not np.all(np.isfinite(boxes)) or np.any(np.einsum("tii->t", np.abs(boxes)) == 0.0):
+        return None   # writers without cells store zeros
+    return boxes
+
+
 def _frame_values(frame):
     """One element of a list of frames with any Quantity converted to nm."""
     return _nanometres(frame) if isinstance(frame, unit.Quantity) else frame
 
 
-def trajectory_positions(trajectory):
+def _mdtraj_topology(top):
+    """An mdtraj Topology from an mdtraj Topology, an openmm.app.Topology or a structure file."""
+    import mdtraj
+    if top is None or isinstance(top, mdtraj.Topology):
+        return top
+    if hasattr(top, "atoms") and hasattr(top, "residues"):
+        return mdtraj.Topology.from_openmm(top)
+    if isinstance(top, (str, os.PathLike)):
+        return mdtraj.load_topology(os.fspath(top))
+    raise ValueError("top must be an mdtraj or openmm.app Topology or a structure file, not %s" % type(top).__name__)
+
+
+def _read_file(path, top):
+    """(positions [T, n, 3] nm, unit cells [T, 3, 3] nm or None) of a trajectory file, by mdtraj.
+    A DCD file needs no topology; other formats are read by ``mdtraj.load(path, top=top)``."""
+    import mdtraj
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError("no trajectory file %s" % path)
+    top = _mdtraj_topology(top)
+    try:
+        if top is None and os.path.splitext(path)[1].lower() == ".dcd":
+            with mdtraj.formats.DCDTrajectoryFile(path) as handle:
+                xyz, lengths, angles = handle.read()
+            xyz = np.asarray(xyz, dtype=np.float64) * _NM_PER_ANGSTROM
+            boxes = None
+            if lengths is not None and angles is not None:
+                lengths = np.asarray(lengths, dtype=np.float64) * _NM_PER_ANGSTROM
+                angles = np.asarray(angles, dtype=np.float64)
+                a, b, c = mdtraj.utils.lengths_and_angles_to_box_vectors(
+                    lengths[:, 0], lengths[:, 1], lengths[:, 2], angles[:, 0], angles[:, 1], angles[:, 2])
+                boxes = np.stack([a, b, c], axis=1)
+            frames = _as_frames(xyz)
+            return frames, _as_boxes(boxes, frames.shape[0])
+        trajectory = mdtraj.load(path, top=top) if top is not None else mdtraj.load(path)
+    except (OSError, IOError, ValueError, TypeError, RuntimeError, IndexError, KeyError) as error:
+        raise ValueError("cannot read the trajectory file %s: %s" % (path, error)) from None
+    frames = _as_frames(trajectory.xyz)
+    return frames, _as_boxes(trajectory.unitcell_vectors, frames.shape[0])
+
+
+def _read_frames(trajectory, top=None):
+    """(positions [T, n, 3] nm, unit cells [T, 3, 3] nm or None) of any accepted trajectory."""
+    if isinstance(trajectory, (str, os.PathLike)):
+        return _read_file(trajectory, top)
+    if _is_flow_samples(trajectory):
+        trajectory = trajectory.positions
+    if isinstance(trajectory, unit.Quantity):
+        return _as_frames(_nanometres(trajectory)), None
+    if isinstance(trajectory, np.ndarray):
+        return _as_frames(trajectory), None
+    if hasattr(trajectory, "xyz"):
+        frames = _as_frames(trajectory.xyz)
+        return frames, _as_boxes(getattr(trajectory, "unitcell_vectors", None), frames.shape[0])
+    if isinstance(trajectory, (list, tuple)):
+        return _as_frames([_frame_values(frame) for frame in trajectory]), None
+    raise ValueError("cannot read positions from an object of type %s" % type(trajectory).__name__)
+
+
+def trajectory_positions(trajectory, top=None):
     """Positions of every frame of a trajectory, in nm.
 
     Parameters
     ----------
     trajectory
-        One of: a numpy array [T, n, 3] or [n, 3] (one frame), taken as nm; an
-        ``openmm.unit.Quantity`` with length units wrapping such an array or a list of frames of
+        One of: a numpy array [T, n, 3] or [n, 3] (one frame), taken as nm; a ``FlowSamples``
+        tuple (its positions); an ``openmm.unit.Quantity`` with length units wrapping such an array or a list of frames of
         ``Vec3``; an object with an ``xyz`` attribute in nm (``mdtraj.Trajectory``); a ``str`` or
-        ``os.PathLike`` path to a ``.dcd`` file (:func:`read_dcd`); a list or tuple of frames, each
-        a list of positions or a length Quantity.
+        ``os.PathLike`` path to a trajectory file, read with mdtraj (a DCD file needs no
+        topology; other formats are read by ``mdtraj.load(path, top=top)``); a list or tuple of
+        frames, each a list of positions or a length Quantity.
+    top : mdtraj.Topology, openmm.app.Topology or str, optional
+        The topology for trajectory files that need one (not needed for DCD).
 
     Returns
     -------
@@ -197,22 +169,11 @@ def trajectory_positions(trajectory):
     Raises
     ------
     ValueError
-        For any other input, a path that is not a ``.dcd`` file, non-length units, or a
-        non-rectangular shape.
+        For any other input, an unreadable file, non-length units, or a non-rectangular shape.
+    FileNotFoundError
+        If a path does not exist.
     """
-    if isinstance(trajectory, (str, os.PathLike)):
-        if os.path.splitext(os.fspath(trajectory))[1].lower() != ".dcd":
-            raise ValueError("only DCD trajectory files are supported, not %s" % os.fspath(trajectory))
-        return _as_frames(read_dcd(trajectory))
-    if isinstance(trajectory, unit.Quantity):
-        return _as_frames(_nanometres(trajectory))
-    if isinstance(trajectory, np.ndarray):
-        return _as_frames(trajectory)
-    if hasattr(trajectory, "xyz"):
-        return _as_frames(trajectory.xyz)
-    if isinstance(trajectory, (list, tuple)):
-        return _as_frames([_frame_values(frame) for frame in trajectory])
-    raise ValueError("cannot read positions from an object of type %s" % type(trajectory).__name__)
+    return _read_frames(trajectory, top)[0]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -226,49 +187,130 @@ def _value_in(value, target_unit):
     return value
 
 
-def _force_positions(positions, force, context):
-    """The positions [T, n_force, 3] the force acts on: unchanged when the trajectory has one
-    column per force particle, the force's particle columns when it has one per System particle."""
+def _is_flow_samples(trajectory):
+    """Whether ``trajectory`` is a ``FlowSamples`` tuple from ``BoltzmannGeneratorForce.sample``."""
+    return isinstance(trajectory, tuple) and "logWeights" in getattr(trajectory, "_fields", ())
+
+
+def _group_mask(groups):
+    """A 32-bit force-group mask from None (every group), an int bit mask or a set of groups."""
+    if groups is None:
+        return _ALL_GROUPS
+    if isinstance(groups, (bool, np.bool_)):
+        raise ValueError("md_groups must be an int bit mask or a set of force groups, not %r" % (groups,))
+    if isinstance(groups, numbers.Integral):
+        return int(groups) & _ALL_GROUPS     # -1 (OpenMM's "every group") included
+    try:
+        members = list(groups)
+    except TypeError:
+        raise ValueError("md_groups must be an int bit mask or a set of force groups, not %r" % (groups,)) from None
+    mask = 0
+    for group in members:
+        if isinstance(group, (bool, np.bool_)) or not isinstance(group, numbers.Integral) or not 0 <= group < _NUM_GROUPS:
+            raise ValueError("md_groups: force groups are integers 0..31, got %r" % (group,))
+        mask |= 1 << int(group)
+    return mask
+
+
+def _groups_of(mask):
+    """The set of force groups in a mask (for ``Context.getState(groups=...)``)."""
+    return {group for group in range(_NUM_GROUPS) if mask & (1 << group)}
+
+
+def _force_positions(positions, force, context, order):
+    """(positions [T, n_force, 3] in the force's order, whether the frames are whole-System frames).
+
+    Frames with one column per System particle are System-ordered (as every trajectory is) and
+    the columns ``force.getParticles()`` are taken; frames with one column per force particle are
+    in the force's order. When the two counts coincide, ``order`` ("system", the default, or
+    "force") says which."""
     num_frame = positions.shape[1]
     num_force = int(force.getNumParticles())
     num_system = int(context.getSystem().getNumParticles())
-    if num_frame == num_force:
-        return positions
-    if num_frame == num_system:
+    if order not in (None, "system", "force"):
+        raise ValueError("order must be 'system' or 'force', not %r" % (order,))
+    given = order
+    if order is None:
+        order = "system" if num_frame == num_system else "force"
+    expected = num_system if order == "system" else num_force
+    if num_frame != expected:
+        raise ValueError("the trajectory has %d particles per frame, but the force acts on %d and the System has %d%s"
+                         % (num_frame, num_force, num_system,
+                            "" if given is None else " (order=%r needs %d)" % (given, expected)))
+    if order == "system":
         particles = np.asarray(list(force.getParticles()), dtype=np.int64)
-        return np.ascontiguousarray(positions[:, particles, :])
-    raise ValueError("the trajectory has %d particles per frame, but the force acts on %d and the "
-                     "System has %d" % (num_frame, num_force, num_system))
+        return np.ascontiguousarray(positions[:, particles, :]), True
+    return positions, False
 
 
-def _boltzmann_log_weights(force, context, positions, temperature):
-    """log w = -U/(kB T_force) + U/(kB T) of frames sampled at ``temperature`` (K or Quantity),
-    U the potential energies (kJ/mol) from ``force.computeEnergies``."""
-    kb = unit.MOLAR_GAS_CONSTANT_R.value_in_unit(unit.kilojoule_per_mole / unit.kelvin)
-    sample_temperature = float(_value_in(temperature, unit.kelvin))
-    force_temperature = float(_value_in(force.getTemperature(), unit.kelvin))
-    if not (sample_temperature > 0.0 and force_temperature > 0.0):
-        raise ValueError("temperatures must be positive, got %g K (samples) and %g K (force)"
-                         % (sample_temperature, force_temperature))
-    energies = np.asarray(_value_in(force.computeEnergies(context, positions), unit.kilojoule_per_mole),
-                          dtype=np.float64)
-    return energies / kb * (1.0 / sample_temperature - 1.0 / force_temperature)
+def _set_box(context, box):
+    from openmm import Vec3
+    context.setPeriodicBoxVectors(Vec3(*box[0]), Vec3(*box[1]), Vec3(*box[2]))
 
 
-def _per_frame(frames, positions, context, evaluate):
-    """evaluate(positions[t:t+1]) for each frame t with the Context's positions set to frames[t]."""
-    saved = context.getState(getPositions=True).getPositions(asNumpy=True)
-    log_weights = np.empty(frames.shape[0])
+def _context_energy(context, groups):
+    """Potential energy (kJ/mol) of the Context's forces in ``groups`` (a set) at its current state."""
+    state = context.getState(getEnergy=True, groups=groups)
+    return state.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
+
+
+def _evaluate(frames, positions, boxes, system_frames, force, context, evaluate, extra_groups, missing_groups):
+    """Per frame t: ``evaluate(positions[t:t+1])`` (a value computed by the force) and
+    delta[t] = U(extra_groups) - U(missing_groups) (kJ/mol, by the Context; 0 when both are empty),
+    with the Context set to each frame's positions (when they matter: whole-System frames of a force
+    over a subset, or an energy difference) and unit cell (when the frames have one and the System
+    is periodic). The Context's positions and box are restored afterwards."""
+    num_frames = positions.shape[0]
+    num_system = int(context.getSystem().getNumParticles())
+    if boxes is not None and not context.getSystem().usesPeriodicBoundaryConditions():
+        boxes = None
+    need_delta = bool(extra_groups or missing_groups)
+    need_positions = need_delta or (system_frames and int(force.getNumParticles()) < num_system)
+    delta = np.zeros(num_frames)
+    if not need_positions and boxes is None:
+        return np.asarray(evaluate(positions), dtype=np.float64).ravel(), delta
+
+    values = np.empty(num_frames)
+    state = context.getState(getPositions=True)
+    saved_positions = state.getPositions(asNumpy=True)
+    saved_box = state.getPeriodicBoxVectors() if boxes is not None else None
     try:
-        for t in range(frames.shape[0]):
-            context.setPositions(unit.Quantity(frames[t], unit.nanometer))
-            values = evaluate(positions[t:t + 1])
-            if values.size != 1:
-                raise ValueError("got %d log-weights for one frame" % values.size)
-            log_weights[t] = values[0]
+        if need_positions:
+            particles = np.asarray(list(force.getParticles()), dtype=np.int64)
+            base = np.asarray(saved_positions.value_in_unit(unit.nanometer), dtype=np.float64)
+            for t in range(num_frames):
+                if boxes is not None:
+                    _set_box(context, boxes[t])
+                if system_frames:
+                    full = frames[t]
+                else:
+                    full = base.copy()
+                    full[particles] = positions[t]
+                context.setPositions(unit.Quantity(full, unit.nanometer))
+                value = np.asarray(evaluate(positions[t:t + 1]), dtype=np.float64).ravel()
+                if value.size != 1:
+                    raise ValueError("got %d values for one frame" % value.size)
+                values[t] = value[0]
+                if extra_groups:
+                    delta[t] += _context_energy(context, extra_groups)
+                if missing_groups:
+                    delta[t] -= _context_energy(context, missing_groups)
+        else:
+            # Only the unit cell changes between frames: one evaluation per distinct box.
+            unique, inverse = np.unique(boxes.reshape(num_frames, 9), axis=0, return_inverse=True)
+            inverse = np.asarray(inverse).ravel()
+            for k, box in enumerate(unique):
+                selected = np.flatnonzero(inverse == k)
+                _set_box(context, box.reshape(3, 3))
+                value = np.asarray(evaluate(positions[selected]), dtype=np.float64).ravel()
+                if value.size != selected.size:
+                    raise ValueError("got %d values for %d frames" % (value.size, selected.size))
+                values[selected] = value
     finally:
-        context.setPositions(saved)
-    return log_weights
+        if saved_box is not None:
+            context.setPeriodicBoxVectors(*saved_box)
+        context.setPositions(saved_positions)
+    return values, delta
 
 
 def _normalised_weights(log_weights):
@@ -286,29 +328,74 @@ def _normalised_weights(log_weights):
     return weights
 
 
-def reweight(trajectory, force, context, temperature=None, num_draws=20):
+def _result(log_weights):
+    log_weights = np.asarray(log_weights, dtype=np.float64).ravel()
+    weights = _normalised_weights(log_weights)
+    ess = min(1.0, float(np.sum(weights))**2 / (log_weights.size * float(np.sum(weights**2))))
+    return Reweighting(weights, ess)
+
+
+def _temperatures(force, temperature):
+    sample_temperature = float(_value_in(temperature, unit.kelvin))
+    force_temperature = float(_value_in(force.getTemperature(), unit.kelvin))
+    if not (sample_temperature > 0.0 and force_temperature > 0.0):
+        raise ValueError("temperatures must be positive, got %g K (samples) and %g K (force)"
+                         % (sample_temperature, force_temperature))
+    return sample_temperature, force_temperature
+
+
+def reweight(trajectory, force, context, temperature=None, num_draws=20, md_groups=None, order=None, top=None):
     """Importance weights of trajectory frames towards the force's Boltzmann distribution.
+
+    The target is exp(-U/kT) with T the force's temperature (K) and U (kJ/mol) the force's target
+    energy: every force of the System except those sharing the force's own force group when that
+    group is not 0, evaluated with the Context's current global parameters, in each frame's own
+    unit cell when the frames carry one (otherwise the Context's current box), the particles the
+    force does not model taken from each whole-System frame (otherwise from the Context).
 
     Parameters
     ----------
     trajectory
-        Frames in any form :func:`trajectory_positions` accepts, nm. Each frame holds either the
-        force's particles (in the force's order) or every particle of the System; in the latter
-        case the columns ``force.getParticles()`` are used, and if the force models only part of
-        the System, each frame is evaluated with the Context set to that frame (the other
-        particles belong to the target), then the Context's positions are restored. Frames with
-        one column per force particle are taken in the force's order.
+        One of:
+
+        - a ``FlowSamples`` tuple from ``force.sample(context, n)``: its exact joint log-weights
+          log w = -U/kT + log pi(a|x) - log q(x, a) are used unchanged (no estimate, no Context
+          evaluation; ``temperature``, ``num_draws``, ``md_groups``, ``order`` must be left unset);
+        - frames in any form :func:`trajectory_positions` accepts (arrays and Quantities in nm,
+          ``mdtraj.Trajectory``, a DCD or other trajectory file). A frame holds either every
+          particle of the System, in the System's order, or only the force's particles, in the
+          force's order (``force.getParticles()``); see ``order``. Unit cells of an
+          ``mdtraj.Trajectory`` or a file (NPT runs) are set on the Context frame by frame
+          (``Context.setPeriodicBoxVectors``) before evaluating; the Context's positions and box
+          are restored afterwards.
     force : openmmbg.BoltzmannGeneratorForce
         The generator; its temperature (K) defines the target distribution.
     context : openmm.Context
         A Context of the System the force belongs to.
     temperature : float or openmm.unit.Quantity, optional
-        None: the frames are samples of the flow, and log w = -U/kT_force - log q comes from
-        ``force.computeLogWeights(context, positions, num_draws)``. Otherwise the frames are
-        Boltzmann samples of the same System at this temperature (K), and
-        log w = -U/(kB T_force) + U/(kB T) with U (kJ/mol) from ``force.computeEnergies``.
+        None: the frames are samples of the flow (e.g. flow samples written to a DCD), and
+        log w = -U/kT - log q(x) from ``force.computeLogWeights(context, positions, num_draws)``,
+        whose marginal density q(x) is an importance-sampled *estimate* over ``num_draws`` draws
+        of the augmented variables (biased while the flow is imperfect; pass the ``FlowSamples``
+        themselves for exact weights). Otherwise the frames are Boltzmann samples (e.g. MD) at this
+        temperature (K) of the forces in ``md_groups``, and log w = -U/(kB T_force) + U_md/(kB T)
+        with U from ``force.computeEnergies`` and U_md the energy of the ``md_groups`` forces:
+        U_md = U + U(md groups the target leaves out) - U(target groups the MD left out), both
+        differences evaluated by the Context at each frame (so restraints used only in the MD,
+        in the force's own group, are accounted for).
     num_draws : int
-        Draws of the augmented variables per frame for ``computeLogWeights`` (flow samples only).
+        Draws of the augmented variables per frame for ``computeLogWeights`` (flow frames only).
+    md_groups : int or set of int, optional
+        The force groups the MD integrated (``temperature`` given only): an int bit mask or a
+        set of group numbers, as ``Context.getState(groups=...)``; default every group (the
+        Context's whole potential energy, as OpenMM's integrators integrate by default).
+    order : {"system", "force"}, optional
+        The column order of array frames: "system" (one column per System particle, the force's
+        particles taken at ``force.getParticles()``) or "force" (one column per force particle, in
+        the force's order). Default: "system" when the frames have one column per System particle
+        (also when that equals the force's particle count), else "force".
+    top : mdtraj.Topology, openmm.app.Topology or str, optional
+        The topology of a trajectory file that needs one (not DCD).
 
     Returns
     -------
@@ -319,30 +406,56 @@ def reweight(trajectory, force, context, temperature=None, num_draws=20):
 
     Raises
     ------
+    TypeError
+        If ``num_draws`` is not an integer.
     ValueError
-        If the frames' particle count matches neither the force nor the System, the log-weights
-        do not have one entry per frame, or all log-weights are non-finite.
+        If the frames' particle count matches neither the force nor the System (or not ``order``),
+        an argument is invalid, the log-weights do not have one entry per frame, or all
+        log-weights are non-finite.
     """
-    frames = trajectory_positions(trajectory)
-    positions = _force_positions(frames, force, context)
+    if _is_flow_samples(trajectory):
+        if temperature is not None or md_groups is not None or order is not None:
+            raise ValueError("reweight: FlowSamples carry their exact log-weights; temperature, md_groups and order "
+                             "do not apply")
+        log_weights = np.asarray(trajectory.logWeights, dtype=np.float64).ravel()
+        if log_weights.size == 0:
+            raise ValueError("reweight: the FlowSamples hold no samples")
+        return _result(log_weights)
+
+    if temperature is None:
+        if md_groups is not None:
+            raise ValueError("reweight: md_groups applies to MD frames (temperature=...) only")
+        if isinstance(num_draws, (bool, np.bool_)) or not isinstance(num_draws, numbers.Integral):
+            raise TypeError("reweight: num_draws must be an integer, got %r" % (num_draws,))
+        if int(num_draws) < 1:
+            raise ValueError("num_draws must be at least 1, got %r" % (num_draws,))
+    md_mask = _group_mask(md_groups)
+
+    frames, boxes = _read_frames(trajectory, top)
+    positions, system_frames = _force_positions(frames, force, context, order)
     num_frames = positions.shape[0]
-    if temperature is None and int(num_draws) < 1:
-        raise ValueError("num_draws must be at least 1, got %r" % (num_draws,))
 
-    def evaluate(selected):
-        if temperature is None:
-            return np.asarray(force.computeLogWeights(context, selected, int(num_draws)), dtype=np.float64).ravel()
-        return np.asarray(_boltzmann_log_weights(force, context, selected, temperature), dtype=np.float64).ravel()
-
-    num_system = int(context.getSystem().getNumParticles())
-    if frames.shape[1] == num_system and int(force.getNumParticles()) < num_system:
-        # The force models a subset: the other particles of each frame are part of its target, so
-        # every frame is evaluated with the Context set to that frame (restored afterwards).
-        log_weights = _per_frame(frames, positions, context, evaluate)
+    if temperature is None:
+        def evaluate(selected):
+            return force.computeLogWeights(context, selected, int(num_draws))
+        log_weights, _ = _evaluate(frames, positions, boxes, system_frames, force, context, evaluate, set(), set())
     else:
-        log_weights = evaluate(positions)
+        sample_temperature, force_temperature = _temperatures(force, temperature)
+        group = int(force.getForceGroup()) if hasattr(force, "getForceGroup") else 0
+        target_mask = _ALL_GROUPS & ~((1 << group) if group != 0 else 0)
+        # Only groups that hold forces can differ (the generator itself adds no energy).
+        system = context.getSystem()
+        present = 0
+        for i in range(system.getNumForces()):
+            present |= 1 << int(system.getForce(i).getForceGroup())
+        extra = _groups_of(md_mask & ~target_mask & present)
+        missing = _groups_of(target_mask & ~md_mask & present)
+
+        def evaluate(selected):
+            return _value_in(force.computeEnergies(context, selected), unit.kilojoule_per_mole)
+        energies, delta = _evaluate(frames, positions, boxes, system_frames, force, context, evaluate, extra, missing)
+        kb = unit.MOLAR_GAS_CONSTANT_R.value_in_unit(unit.kilojoule_per_mole / unit.kelvin)
+        log_weights = -energies / (kb * force_temperature) + (energies + delta) / (kb * sample_temperature)
     if log_weights.size != num_frames:
         raise ValueError("got %d log-weights for %d frames" % (log_weights.size, num_frames))
-    weights = _normalised_weights(log_weights)
-    ess = min(1.0, float(np.sum(weights))**2 / (num_frames * float(np.sum(weights**2))))
-    return Reweighting(weights, ess)
+    return _result(log_weights)

@@ -1,5 +1,7 @@
 """BoltzmannGeneratorForce from Python: units, validation, Contexts, serialization, pickling."""
 import copy
+import gc
+import json
 import pickle
 
 import numpy as np
@@ -141,6 +143,118 @@ def test_xml_round_trip_and_cast():
     assert restored.getFlowWeights() == weights
     with pytest.raises(openmm.OpenMMException, match="not a BoltzmannGeneratorForce"):
         openmmbg.BoltzmannGeneratorForce.cast(openmm.HarmonicBondForce())
+
+
+#: A flow configuration with recognisable content (the tiny flows of the other tests plus a seed-like width).
+#: (It does not end with a string value: such XML does not read back before the serialization fix of issue 12.)
+RECOGNISABLE_FLOW = {"dtype": "float64", "numParticles": 3, "dimension": 3, "numBlocks": 1, "egnnLayers": 1,
+                     "egnnWidth": 24, "invariantFeatures": 8, "headWidths": [24, 24]}
+
+
+def _churn_memory():
+    """Allocate and free many C++ objects of similar sizes, so freed memory is reused."""
+    junk = []
+    for i in range(200):
+        force = openmm.CustomExternalForce("x^2+y^2+z^2+%d" % i)
+        for j in range(20):
+            force.addParticle(j, [])
+        junk.append(openmm.XmlSerializer.deserialize(openmm.XmlSerializer.serialize(force)))
+        junk.append(openmm.HarmonicBondForce())
+    del junk
+    gc.collect()
+
+
+def test_cast_of_a_temporary_keeps_its_source_alive():
+    force = openmmbg.BoltzmannGeneratorForce([2, 0, 1], 450 * unit.kelvin)
+    force.setFlow(json.dumps(RECOGNISABLE_FLOW), b"\x00weights of the recognisable flow\xff" * 8)
+    xml = openmm.XmlSerializer.serialize(force)
+    # One expression: the deserialized (owning) Force is a temporary.
+    restored = openmmbg.BoltzmannGeneratorForce.cast(openmm.XmlSerializer.deserialize(xml))
+    gc.collect()
+    _churn_memory()
+    assert json.loads(restored.getFlowConfig()) == RECOGNISABLE_FLOW
+    assert restored.getParticles() == (2, 0, 1)
+    assert restored.getFlowWeights() == b"\x00weights of the recognisable flow\xff" * 8
+    assert restored.getTemperature() == 450 * unit.kelvin
+
+    integrator = openmmbg.BoltzmannGeneratorIntegrator(2.5, 0.004)
+    integrator.setEssWindow(123)
+    integrator.setProposalBatchSize(7)
+    xml = openmm.XmlSerializer.serialize(integrator)
+    cast = openmmbg.BoltzmannGeneratorIntegrator.cast(openmm.XmlSerializer.deserialize(xml))
+    gc.collect()
+    _churn_memory()
+    assert cast.getEssWindow() == 123 and cast.getProposalBatchSize() == 7
+    assert cast.getFriction().value_in_unit(unit.picosecond**-1) == pytest.approx(2.5)
+    # Casting a Force owned by a System keeps working (the System keeps its Force).
+    system = make_system()
+    system.addForce(openmmbg.BoltzmannGeneratorForce([0, 2], 300))
+    assert openmmbg.BoltzmannGeneratorForce.cast(system.getForce(1)).getParticles() == (0, 2)
+
+
+@pytest.mark.parametrize("particles", [[0.5, 1], [0.0, 1], np.array([0.0, 1.0]), [0, "1"], [True, 2], [0, None]])
+def test_non_integer_particle_indices_are_refused(particles):
+    with pytest.raises(TypeError, match="BoltzmannGeneratorForce.*integer"):
+        openmmbg.BoltzmannGeneratorForce(particles, 300)
+    with pytest.raises(TypeError, match="BoltzmannGeneratorForce"):
+        openmmbg.BoltzmannGeneratorForce(3, 300)
+    assert openmmbg.BoltzmannGeneratorForce([np.int32(1), np.int64(0), 2], 300).getParticles() == (1, 0, 2)
+
+
+def _force_in_context():
+    system = make_system()
+    force = openmmbg.BoltzmannGeneratorForce([0, 1, 2, 3], 300)
+    force.setFlow({"numParticles": 4, "dimension": 3, "numBlocks": 1, "egnnLayers": 1, "egnnWidth": 8,
+                   "invariantFeatures": 4, "headWidths": [8], "dtype": "float64"})
+    force.setTrainingSettings({"batchSize": 4, "fab": {"bufferMinBatches": 1, "ais": {"numIntermediate": 1}}})
+    system.addForce(force)
+    context = openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName("Reference"))
+    context.setPositions(POSITIONS)
+    return force, context
+
+
+def test_non_integer_counts_are_refused():
+    force, context = _force_in_context()
+    positions = np.asarray(POSITIONS.value_in_unit(unit.nanometer))[np.newaxis]
+    for bad in (2.5, 2.0, "2", None):
+        with pytest.raises(TypeError, match="BoltzmannGeneratorForce.sample.*numSamples"):
+            force.sample(context, bad)
+        with pytest.raises(TypeError, match="BoltzmannGeneratorForce.train.*iterations"):
+            force.train(context, bad)
+        with pytest.raises(TypeError, match="BoltzmannGeneratorForce.trainOnSamples.*iterations"):
+            force.trainOnSamples(context, positions, bad)
+        with pytest.raises(TypeError, match="BoltzmannGeneratorForce.computeLogProb.*numDraws"):
+            force.computeLogProb(context, positions, bad)
+        with pytest.raises(TypeError, match="BoltzmannGeneratorForce.computeLogWeights.*numDraws"):
+            force.computeLogWeights(context, positions, bad)
+    assert force.sample(context, np.int64(3)).positions.shape == (3, 4, 3)
+    assert force.computeLogProb(context, positions, np.int32(2)).shape == (1,)
+
+
+@pytest.mark.parametrize("shape", [(200, 3, 3), (12,), (3, 4), (2, 4, 2), (2, 3, 4, 3), (0, 4, 3), (4, 3, 4)])
+def test_positions_of_the_wrong_shape_are_refused(shape):
+    force, context = _force_in_context()
+    positions = np.zeros(shape)
+    for method in (force.computeEnergies, force.computeLogProb, force.computeLogWeights):
+        with pytest.raises(ValueError, match=r"BoltzmannGeneratorForce.*\[n, 4, 3\]") as error:
+            method(context, positions)
+        assert str(shape) in str(error.value)
+    with pytest.raises(ValueError, match="BoltzmannGeneratorForce.trainOnSamples"):
+        force.trainOnSamples(context, positions, 1)
+
+
+def test_positions_accepted_shapes_and_units():
+    force, context = _force_in_context()
+    frame = np.asarray(POSITIONS.value_in_unit(unit.nanometer))
+    single = force.computeEnergies(context, frame).value_in_unit(unit.kilojoule_per_mole)
+    assert single.shape == (1,)
+    batch = force.computeEnergies(context, np.stack([frame, frame + 0.01])).value_in_unit(unit.kilojoule_per_mole)
+    assert batch.shape == (2,) and batch[0] == pytest.approx(single[0])
+    in_angstrom = force.computeEnergies(context, (frame * 10) * unit.angstrom).value_in_unit(unit.kilojoule_per_mole)
+    assert in_angstrom[0] == pytest.approx(single[0])
+    assert force.computeEnergies(context, POSITIONS).value_in_unit(unit.kilojoule_per_mole)[0] == pytest.approx(single[0])
+    with pytest.raises(ValueError, match="BoltzmannGeneratorForce.*length units"):
+        force.computeEnergies(context, frame * unit.kelvin)
 
 
 def test_system_round_trip_keeps_the_force():

@@ -120,7 +120,7 @@ def train(force, context, frames, iterations, chunks=10):
 
 
 def write_flow_trajectory(force, context, topology, count, dcd_path):
-    """Draw flow samples and write them as a DCD trajectory (each sample has zero centre of mass)."""
+    """Draw flow samples and write them as a DCD trajectory (samples are centred where the molecule is in the Context)."""
     samples = force.sample(context, count)
     positions = samples.positions.value_in_unit(unit.nanometer)
     with open(dcd_path, "wb") as handle:

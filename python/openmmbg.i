@@ -48,7 +48,7 @@ import openmm.unit as unit
 
 FlowSamples = collections.namedtuple("FlowSamples", ["positions", "logProb", "logWeights", "energies"])
 FlowSamples.__doc__ = """Samples of a BoltzmannGeneratorForce's flow: positions (Quantity, numpy [n, N, 3] in nm,
-zero centre of mass), logProb (numpy [n], joint log q(x, a)), logWeights (numpy [n],
+centred at the modelled particles' centre in the Context), logProb (numpy [n], joint log q(x, a)), logWeights (numpy [n],
 log w = -U/kT + log pi(a|x) - log q(x, a)) and energies (Quantity, numpy [n] in kJ/mol)."""
 
 

@@ -22,7 +22,7 @@ class BoltzmannGeneratorForceImpl;
 struct BoltzmannGeneratorSamples {
     int numSamples = 0;                   ///< n
     int numParticles = 0;                 ///< N, the number of modelled particles
-    std::vector<OpenMM::Vec3> positions;  ///< n*N positions in nm (each sample has zero centre of mass)
+    std::vector<OpenMM::Vec3> positions;  ///< n*N positions in nm, each sample centred at the modelled particles' centre in the Context
     std::vector<double> logProb;          ///< n joint log densities log q(x, a) of the flow (dimensionless)
     std::vector<double> logWeights;       ///< n importance log-weights -U(x)/kT + log pi(a|x) - log q(x, a); -inf where U failed
     std::vector<double> energies;         ///< n potential energies U(x) of the target, in kJ/mol (+inf where invalid)
@@ -49,12 +49,24 @@ struct BoltzmannGeneratorTrainingReport {
  * configuration (JSON text) plus weights (bytes), both serialized with the System.
  *
  * The target of the flow is p(x) ~ exp(-U(x)/kT) over the positions x of the modelled particles,
- * where U is the potential energy of every other force of the System, with the other particles
- * held at their current positions in the Context. When this force is given a force group of its
- * own (setForceGroup() with a group other than 0), the forces that share that group are left out
- * of U too: that is how restraints or biases used only for MD are kept out of the target. Each Context
- * owns a copy of the flow: sample(), computeLogProb(), computeLogWeights() and train() work on that
- * copy; getWeights() reads it back and updateParametersInContext() replaces it with the force's.
+ * where U is the potential energy of every other force of the System. When this force is given a
+ * force group of its own (setForceGroup() with a group other than 0), the forces that share that
+ * group are left out of U too: that is how restraints or biases used only for MD are kept out of
+ * the target. U is evaluated with the Context's current state: its global parameters, its periodic
+ * box, and the other particles held at their current positions (changes made to other forces with
+ * their updateParametersInContext() are seen after this force's updateParametersInContext()).
+ *
+ * The flow models configurations relative to their centre (the unweighted mean position of the
+ * modelled particles). Samples are placed at the modelled particles' current centre c in the
+ * Context, and sampling, the weights of samples and FAB training use the conditional target
+ * u_c(x) = U(x - mean(x) + c)/kT; for a translation-invariant System this is the plain target.
+ * computeEnergies() and computeLogWeights() evaluate configurations where they are given.
+ *
+ * A constraint that involves a modelled particle is refused when a Context is created (the flow
+ * samples unconstrained coordinates; build the System without constraints on those particles), as
+ * are modelled virtual sites. Each Context owns a copy of the flow: sample(), computeLogProb(),
+ * computeLogWeights() and train() work on that copy; getWeights() reads it back and
+ * updateParametersInContext() replaces it with the force's.
  */
 class OPENMM_EXPORT_BG BoltzmannGeneratorForce : public OpenMM::Force {
 public:
@@ -154,34 +166,46 @@ public:
         randomSeed = seed;
     }
     /**
-     * Draw independent samples from the Context's flow with their importance weights.
+     * Draw independent samples from the Context's flow with their exact importance weights. The
+     * flow's zero-centre configurations are placed at the current centre (unweighted mean
+     * position) of the modelled particles in the Context, and U is evaluated there with the
+     * Context's current parameters, box and other particles (the conditional target of the class
+     * description).
      *
      * @param context     a Context whose System contains this force
      * @param numSamples  n, positive
-     * @return n configurations of the modelled particles (nm, zero centre of mass), log q, log w
-     *         and the target energies U in kJ/mol
+     * @return n configurations of the modelled particles (nm), log q(x, a), log w and the target
+     *         energies U in kJ/mol
+     * @throws OpenMM::OpenMMException if n is not positive, or if the samples would need more than
+     *         half of the machine's memory (draw them in batches)
      */
     BoltzmannGeneratorSamples sample(OpenMM::Context& context, int numSamples) const;
     /**
      * Evaluate the marginal log density log q(x) of the Context's flow (an importance-sampled
      * estimate over numDraws augmented draws a ~ pi(a|x)) for configurations of the modelled
-     * particles. The density is that of x with its centre of mass removed.
+     * particles. The density is that of x relative to its centre (unweighted mean position).
      *
      * @param context    a Context whose System contains this force
      * @param positions  n*N positions in nm (N = getNumParticles(), sample-major), all finite
      * @param numDraws   augmented draws per configuration, positive
-     * @return n values of log q(x) (dimensionless; reduced units of nm^-(N-1)D)
+     * @return n values of log q(x) (dimensionless; reduced units of nm^-(N-1)D); -inf for
+     *         configurations the flow gives no finite density (e.g. overflowing coordinates)
+     * @throws OpenMM::OpenMMException for a position count that is not a multiple of N, a
+     *         non-finite position, or numDraws < 1
      */
     std::vector<double> computeLogProb(OpenMM::Context& context, const std::vector<OpenMM::Vec3>& positions, int numDraws = 20) const;
     /**
      * Evaluate importance log-weights log w(x) = -U(x)/kT - log q(x) of configurations, for
-     * reweighting samples of the flow to the Boltzmann distribution (U as in sample(), log q as in
-     * computeLogProb()). Configurations whose energy cannot be computed get -inf.
+     * reweighting samples of the flow to the Boltzmann distribution (U at the given positions,
+     * with the Context's state as in computeEnergies(); log q as in computeLogProb(), an estimate
+     * from numDraws augmented draws: for samples from sample(), prefer their exact logWeights).
+     * Configurations whose energy or density cannot be computed get -inf.
      *
      * @param context    a Context whose System contains this force
      * @param positions  n*N positions in nm, all finite
      * @param numDraws   augmented draws per configuration for log q, positive
      * @return n log-weights (dimensionless, unnormalised)
+     * @throws OpenMM::OpenMMException as computeLogProb()
      */
     std::vector<double> computeLogWeights(OpenMM::Context& context, const std::vector<OpenMM::Vec3>& positions, int numDraws = 20) const;
     /**

@@ -147,8 +147,8 @@ def test_xml_round_trip_and_cast():
 
 #: A flow configuration with recognisable content (the tiny flows of the other tests plus a seed-like width).
 #: (It does not end with a string value: such XML does not read back before the serialization fix of issue 12.)
-RECOGNISABLE_FLOW = {"dtype": "float64", "numParticles": 3, "dimension": 3, "numBlocks": 1, "egnnLayers": 1,
-                     "egnnWidth": 24, "invariantFeatures": 8, "headWidths": [24, 24]}
+RECOGNISABLE_FLOW = {"numParticles": 3, "dimension": 3, "numBlocks": 1, "egnnLayers": 1,
+                     "egnnWidth": 24, "invariantFeatures": 8, "headWidths": [24, 24], "dtype": "float64"}
 
 
 def _churn_memory():
@@ -166,7 +166,8 @@ def _churn_memory():
 
 def test_cast_of_a_temporary_keeps_its_source_alive():
     force = openmmbg.BoltzmannGeneratorForce([2, 0, 1], 450 * unit.kelvin)
-    force.setFlow(json.dumps(RECOGNISABLE_FLOW), b"\x00weights of the recognisable flow\xff" * 8)
+    weights = saved_flow(json.dumps(RECOGNISABLE_FLOW), 3)
+    force.setFlow(json.dumps(RECOGNISABLE_FLOW), weights)
     xml = openmm.XmlSerializer.serialize(force)
     # One expression: the deserialized (owning) Force is a temporary.
     restored = openmmbg.BoltzmannGeneratorForce.cast(openmm.XmlSerializer.deserialize(xml))
@@ -174,7 +175,7 @@ def test_cast_of_a_temporary_keeps_its_source_alive():
     _churn_memory()
     assert json.loads(restored.getFlowConfig()) == RECOGNISABLE_FLOW
     assert restored.getParticles() == (2, 0, 1)
-    assert restored.getFlowWeights() == b"\x00weights of the recognisable flow\xff" * 8
+    assert restored.getFlowWeights() == weights
     assert restored.getTemperature() == 450 * unit.kelvin
 
     integrator = openmmbg.BoltzmannGeneratorIntegrator(2.5, 0.004)

@@ -2,6 +2,7 @@
 
 #include "internal/BoltzmannGeneratorModelState.h"
 #include "internal/CheckpointBlock.h"
+#include "bg/TrainingState.h"
 #include "openmm/OpenMMException.h"
 #include "openmm/internal/ContextImpl.h"
 
@@ -14,20 +15,12 @@ using namespace OpenMM;
 using namespace std;
 
 void BoltzmannGeneratorModel::saveState(ostream& stream) {
-    torch::serialize::OutputArchive archive, flowArchive;
-    state->flow->save(flowArchive);
-    archive.write("flow", flowArchive);
-    archive.write("generator", state->generator.get_state());
-    archive.write("counters", torch::tensor({state->fabIterations, state->mlUpdates, int64_t(state->fab != nullptr ? 1 : 0),
-                                             int64_t(state->mlOptimizer != nullptr ? 1 : 0)},
+    // Flow, generator and (once FAB has run) the FAB method and optimiser through the training-state
+    // serialiser the TrainingDriver uses; the counters and the maximum-likelihood optimiser beside them.
+    torch::serialize::OutputArchive archive;
+    bg::saveTrainingState(archive, state->flow, state->fabOptimizer.get(), state->fab.get(), state->generator);
+    archive.write("counters", torch::tensor({state->fabIterations, state->mlUpdates, int64_t(state->mlOptimizer != nullptr ? 1 : 0)},
                                             torch::kInt64));
-    if (state->fab != nullptr) {
-        torch::serialize::OutputArchive fabArchive, optimizerArchive;
-        state->fab->save(fabArchive);
-        state->fabOptimizer->save(optimizerArchive);
-        archive.write("fab", fabArchive);
-        archive.write("fabOptimizer", optimizerArchive);
-    }
     if (state->mlOptimizer != nullptr) {
         torch::serialize::OutputArchive optimizerArchive;
         state->mlOptimizer->save(optimizerArchive);
@@ -42,34 +35,25 @@ void BoltzmannGeneratorModel::loadState(ContextImpl& context, istream& stream) {
     const string data = readCheckpointBlock(stream, "flow state");
     try {
         istringstream bytes(data);
-        torch::serialize::InputArchive archive, flowArchive;
+        torch::serialize::InputArchive archive;
         archive.load_from(bytes);
-        archive.read("flow", flowArchive);
-        state->flow->load(flowArchive);
-        torch::Tensor generatorState, counters;
-        archive.read("generator", generatorState);
-        state->generator.set_state(generatorState);
+        const bg::TrainingStateContents contents = bg::readTrainingStateContents(archive);
+        if (!contents.methodName.empty() && state->fab == nullptr) {
+            refreshTarget(context);
+            ensureFab();
+        }
+        else if (contents.methodName.empty()) {
+            state->fab.reset();
+            state->fabOptimizer.reset();
+        }
+        bg::loadTrainingState(archive, state->flow, state->fabOptimizer.get(), state->fab.get(), state->generator);
+        torch::Tensor counters;
         archive.read("counters", counters);
         state->fabIterations = counters[0].item<int64_t>();
         state->mlUpdates = counters[1].item<int64_t>();
         parameterVersion++;
-        if (counters[2].item<int64_t>() != 0) {
-            if (state->fab == nullptr) {
-                refreshTarget(context);
-                ensureFab();
-            }
-            torch::serialize::InputArchive fabArchive, optimizerArchive;
-            archive.read("fab", fabArchive);
-            archive.read("fabOptimizer", optimizerArchive);
-            state->fab->load(fabArchive);
-            state->fabOptimizer->load(optimizerArchive);
-        }
-        else {
-            state->fab.reset();
-            state->fabOptimizer.reset();
-        }
         state->pendingMlOptimizer.clear();
-        if (counters[3].item<int64_t>() == 0)
+        if (counters[2].item<int64_t>() == 0)
             state->mlOptimizer.reset();
         else if (state->mlOptimizer != nullptr) {
             torch::serialize::InputArchive optimizerArchive;

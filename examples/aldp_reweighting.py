@@ -5,8 +5,8 @@ What it does
         from the energy-minimised structure and writes the frames to a DCD file;
     (b) adds a BoltzmannGeneratorForce over all 22 atoms with a small flow and trains it by
         maximum likelihood on the MD frames;
-    (c) draws samples from the flow, writes them as a DCD "flow trajectory" and reweights that
-        trajectory to the Boltzmann distribution at 800 K with openmmbg.reweight (importance
+    (c) draws samples from the flow, writes them as a DCD "flow trajectory" (to look at) and
+        reweights the samples with their exact joint weights (openmmbg.reweight of the FlowSamples) to the Boltzmann distribution at 800 K with openmmbg.reweight (importance
         weights exp(-U/kT) / q); prints the effective sample size (ESS) of the weights;
     (d) compares Ramachandran (phi, psi) distributions: the KL divergence KL(MD || flow) of the
         flow samples, unweighted and reweighted, against the MD frames, and plots;
@@ -62,8 +62,6 @@ def parse_arguments():
     parser.add_argument("--train-iterations", type=int, default=600,
                         help="maximum-likelihood minibatch updates (default 600)")
     parser.add_argument("--flow-samples", type=int, default=1000, help="flow samples to reweight (default 1000)")
-    parser.add_argument("--num-draws", type=int, default=20,
-                        help="augmented draws per sample in the estimate of log q (default 20)")
     parser.add_argument("--seed", type=int, default=1, help="random number seed (positive)")
     return parser.parse_args()
 
@@ -120,14 +118,14 @@ def train(force, context, frames, iterations, chunks=10):
 
 
 def write_flow_trajectory(force, context, topology, count, dcd_path):
-    """Draw flow samples and write them as a DCD trajectory (samples are centred where the molecule is in the Context)."""
+    """Draw flow samples, write them as a DCD trajectory (samples are centred where the molecule is
+    in the Context) and return the FlowSamples (with their exact log-weights)."""
     samples = force.sample(context, count)
-    positions = samples.positions.value_in_unit(unit.nanometer)
     with open(dcd_path, "wb") as handle:
         dcd = app.DCDFile(handle, topology, 1.0 * unit.femtoseconds)
-        for frame in positions:
+        for frame in samples.positions.value_in_unit(unit.nanometer):
             dcd.writeModel(frame * unit.nanometer)
-    return positions
+    return samples
 
 
 def ramachandran_report(md_positions, flow_positions, weights, out):
@@ -165,8 +163,9 @@ def main():
     train(force, context, md_positions, args.train_iterations)
 
     flow_path = os.path.join(args.out, "flow.dcd")
-    flow_positions = write_flow_trajectory(force, context, topology, args.flow_samples, flow_path)
-    result = openmmbg.reweight(flow_path, force, context, num_draws=args.num_draws)
+    samples = write_flow_trajectory(force, context, topology, args.flow_samples, flow_path)
+    flow_positions = samples.positions.value_in_unit(unit.nanometer)
+    result = openmmbg.reweight(samples, force, context)   # exact: the samples' own joint weights
     np.save(os.path.join(args.out, "weights.npy"), result.weights)
     print("(c) reweighting %d flow samples to 800 K: ESS %.4f (%.1f effective samples)"
           % (args.flow_samples, result.ess, result.ess * args.flow_samples), flush=True)

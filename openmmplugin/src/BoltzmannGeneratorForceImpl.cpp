@@ -24,13 +24,14 @@ void refuseConstrainedModelledParticles(const System& system, const set<int>& mo
         if (modelled.count(p1) == 0 && modelled.count(p2) == 0)
             continue;
         throw OpenMMException("BoltzmannGeneratorForce: constraint " + to_string(i) + " (particles " + to_string(p1) + " and " +
-                              to_string(p2) + ") involves a modelled particle; the flow samples unconstrained coordinates. "
+                              to_string(p2) +
+                              ") involves a modelled particle; the flow samples unconstrained coordinates. "
                               "Build the System without constraints on the modelled particles (e.g. createSystem(constraints=None) "
                               "and rigidWater=False for modelled waters); constraints among other particles are allowed");
     }
 }
 
-} // namespace
+}   // namespace
 
 BoltzmannGeneratorForceImpl::BoltzmannGeneratorForceImpl(const BoltzmannGeneratorForce& owner) : owner(owner) {
 }
@@ -42,8 +43,8 @@ void BoltzmannGeneratorForceImpl::initialize(ContextImpl& context) {
     const System& system = context.getSystem();
     for (int p : owner.getParticles()) {
         if (p >= system.getNumParticles())
-            throw OpenMMException("BoltzmannGeneratorForce: particle index " + to_string(p) +
-                                  " is out of range for a System of " + to_string(system.getNumParticles()) + " particles");
+            throw OpenMMException("BoltzmannGeneratorForce: particle index " + to_string(p) + " is out of range for a System of " +
+                                  to_string(system.getNumParticles()) + " particles");
         if (system.isVirtualSite(p))
             throw OpenMMException("BoltzmannGeneratorForce: modelled particle " + to_string(p) + " is a virtual site");
     }

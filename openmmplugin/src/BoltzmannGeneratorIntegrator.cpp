@@ -33,7 +33,8 @@ BoltzmannGeneratorIntegrator::~BoltzmannGeneratorIntegrator() {
 
 void BoltzmannGeneratorIntegrator::setFriction(double coeff) {
     if (!(coeff >= 0.0) || !isfinite(coeff))
-        throw OpenMMException("BoltzmannGeneratorIntegrator: the friction coefficient must be non-negative (1/ps), got " + to_string(coeff));
+        throw OpenMMException("BoltzmannGeneratorIntegrator: the friction coefficient must be non-negative (1/ps), got " +
+                              to_string(coeff));
     friction = coeff;
 }
 
@@ -81,7 +82,7 @@ BoltzmannGeneratorForceImpl& forceImplOf(ContextImpl& context) {
     throw OpenMMException("BoltzmannGeneratorIntegrator: the Context has no BoltzmannGeneratorForce implementation");
 }
 
-} // namespace
+}   // namespace
 
 void BoltzmannGeneratorIntegrator::initialize(ContextImpl& contextRef) {
     if (context != nullptr && &contextRef != context)
@@ -209,7 +210,7 @@ double parseDouble(const string& text) {
     return stod(text);
 }
 
-} // namespace
+}   // namespace
 
 void BoltzmannGeneratorIntegrator::loadCheckpoint(istream& stream) {
     istringstream text(readCheckpointBlock(stream, "integrator state"));

@@ -18,7 +18,7 @@ using namespace std;
 
 struct FlowMoveSampler::Cache {
     torch::Tensor x, logQ, logPi;   // proposals [P, N, D] (zero centre), their log q(x, a) and log pi(a|x), float64
-    int64_t next = 0, version = -1;  // next unused proposal; the model's parameter version they were drawn with
+    int64_t next = 0, version = -1;   // next unused proposal; the model's parameter version they were drawn with
 };
 
 FlowMoveSampler::FlowMoveSampler() : cache(new Cache()) {
@@ -51,7 +51,7 @@ void setContextPositions(ContextImpl& context, const vector<Vec3>& positions) {
         }
 }
 
-} // namespace
+}   // namespace
 
 FlowMoveResult FlowMoveSampler::move(BoltzmannGeneratorModel& model, ContextImpl& context, int proposalBatch, int groups) {
     torch::NoGradGuard noGrad;

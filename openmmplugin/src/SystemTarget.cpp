@@ -1,5 +1,6 @@
 #include "SystemTarget.h"
 #include "BoltzmannGeneratorForce.h"
+#include "SimTKOpenMMRealType.h"
 #include "openmm/Context.h"
 #include "openmm/LangevinMiddleIntegrator.h"
 #include "openmm/OpenMMException.h"
@@ -30,8 +31,6 @@ using namespace std;
 
 namespace {
 
-// kB*NA/1000 in kJ/(mol K) with the exact SI values of kB and NA, as OpenMM's BOLTZ.
-constexpr double BoltzmannConstant = 1.380649e-23 * 6.02214076e23 / 1000.0;
 
 // Creating and destroying a Context touch process-wide OpenMM state (platform and kernel
 // registries, the CPU platform's per-Context data), which is not safe to modify from several
@@ -327,7 +326,7 @@ private:
 SystemTarget::SystemTarget(const System& system, double temperature, const vector<int>& particles,
                            const vector<Vec3>& positions, const string& platformName, int numWorkers, int dimension,
                            const map<string, string>& properties, bool pinWorkers)
-        : temperature(temperature), kT(BoltzmannConstant * temperature), particles(particles), positions(positions),
+        : temperature(temperature), kT(BOLTZ * temperature), particles(particles), positions(positions),
           platformName(platformName), numWorkers(numWorkers), dim(dimension) {
     if (!(temperature > 0.0) || !isfinite(temperature))
         throw OpenMMException("SystemTarget: the temperature must be positive and finite (Kelvin), got " + to_string(temperature));

@@ -3,6 +3,7 @@
 
 // Small Systems and flows for the BoltzmannGeneratorForce / BoltzmannGeneratorIntegrator tests.
 
+#include "SimTKOpenMMRealType.h"
 #include "openmm/CustomBondForce.h"
 #include "openmm/HarmonicBondForce.h"
 #include "openmm/System.h"
@@ -11,8 +12,8 @@
 #include <string>
 #include <vector>
 
-/** BOLTZ in kJ/(mol K). */
-constexpr double testBoltzmann = 0.00831446261815324;
+/** OpenMM's Boltzmann constant BOLTZ, in kJ/(mol K). */
+constexpr double testBoltzmann = BOLTZ;
 
 /**
  * A tiny flow configuration (one block, small EGNN, float64) for n particles in d dimensions.

@@ -28,8 +28,8 @@ namespace {
 class ContextStateOnPlatform : public PlatformTest {};
 
 const string tinyFabSettings =
-    "{\"batchSize\": 16, \"epochs\": 10, \"fab\": {\"bufferMinBatches\": 2, \"bufferMaxBatches\": 8, \"updatesPerIteration\": 1, "
-    "\"ais\": {\"numIntermediate\": 1, \"initialStepSize\": 0.02}}}";
+        "{\"batchSize\": 16, \"epochs\": 10, \"fab\": {\"bufferMinBatches\": 2, \"bufferMaxBatches\": 8, \"updatesPerIteration\": 1, "
+        "\"ais\": {\"numIntermediate\": 1, \"initialStepSize\": 0.02}}}";
 
 BoltzmannGeneratorForce* addForce(System& system, const vector<int>& particles, bool identity, int seed = 5) {
     BoltzmannGeneratorForce* force = new BoltzmannGeneratorForce(particles, 300.0);
@@ -58,7 +58,7 @@ double contextEnergyAt(Context& context, const vector<Vec3>& positions) {
     return context.getState(State::Energy).getPotentialEnergy();
 }
 
-} // namespace
+}   // namespace
 
 TEST_P(ContextStateOnPlatform, GlobalParametersOfTheContextAreUsed) {
     unique_ptr<System> system(makeParameterisedPair());

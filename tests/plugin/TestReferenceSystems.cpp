@@ -4,6 +4,7 @@
 
 #include "PluginTestEnvironment.h"
 #include "ReferenceSystems.h"
+#include "SimTKOpenMMRealType.h"
 #include "openmm/Context.h"
 #include "openmm/CustomGBForce.h"
 #include "openmm/HarmonicAngleForce.h"
@@ -38,7 +39,7 @@ namespace {
 // ---- the independent implementation (model-spec 9.1, 9.2), reduced units -------------------------
 
 // kT at 300 K in kJ/mol from the exact SI constants (k_B in J/K times N_A, per 1000).
-const double KelvinToKJPerMol = 1.380649e-23 * 6.02214076e23 / 1000.0;
+const double KelvinToKJPerMol = BOLTZ;   // OpenMM's Boltzmann constant, kJ/(mol K)
 const double ReducedEnergyUnit = KelvinToKJPerMol * 300.0;
 
 // DW4: a = 0, b = -4, c = 0.9, d0 = 4.

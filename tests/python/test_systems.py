@@ -14,7 +14,7 @@ import openmmbg.systems as systems
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # kT at 300 K in kJ/mol from the exact SI constants.
-KT_300 = 1.380649e-23 * 6.02214076e23 / 1000.0 * 300.0
+KT_300 = unit.MOLAR_GAS_CONSTANT_R.value_in_unit(unit.kilojoule_per_mole / unit.kelvin) * 300.0
 
 
 def dw4_reduced(x):

@@ -55,6 +55,6 @@ private:
     OpenMM::Kernel kernel;
 };
 
-} // namespace BoltzmannPlugin
+}   // namespace BoltzmannPlugin
 
 #endif

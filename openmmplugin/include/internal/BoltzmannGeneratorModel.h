@@ -19,7 +19,7 @@ class ContextImpl;
 namespace bg {
 class SkipClipAdam;
 class TrainingMethod;
-}
+}   // namespace bg
 
 namespace BoltzmannPlugin {
 
@@ -94,7 +94,8 @@ public:
     /** See BoltzmannGeneratorForce::train(). */
     BoltzmannGeneratorTrainingReport train(OpenMM::ContextImpl& context, int iterations);
     /** See BoltzmannGeneratorForce::trainOnSamples(). */
-    BoltzmannGeneratorTrainingReport trainOnSamples(OpenMM::ContextImpl& context, const std::vector<OpenMM::Vec3>& positions, int iterations);
+    BoltzmannGeneratorTrainingReport trainOnSamples(OpenMM::ContextImpl& context, const std::vector<OpenMM::Vec3>& positions,
+                                                    int iterations);
     /** The flow as bytes (configuration and weights), for BoltzmannGeneratorForce::setFlow(). */
     std::string getWeights();
     /** Write everything a continuation needs: flow, generator, training state. */
@@ -119,6 +120,6 @@ private:
     std::unique_ptr<State> state;
 };
 
-} // namespace BoltzmannPlugin
+}   // namespace BoltzmannPlugin
 
 #endif

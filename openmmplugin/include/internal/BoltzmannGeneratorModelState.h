@@ -5,13 +5,13 @@
 // integrator's flow move. Kept out of BoltzmannGeneratorModel.h so that the public headers do not
 // pull in LibTorch. @private
 
-#include "internal/BoltzmannGeneratorModel.h"
-#include "internal/CentredTarget.h"
 #include "SystemTarget.h"
 #include "bg/AugmentedCouplingFlow.h"
 #include "bg/Optimizer.h"
 #include "bg/TrainingConfig.h"
 #include "bg/TrainingMethod.h"
+#include "internal/BoltzmannGeneratorModel.h"
+#include "internal/CentredTarget.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/types.h>
@@ -53,6 +53,6 @@ torch::Tensor positionsToTensor(const std::vector<OpenMM::Vec3>& positions, int 
 /** A tensor's values as float64 on the host, flattened. @private */
 std::vector<double> tensorToVector(const torch::Tensor& t);
 
-} // namespace BoltzmannPlugin
+}   // namespace BoltzmannPlugin
 
 #endif

@@ -55,6 +55,6 @@ private:
     std::vector<double> centre;
 };
 
-} // namespace BoltzmannPlugin
+}   // namespace BoltzmannPlugin
 
 #endif

@@ -54,6 +54,6 @@ private:
     std::unique_ptr<Cache> cache;
 };
 
-} // namespace BoltzmannPlugin
+}   // namespace BoltzmannPlugin
 
 #endif

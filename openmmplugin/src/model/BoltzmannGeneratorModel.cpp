@@ -1,8 +1,8 @@
 // Set-up of the per-Context model: flow, settings, generator and the target System.
 
-#include "internal/BoltzmannGeneratorModelState.h"
 #include "SimTKOpenMMRealType.h"
 #include "bg/FlowConfig.h"
+#include "internal/BoltzmannGeneratorModelState.h"
 #include "openmm/OpenMMException.h"
 #include "openmm/serialization/XmlSerializer.h"
 
@@ -74,7 +74,7 @@ bg::AugmentedCouplingFlow flowOf(const BoltzmannGeneratorForce& force, uint64_t 
     return flow;
 }
 
-} // namespace
+}   // namespace
 
 torch::Tensor BoltzmannPlugin::positionsToTensor(const vector<Vec3>& positions, int n, int d) {
     const int64_t batch = positions.size() / n;

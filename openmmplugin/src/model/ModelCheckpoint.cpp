@@ -1,8 +1,8 @@
 // Checkpoints of the per-Context model: flow, generator and training state in one block.
 
+#include "bg/TrainingState.h"
 #include "internal/BoltzmannGeneratorModelState.h"
 #include "internal/CheckpointBlock.h"
-#include "bg/TrainingState.h"
 #include "openmm/OpenMMException.h"
 #include "openmm/internal/ContextImpl.h"
 
@@ -19,8 +19,8 @@ void BoltzmannGeneratorModel::saveState(ostream& stream) {
     // serialiser the TrainingDriver uses; the counters and the maximum-likelihood optimiser beside them.
     torch::serialize::OutputArchive archive;
     bg::saveTrainingState(archive, state->flow, state->fabOptimizer.get(), state->fab.get(), state->generator);
-    archive.write("counters", torch::tensor({state->fabIterations, state->mlUpdates, int64_t(state->mlOptimizer != nullptr ? 1 : 0)},
-                                            torch::kInt64));
+    archive.write("counters",
+                  torch::tensor({state->fabIterations, state->mlUpdates, int64_t(state->mlOptimizer != nullptr ? 1 : 0)}, torch::kInt64));
     if (state->mlOptimizer != nullptr) {
         torch::serialize::OutputArchive optimizerArchive;
         state->mlOptimizer->save(optimizerArchive);

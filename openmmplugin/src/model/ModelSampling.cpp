@@ -29,7 +29,7 @@ torch::Tensor finiteOrMinusInfinity(const torch::Tensor& logQ) {
     return torch::where(torch::isfinite(logQ), logQ, torch::full_like(logQ, minusInfinity));
 }
 
-} // namespace
+}   // namespace
 
 BoltzmannGeneratorSamples BoltzmannGeneratorModel::sample(ContextImpl& context, int numSamples) {
     if (numSamples < 1)

@@ -1,8 +1,8 @@
 // The model's target kept up to date with its Context: held positions, box, global parameters and
 // the centre of the modelled particles.
 
-#include "internal/BoltzmannGeneratorModelState.h"
 #include "SimTKOpenMMRealType.h"
+#include "internal/BoltzmannGeneratorModelState.h"
 #include "openmm/OpenMMException.h"
 #include "openmm/internal/ContextImpl.h"
 
@@ -29,8 +29,8 @@ void BoltzmannGeneratorModel::refreshTarget(ContextImpl& context) {
     vector<Vec3> positions;
     context.getPositions(positions);
     if (state->target == nullptr) {
-        state->target.reset(new SystemTarget(*state->targetSystem, kT / BOLTZ, particles, positions, platformName, 1,
-                                             getDimension(), {}, false));
+        state->target.reset(
+                new SystemTarget(*state->targetSystem, kT / BOLTZ, particles, positions, platformName, 1, getDimension(), {}, false));
         state->centredTarget.reset(new CentredTarget(*state->target));
     }
     else
@@ -43,6 +43,7 @@ void BoltzmannGeneratorModel::refreshTarget(ContextImpl& context) {
         state->centredTarget->setCentre(currentCentre(context));
     }
     catch (const invalid_argument& e) {
-        throw OpenMMException(string("BoltzmannGeneratorForce: the modelled particles' positions in the Context are not finite: ") + e.what());
+        throw OpenMMException(string("BoltzmannGeneratorForce: the modelled particles' positions in the Context are not finite: ") +
+                              e.what());
     }
 }

@@ -1,8 +1,8 @@
 // Training of the per-Context model: FAB against the (centred) target, maximum likelihood on samples.
 
-#include "internal/BoltzmannGeneratorModelState.h"
 #include "bg/MaximumLikelihoodMethod.h"
 #include "bg/TrainingMethodFactory.h"
+#include "internal/BoltzmannGeneratorModelState.h"
 #include "openmm/OpenMMException.h"
 #include "openmm/internal/ContextImpl.h"
 
@@ -21,7 +21,7 @@ double secondsSince(chrono::steady_clock::time_point start) {
     return chrono::duration<double>(chrono::steady_clock::now() - start).count();
 }
 
-} // namespace
+}   // namespace
 
 BoltzmannGeneratorTrainingReport BoltzmannGeneratorModel::train(ContextImpl& context, int iterations) {
     if (iterations < 1)
@@ -51,7 +51,8 @@ void BoltzmannGeneratorModel::ensureFab() {
     state->fabOptimizer = bg::createOptimizer(state->flow, state->config, state->fab->updatesPerCall());
 }
 
-BoltzmannGeneratorTrainingReport BoltzmannGeneratorModel::runSteps(bg::TrainingMethod& method, bg::SkipClipAdam& optimizer, int iterations) {
+BoltzmannGeneratorTrainingReport BoltzmannGeneratorModel::runSteps(bg::TrainingMethod& method, bg::SkipClipAdam& optimizer,
+                                                                   int iterations) {
     BoltzmannGeneratorTrainingReport report;
     double lossSum = 0.0;
     for (int i = 0; i < iterations; i++) {
@@ -83,10 +84,12 @@ void BoltzmannGeneratorModel::ensureMlOptimizer(int64_t updatesPerEpoch) {
     state->pendingMlOptimizer.clear();
 }
 
-BoltzmannGeneratorTrainingReport BoltzmannGeneratorModel::trainOnSamples(ContextImpl& context, const vector<Vec3>& positions, int iterations) {
+BoltzmannGeneratorTrainingReport BoltzmannGeneratorModel::trainOnSamples(ContextImpl& context, const vector<Vec3>& positions,
+                                                                         int iterations) {
     checkPositions(positions, "trainOnSamples()");
     if (iterations < 1)
-        throw OpenMMException("BoltzmannGeneratorForce: trainOnSamples() needs a positive number of iterations, got " + to_string(iterations));
+        throw OpenMMException("BoltzmannGeneratorForce: trainOnSamples() needs a positive number of iterations, got " +
+                              to_string(iterations));
     const int64_t numSamples = positions.size() / particles.size();
     if (numSamples < state->config.batchSize)
         throw OpenMMException("BoltzmannGeneratorForce: trainOnSamples() got " + to_string(numSamples) +

@@ -22,12 +22,12 @@ How to run (from the repository root, with the openmmbg package importable)
     OMP_NUM_THREADS=1 python examples/aldp_reweighting.py [--out runs/aldp-reweighting] [--seed 1]
     (see --help for the MD length, training iterations and number of flow samples)
 
-Runtime with the defaults: 485 s wall on the development machine (2 CPU cores, OMP_NUM_THREADS=1,
-the CPU platform's own threads on): MD at 800 K 148 s, training 157 s, MD at 1000 K 73 s, and flow
-sampling, reweighting (20 draws per sample), energies and plots 107 s together. Figures of that run:
-flow-sample reweighting ESS 0.1 % (the short training leaves the flow far from the target);
-MD at 1000 K reweighted to 800 K: ESS 28 %, mean potential energy 19.2 kJ/mol against 22.0 kJ/mol
-from the 800 K MD and 70.3 kJ/mol unweighted.
+Runtime with the defaults: 1098 s wall on the development machine while three builds shared its two
+CPU cores (485 s on a quieter day; OMP_NUM_THREADS=1, the CPU platform's own threads on): MD at
+800 K 178 s, training 800 s, MD at 1000 K 88 s. Figures of that run: flow samples reweighted with
+their exact weights: ESS 0.1 % (the short training leaves the flow far from the target); MD at
+1000 K reweighted to 800 K: ESS 30 %, mean potential energy 19.1 kJ/mol against 24.1 kJ/mol from
+the 800 K MD and 68.6 kJ/mol unweighted.
 
 Output (in --out)
     md.dcd                        MD frames (all 22 atoms)

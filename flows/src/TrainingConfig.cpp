@@ -1,4 +1,5 @@
 #include "bg/TrainingConfig.h"
+#include "bg/FabMethod.h"
 
 #include "JsonObject.h"
 
@@ -66,6 +67,11 @@ void TrainingConfig::validate() const {
         fail("device must be \"cpu\" or \"cuda\" (optionally \"cuda:<index>\"), got \"" + device + "\"");
     // Malformed JSON, a value that is not an object, or duplicate keys.
     parseJsonObject(fab, "TrainingConfig: fab");
+    // Unknown keys and unusable values of the FAB settings are refused here, not at the first
+    // FAB iteration (with the run's batch size, as createTrainingMethod() uses them).
+    FabSettings settings = FabSettings::fromJson(fab);
+    settings.batchSize = batchSize;
+    settings.validate();
 }
 
 std::string TrainingConfig::toJson() const {

@@ -66,7 +66,10 @@ struct BoltzmannGeneratorTrainingReport {
  * samples unconstrained coordinates; build the System without constraints on those particles), as
  * are modelled virtual sites. Each Context owns a copy of the flow: sample(), computeLogProb(),
  * computeLogWeights() and train() work on that copy; getWeights() reads it back and
- * updateParametersInContext() replaces it with the force's.
+ * updateParametersInContext() replaces it with the force's (when setFlow() changed it). The flow
+ * and training state of a Context travel with Context::createCheckpoint() only when the Context's
+ * integrator is a BoltzmannGeneratorIntegrator (OpenMM gives a force no checkpoint of its own);
+ * otherwise keep a trained flow with setFlow(getFlowConfig(), getWeights(context)).
  */
 class OPENMM_EXPORT_BG BoltzmannGeneratorForce : public OpenMM::Force {
 public:
@@ -245,11 +248,16 @@ public:
      */
     std::string getWeights(OpenMM::Context& context) const;
     /**
-     * Copy the force's flow (setFlow(); a fresh initialisation when it holds no weights) and its
-     * temperature into a Context, replacing the Context's flow. The Context's optimiser and
-     * replay buffer are reset. The flow configuration must keep the number of particles.
+     * Copy the force's temperature, training settings and the System's current forces (the target,
+     * including parameters other forces pushed with their own updateParametersInContext()) into a
+     * Context. The force's flow (setFlow(); a fresh initialisation when it holds no weights)
+     * replaces the Context's only if it changed since the Context took it (setFlow() or the seed);
+     * otherwise the Context keeps its trained flow. The Context's optimisers and replay buffer are
+     * reset (the target may have changed).
      *
      * @param context  a Context whose System contains this force
+     * @throws OpenMM::OpenMMException if the force is not in the Context's System, or the modelled
+     *         particles, planar flag or force group changed
      */
     void updateParametersInContext(OpenMM::Context& context);
     /**

@@ -212,8 +212,25 @@ double parseDouble(const string& text) {
 
 }   // namespace
 
+namespace {
+
+/** A stream holding one checkpoint block with these contents (for the readers of single blocks). */
+istringstream blockStream(const string& contents) {
+    ostringstream out;
+    writeCheckpointBlock(out, contents);
+    return istringstream(out.str());
+}
+
+} // namespace
+
 void BoltzmannGeneratorIntegrator::loadCheckpoint(istream& stream) {
-    istringstream text(readCheckpointBlock(stream, "integrator state"));
+    // Read (and check the checksums of) every block before anything is applied, so a corrupted or
+    // truncated checkpoint leaves the Context as it was.
+    const string integratorBlock = readCheckpointBlock(stream, "integrator state");
+    const string langevinBlock = readCheckpointBlock(stream, "Langevin random state");
+    const string modelBlock = readCheckpointBlock(stream, "flow state");
+    const string proposalBlock = readCheckpointBlock(stream, "flow-move proposals");
+    istringstream text(integratorBlock);
     int version = 0;
     size_t windowSize = 0;
     string loss;
@@ -225,23 +242,26 @@ void BoltzmannGeneratorIntegrator::loadCheckpoint(istream& stream) {
     if (!text || windowSize > (size_t) 1 << 31)
         throw OpenMMException("BoltzmannGeneratorIntegrator: the checkpoint's integrator state is malformed");
     deque<double> window;
+    double newLoss;
     try {
         for (size_t i = 0; i < windowSize; i++) {
             string value;
             text >> value;
             window.push_back(parseDouble(value));
         }
-        lastLoss = parseDouble(loss);
+        newLoss = parseDouble(loss);
     }
     catch (const exception&) {
         throw OpenMMException("BoltzmannGeneratorIntegrator: the checkpoint's integrator state is malformed");
     }
-    kernel.getAs<IntegrateBoltzmannGeneratorStepKernel>().loadCheckpoint(*context, stream);
-    model->loadState(*context, stream);
-    flowMoves->load(*model, stream);
+    istringstream langevin = blockStream(langevinBlock), modelState = blockStream(modelBlock), proposals = blockStream(proposalBlock);
+    kernel.getAs<IntegrateBoltzmannGeneratorStepKernel>().loadCheckpoint(*context, langevin);
+    model->loadState(*context, modelState);
+    flowMoves->load(*model, proposals);
     steps = newSteps;
     numFlowMoves = moves;
     numAcceptedFlowMoves = accepted;
     trainingIterations = iterations;
+    lastLoss = newLoss;
     proposalLogWeights = window;
 }

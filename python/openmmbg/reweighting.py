@@ -30,7 +30,7 @@ import os
 import warnings
 
 import numpy as np
-from openmm import unit
+from openmm import Vec3, unit
 
 __all__ = ["reweight", "trajectory_positions", "Reweighting"]
 
@@ -239,13 +239,23 @@ def _force_positions(positions, force, context, order):
                             "" if given is None else " (order=%r needs %d)" % (given, expected)))
     if order == "system":
         particles = np.asarray(list(force.getParticles()), dtype=np.int64)
+        if given is None and num_force == num_system and np.any(particles != np.arange(num_system)):
+            warnings.warn("the frames have one column per particle and the force models every particle in another order: "
+                          "they are read in the System's order (trajectories are); pass order='force' for arrays in the "
+                          "force's order such as FlowSamples.positions, or pass the FlowSamples itself")
         return np.ascontiguousarray(positions[:, particles, :]), True
     return positions, False
 
 
 def _set_box(context, box):
-    from openmm import Vec3
-    context.setPeriodicBoxVectors(Vec3(*box[0]), Vec3(*box[1]), Vec3(*box[2]))
+    """Set a frame's unit cell (rows a, b, c in nm) on the Context, in OpenMM's reduced form: cells
+    rebuilt from a file's lengths and angles (triclinic: dodecahedron, octahedron) carry rounding
+    that OpenMM's strict reduced-form check refuses, so they are rebuilt and reduced as OpenMM's
+    own PDB/DCD readers do."""
+    from openmm.app.internal.unitcell import computeLengthsAndAngles, computePeriodicBoxVectors
+    lengths_and_angles = computeLengthsAndAngles([Vec3(*row) for row in np.asarray(box, dtype=np.float64)])
+    a, b, c = computePeriodicBoxVectors(*lengths_and_angles)
+    context.setPeriodicBoxVectors(a, b, c)
 
 
 def _context_energy(context, groups):

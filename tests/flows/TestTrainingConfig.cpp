@@ -29,7 +29,7 @@ TEST(TrainingConfig, JsonRoundTripKeepsEveryField) {
     c.seed = 12345678901ULL;
     c.numThreads = 2;
     c.device = "cuda:1";
-    c.fab = R"({"alpha":2.0,"hmc":{"leapfrogSteps":5}})";
+    c.fab = R"({"weightClip":5.0,"ais":{"leapfrogSteps":5}})";
     TrainingConfig d = TrainingConfig::fromJson(c.toJson());
     EXPECT_EQ(d.toJson(), c.toJson());
     EXPECT_EQ(d.method, "fab");
@@ -81,13 +81,20 @@ TEST(TrainingConfig, ValidationNamesTheField) {
     EXPECT_NO_THROW(ok.validate());
 }
 
+TEST(TrainingConfig, UnusableFabSettingsAreRefusedUpFront) {
+    // Refused by validate() (so by BoltzmannGeneratorForce::setTrainingSettings), not at the first FAB iteration.
+    expectFailure(R"({"fab": {"bufferMinBatchez": 4}})", "unknown key bufferMinBatchez");
+    expectFailure(R"({"fab": {"bufferMinBatches": 4}})", "bufferMinBatches must be at least updatesPerIteration");
+    expectFailure(R"({"fab": {"ais": {"hmcSteps": 0}}})", "hmcSteps and leapfrogSteps must be at least 1");
+}
+
 TEST(TrainingConfig, DuplicateKeysAreRejectedAtEveryLevel) {
     // The JSON parser alone would keep the last value silently.
     expectFailure(R"({"batchSize": 16, "epochs": 3, "batchSize": 32})", "TrainingConfig: duplicate key 'batchSize' in the JSON text");
     expectFailure(R"({"schedule": {"peakLr": 1e-3, "endLr": 1e-5, "peakLr": 1e-2}})", "duplicate key 'peakLr'");
     expectFailure(R"({"fab": {"ais": {"hmcSteps": 2, "hmcSteps": 3}}})", "duplicate key 'hmcSteps'");
-    // The same key in different objects (and in objects inside arrays) is fine.
-    TrainingConfig c = TrainingConfig::fromJson(R"({"batchSize": 16, "fab": {"batchSize": 8, "list": [{"a": 1}, {"a": 2}]}})");
+    // The same key in different objects is fine.
+    TrainingConfig c = TrainingConfig::fromJson(R"({"batchSize": 16, "fab": {"batchSize": 8, "ais": {"hmcSteps": 2}}})");
     EXPECT_EQ(c.batchSize, 16);
     expectFailure(R"({"fab": {"list": [{"a": 1, "a": 2}]}})", "duplicate key 'a'");
     // A fab text set directly is checked by validate().

@@ -9,6 +9,7 @@
 #include "openmm/CustomBondForce.h"
 #include "openmm/CustomExternalForce.h"
 #include "openmm/CustomNonbondedForce.h"
+#include "openmm/HarmonicBondForce.h"
 #include "openmm/State.h"
 #include "openmm/System.h"
 #include "openmm/VerletIntegrator.h"
@@ -193,7 +194,35 @@ TEST_P(ContextStateOnPlatform, BadRequestsFailCleanly) {
     EXPECT_EQ(force->computeLogProb(context, huge, 2)[0], -INFINITY);
     EXPECT_EQ(force->computeLogWeights(context, huge, 2)[0], -INFINITY);
     // A request that cannot fit in memory is refused at once.
-    expectOpenMMException([&] { force->sample(context, 1000000000); }, "BoltzmannGeneratorForce", "smaller batches");
+    expectOpenMMException([&] { force->sample(context, 2147483647); }, "BoltzmannGeneratorForce", "smaller batches");
+}
+
+TEST_P(ContextStateOnPlatform, UpdateParametersTakesOtherForcesChangesAndKeepsTheTrainedFlow) {
+    unique_ptr<System> system(makeChain4());
+    HarmonicBondForce& bonds = dynamic_cast<HarmonicBondForce&>(system->getForce(0));
+    BoltzmannGeneratorForce* force = addForce(*system, {0, 1, 2, 3}, false);
+    VerletIntegrator integrator(0.001);
+    Context context(*system, integrator, *platform);
+    const vector<Vec3> positions = chain4Positions();
+    context.setPositions(positions);
+    force->train(context, 1);
+    const string trained = force->getWeights(context);
+    // A bond constant changed and pushed to the Context: the target takes it after the BG force's update.
+    for (int i = 0; i < 3; i++) {
+        int p1, p2;
+        double length, k;
+        bonds.getBondParameters(i, p1, p2, length, k);
+        bonds.setBondParameters(i, p1, p2, length, 3 * k);
+    }
+    bonds.updateParametersInContext(context);
+    force->updateParametersInContext(context);
+    EXPECT_NEAR(force->computeEnergies(context, positions)[0], contextEnergyAt(context, positions), 1e-8);
+    EXPECT_EQ(force->getWeights(context), trained);   // setFlow() was not called: the trained flow stays
+    EXPECT_EQ(force->train(context, 1).totalIterations, 1);   // the training state starts afresh
+    // After setFlow() the force's flow replaces the Context's.
+    force->setFlow(tinyFlowConfig(4, 3, true));
+    force->updateParametersInContext(context);
+    EXPECT_NE(force->getWeights(context), trained);
 }
 
 INSTANTIATE_TEST_SUITE_P(ReferenceAndCpu, ContextStateOnPlatform, ::testing::Values("Reference", "CPU"));

@@ -293,4 +293,49 @@ TEST_P(IntegratorOnPlatform, TrainsInsideStepAndCheckpointsContinueIdentically) 
     EXPECT_EQ(integrator.getNumTrainingIterations(), 5);
 }
 
+TEST_P(IntegratorOnPlatform, AFailedCheckpointLoadChangesNothing) {
+    // Two identical runs; one is offered a checkpoint whose last block is corrupted. The load is
+    // refused before any of the integrator's blocks is applied (OpenMM has already restored the
+    // Context's own positions and velocities by then, so the test puts them back), so both runs
+    // continue bitwise alike.
+    auto makeRun = [&](unique_ptr<System>& system, unique_ptr<BoltzmannGeneratorIntegrator>& integrator, unique_ptr<Context>& context) {
+        system.reset(makeChain4());
+        addForce(*system, {0, 1, 2, 3}, 3, false);
+        integrator.reset(new BoltzmannGeneratorIntegrator(2.0, 0.002));
+        integrator->setFlowMoveInterval(2);
+        integrator->setTrainingInterval(5);
+        integrator->setProposalBatchSize(4);
+        integrator->setRandomNumberSeed(21);
+        context.reset(new Context(*system, *integrator, *platform));
+        context->setPositions(chain4Positions());
+        context->setVelocitiesToTemperature(300.0, 4);
+        integrator->step(10);
+    };
+    unique_ptr<System> systemA, systemB;
+    unique_ptr<BoltzmannGeneratorIntegrator> integratorA, integratorB;
+    unique_ptr<Context> contextA, contextB;
+    makeRun(systemA, integratorA, contextA);
+    makeRun(systemB, integratorB, contextB);
+    stringstream checkpoint;
+    contextA->createCheckpoint(checkpoint);
+    integratorA->step(3);   // so the checkpoint's state differs from the current one
+    integratorB->step(3);
+    string bytes = checkpoint.str();
+    bytes[bytes.size() - 20] ^= 0x10;   // inside the last block (the flow-move proposals)
+    stringstream corrupted(bytes);
+    const State before = contextA->getState(State::Positions | State::Velocities | State::Parameters);
+    ::expectOpenMMException([&] { contextA->loadCheckpoint(corrupted); }, "BoltzmannGeneratorIntegrator", "corrupted");
+    contextA->setState(before);
+    EXPECT_EQ(integratorA->getStepCount(), 13);
+    integratorA->step(7);
+    integratorB->step(7);
+    State a = contextA->getState(State::Positions | State::Velocities), b = contextB->getState(State::Positions | State::Velocities);
+    for (int i = 0; i < 4; i++)
+        for (int k = 0; k < 3; k++) {
+            EXPECT_EQ(a.getPositions()[i][k], b.getPositions()[i][k]);
+            EXPECT_EQ(a.getVelocities()[i][k], b.getVelocities()[i][k]);
+        }
+    EXPECT_EQ(integratorA->getLastLoss(), integratorB->getLastLoss());
+}
+
 INSTANTIATE_TEST_SUITE_P(ReferenceAndCpu, IntegratorOnPlatform, ::testing::Values("Reference", "CPU"));

@@ -166,11 +166,10 @@ TEST(SerializeBoltzmannGeneratorForce, RoundTripsHostileContentInsideASystem) {
     const string weights = savedFlow(config);
     force->setFlow(config, weights);
     ASSERT_EQ(bg::FlowConfig::fromJson(force->getFlowConfig()).dtype, "float64");
-    // Training settings whose free-form FAB object holds quotes, entities, markup, escapes and
-    // non-ASCII text, with a string value last in its object.
-    force->setTrainingSettings("{\"batchSize\": 16, \"device\": \"cpu\", \"fab\": {\"ais\": {\"hmcSteps\": 2}, "
-                               "\"note\": \"say \\\"hi\\\" & <b>bye</b> &amp; \\n\\t \xc3\xbc\xe2\x82\xac \\u00e9 ]]> -->\"}}");
-    ASSERT_NE(force->getTrainingSettings().find("<b>bye</b>"), string::npos) << force->getTrainingSettings();
+    // Training settings (every key is checked, so the hostile text is in the name above) with
+    // string values, quotes and nested objects.
+    force->setTrainingSettings("{\"batchSize\": 16, \"device\": \"cpu\", \"fab\": {\"ais\": {\"hmcSteps\": 2}}}");
+    ASSERT_NE(force->getTrainingSettings().find("\"cpu\""), string::npos) << force->getTrainingSettings();
     system.addForce(force);
     unique_ptr<System> copy = roundTripSystem(system);
     ASSERT_EQ(copy->getNumForces(), 1);

@@ -429,7 +429,8 @@ def test_reweight_whole_system_frames_of_a_reordered_force():
     in_force_order = frames[:, [2, 0, 1]]
     wrong = force.computeEnergies(context, frames).value_in_unit(unit.kilojoule_per_mole)
     assert not np.allclose(wrong, energies, rtol=1e-3)                 # the order matters here
-    system_frames = openmmbg.reweight(frames, force, context, temperature=2 * TEMPERATURE)
+    with pytest.warns(UserWarning, match="order='force'"):   # the ambiguous case is flagged
+        system_frames = openmmbg.reweight(frames, force, context, temperature=2 * TEMPERATURE)
     np.testing.assert_allclose(system_frames.weights, expected, rtol=1e-9)
     explicit = openmmbg.reweight(frames, force, context, temperature=2 * TEMPERATURE, order="system")
     np.testing.assert_allclose(explicit.weights, expected, rtol=1e-9)
@@ -437,6 +438,42 @@ def test_reweight_whole_system_frames_of_a_reordered_force():
     np.testing.assert_allclose(force_frames.weights, expected, rtol=1e-9)
     with pytest.raises(ValueError, match="order"):
         openmmbg.reweight(frames, force, context, temperature=2 * TEMPERATURE, order="sideways")
+
+
+def test_reweight_triclinic_unit_cells_of_openmm_boxes(tmp_path):
+    # A rhombic dodecahedron written by OpenMM's DCDReporter: the cell read back from its lengths and
+    # angles carries rounding that OpenMM's reduced-form check refuses unless it is rebuilt.
+    from openmm.app.internal.unitcell import computePeriodicBoxVectors
+    box = computePeriodicBoxVectors(3.0, 3.0, 3.0, math.radians(60), math.radians(60), math.radians(90))
+    system = openmm.System()
+    for _ in range(3):
+        system.addParticle(12.0)
+    system.setDefaultPeriodicBoxVectors(*box)
+    nonbonded = openmm.CustomNonbondedForce("4*((0.3/r)^12-(0.3/r)^6)")
+    nonbonded.setNonbondedMethod(openmm.CustomNonbondedForce.CutoffPeriodic)
+    nonbonded.setCutoffDistance(1.0)
+    for _ in range(3):
+        nonbonded.addParticle([])
+    system.addForce(nonbonded)
+    force = make_force([0, 1], 3, identity=True, seed=5, projection="vector")
+    system.addForce(force)
+    positions = [openmm.Vec3(0.1, 0.1, 0.1), openmm.Vec3(0.45, 0.1, 0.1), openmm.Vec3(1.2, 1.0, 0.9)] * unit.nanometer
+    context = make_context(system, positions=positions)
+    topology = app.Topology()
+    chain = topology.addChain()
+    for _ in range(3):
+        residue = topology.addResidue("AR", chain)
+        topology.addAtom("AR", app.Element.getBySymbol("Ar"), residue)
+    topology.setPeriodicBoxVectors(box)
+    path = str(tmp_path / "dodecahedron.dcd")
+    simulation = app.Simulation(topology, openmm.XmlSerializer.clone(system), openmm.VerletIntegrator(0.001),
+                                openmm.Platform.getPlatformByName("Reference"))
+    simulation.context.setPositions(positions)
+    simulation.reporters.append(app.DCDReporter(path, 1))
+    simulation.step(3)
+    del simulation
+    result = openmmbg.reweight(path, force, context, temperature=TEMPERATURE)
+    assert result.weights.shape == (3,) and np.isclose(result.weights.sum(), 1.0)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -207,7 +207,7 @@ def _force_in_context():
     force = openmmbg.BoltzmannGeneratorForce([0, 1, 2, 3], 300)
     force.setFlow({"numParticles": 4, "dimension": 3, "numBlocks": 1, "egnnLayers": 1, "egnnWidth": 8,
                    "invariantFeatures": 4, "headWidths": [8], "dtype": "float64"})
-    force.setTrainingSettings({"batchSize": 4, "fab": {"bufferMinBatches": 1, "ais": {"numIntermediate": 1}}})
+    force.setTrainingSettings({"batchSize": 4, "fab": {"bufferMinBatches": 1, "updatesPerIteration": 1, "ais": {"numIntermediate": 1}}})
     system.addForce(force)
     context = openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName("Reference"))
     context.setPositions(POSITIONS)

@@ -53,7 +53,12 @@ public:
      */
     BoltzmannGeneratorModel(const OpenMM::System& system, const BoltzmannGeneratorForce& force, const std::string& platformName);
     ~BoltzmannGeneratorModel();
-    /** Replace flow, temperature and settings with the force's; drops the training state. */
+    /**
+     * Take the force's temperature, settings and the System as it is now (the target), and its
+     * flow if that differs from the flow this Context was given last (setFlow() or the seed
+     * changed); otherwise the Context's trained flow and generator are kept. The training state
+     * (optimisers, replay buffer) starts afresh.
+     */
     void reset(const BoltzmannGeneratorForce& force);
     /** D, the number of coordinates per modelled particle the flow sees (2 or 3). */
     int getDimension() const;
@@ -117,6 +122,8 @@ private:
     int forceGroup = 0;
     double kT = 0.0;
     int64_t parameterVersion = 0;
+    std::string appliedFlowConfig, appliedFlowWeights;   // the force's flow when this Context last took it
+    int appliedSeed = 0;
     std::unique_ptr<State> state;
 };
 

@@ -101,37 +101,47 @@ BoltzmannGeneratorModel::~BoltzmannGeneratorModel() {
 
 void BoltzmannGeneratorModel::reset(const BoltzmannGeneratorForce& force) {
     bg::TrainingConfig config = trainingConfigOf(force);
-    const uint64_t seed = seedFor(force.getRandomNumberSeed());
-    bg::AugmentedCouplingFlow flow = flowOf(force, seed);
     if (state->flow && (force.getParticles() != particles || force.getDimension() != getDimension() || force.getForceGroup() != forceGroup))
         throw OpenMMException("BoltzmannGeneratorForce: updateParametersInContext() cannot change the modelled particles, the planar "
                               "flag or the force group; create a new Context (or call reinitialize())");
+    // The flow is replaced only when the force's flow differs from the one this Context was given
+    // (setFlow() since then); otherwise the Context keeps its trained copy and random generator.
+    const bool keepFlow = state->flow && force.getFlowConfig() == appliedFlowConfig && force.getFlowWeights() == appliedFlowWeights &&
+                          force.getRandomNumberSeed() == appliedSeed;
+    if (!keepFlow) {
+        const uint64_t seed = seedFor(force.getRandomNumberSeed());
+        bg::AugmentedCouplingFlow flow = flowOf(force, seed);
+        // Sampling and density evaluation go through the flow in chunks, so large requests (and
+        // marginal densities, which repeat every configuration numDraws times) need bounded memory.
+        flow->setInferenceBatchSize(inferenceChunk);
+        state->flow = flow;
+        state->generator = at::detail::createCPUGenerator(seed + 1);
+        appliedFlowConfig = force.getFlowConfig();
+        appliedFlowWeights = force.getFlowWeights();
+        appliedSeed = force.getRandomNumberSeed();
+        parameterVersion++;
+    }
     particles = force.getParticles();
     forceGroup = force.getForceGroup();
     kT = BOLTZ * force.getTemperature();
-    if (state->targetSystem == nullptr) {
-        // The target is every other force; when the BG force has a group of its own (not 0), the
-        // forces that share that group are left out as well (SystemTarget drops the BG force).
-        state->targetSystem.reset(XmlSerializer::clone<System>(system));
-        if (forceGroup != 0)
-            for (int i = state->targetSystem->getNumForces() - 1; i >= 0; i--)
-                if (state->targetSystem->getForce(i).getForceGroup() == forceGroup)
-                    state->targetSystem->removeForce(i);
-    }
-    // Sampling and density evaluation go through the flow in chunks, so large requests (and
-    // marginal densities, which repeat every configuration numDraws times) need bounded memory.
-    flow->setInferenceBatchSize(inferenceChunk);
-    state->flow = flow;
+    // The target is every other force of the System as it is now (so parameters that other forces
+    // pushed with their updateParametersInContext() are taken up); when the BG force has a group
+    // of its own (not 0), the forces that share that group are left out as well (SystemTarget
+    // drops the BG force itself).
+    state->targetSystem.reset(XmlSerializer::clone<System>(system));
+    if (forceGroup != 0)
+        for (int i = state->targetSystem->getNumForces() - 1; i >= 0; i--)
+            if (state->targetSystem->getForce(i).getForceGroup() == forceGroup)
+                state->targetSystem->removeForce(i);
+    // A new target (and temperature) invalidates the training state: optimisers and replay buffer start afresh.
     state->config = config;
-    state->generator = at::detail::createCPUGenerator(seed + 1);
     state->fab.reset();
     state->fabOptimizer.reset();
     state->mlOptimizer.reset();
     state->pendingMlOptimizer.clear();
     state->fabIterations = state->mlUpdates = 0;
     state->centredTarget.reset();
-    state->target.reset();   // the temperature may have changed
-    parameterVersion++;
+    state->target.reset();
 }
 
 int BoltzmannGeneratorModel::getDimension() const {

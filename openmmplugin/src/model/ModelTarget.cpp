@@ -4,9 +4,12 @@
 #include "SimTKOpenMMRealType.h"
 #include "internal/BoltzmannGeneratorModelState.h"
 #include "openmm/OpenMMException.h"
+#include "openmm/Platform.h"
 #include "openmm/internal/ContextImpl.h"
 
+#include <map>
 #include <stdexcept>
+#include <string>
 
 using namespace BoltzmannPlugin;
 using namespace OpenMM;
@@ -29,8 +32,15 @@ void BoltzmannGeneratorModel::refreshTarget(ContextImpl& context) {
     vector<Vec3> positions;
     context.getPositions(positions);
     if (state->target == nullptr) {
+        // The inner Contexts get the Context's platform properties (precision, device), except
+        // the CPU thread count: one thread per inner Context is fastest for the small batches here.
+        map<string, string> properties;
+        const Platform& platform = context.getPlatform();
+        for (const string& name : platform.getPropertyNames())
+            if (name != "Threads")
+                properties[name] = platform.getPropertyValue(context.getOwner(), name);
         state->target.reset(
-                new SystemTarget(*state->targetSystem, kT / BOLTZ, particles, positions, platformName, 1, getDimension(), {}, false));
+                new SystemTarget(*state->targetSystem, kT / BOLTZ, particles, positions, platformName, 1, getDimension(), properties, false));
         state->centredTarget.reset(new CentredTarget(*state->target));
     }
     else

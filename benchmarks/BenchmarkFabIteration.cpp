@@ -7,7 +7,7 @@
 // steady-state iteration; the fill is not timed.
 //
 // Usage: BenchmarkFabIteration [dw4|lj13] [batch] [numIntermediate] [iterations] [threads] [device] [workers]
-//                              [concurrent] [malloc]
+//                              [concurrent] [malloc] [fill]
 // Defaults: dw4 128 2 5 1 cpu 1 1 default. The paper's LJ13 setting is: lj13 1024 8. device "cuda" runs the flow on
 // the GPU (AIS bookkeeping, the buffer and OpenMM stay on the CPU); workers is the number of CPU
 // Contexts evaluating target energies in parallel. concurrent 1 (default) runs each iteration's AIS
@@ -18,6 +18,10 @@
 // "limit" calls bg::limitHeapFragmentation() (128 KiB mmap threshold: every tensor of 128 KiB or
 // more is mmapped and unmapped again, which cost about 45 % of an iteration's CPU time in page
 // faults on DW4 -- the setting of this benchmark before issue 13).
+// fill "ais" (default) fills the buffer with bufferMinBatches + 1 AIS passes and runs a first,
+// untimed iteration, as training does; "flow" fills it with plain flow samples (log w = 0, no AIS)
+// through FabMethod::load and times every iteration from the first: an iteration costs the same
+// number of passes either way, and LJ13's AIS fill alone would take most of an hour on 2 cores.
 
 #include "BenchmarkStatistics.h"
 #include "PluginTestEnvironment.h"
@@ -35,6 +39,7 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -61,6 +66,11 @@ int main(int argc, char** argv) {
     const int workers = argc > 7 ? std::atoi(argv[7]) : 1;
     const bool concurrent = argc > 8 ? std::atoi(argv[8]) != 0 : true;
     const std::string mallocPolicy = argc > 9 ? argv[9] : "default";
+    const std::string fill = argc > 10 ? argv[10] : "ais";
+    if (fill != "ais" && fill != "flow") {
+        std::fprintf(stderr, "BenchmarkFabIteration: unknown fill '%s' (ais or flow)\n", fill.c_str());
+        return 2;
+    }
     if (mallocPolicy != "default" && mallocPolicy != "limit") {
         std::fprintf(stderr, "BenchmarkFabIteration: unknown malloc policy '%s' (default or limit)\n", mallocPolicy.c_str());
         return 2;
@@ -106,9 +116,38 @@ int main(int argc, char** argv) {
                 threads, device.c_str(), workers, concurrent ? "concurrent with" : "before", mallocPolicy.c_str());
     std::fflush(stdout);
     const auto startUp = std::chrono::steady_clock::now();
-    fab.step(flow, optimizer, gen);   // buffer fill + first iteration (not timed)
-    std::printf("  buffer fill (%lld AIS passes) + first iteration: %.1f s wall\n", (long long) settings.bufferMinBatches + 1,
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - startUp).count());
+    if (fill == "ais") {
+        fab.step(flow, optimizer, gen);   // buffer fill + first iteration (not timed)
+        std::printf("  buffer fill (%lld AIS passes) + first iteration: %.1f s wall\n", (long long) settings.bufferMinBatches + 1,
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - startUp).count());
+    }
+    else {
+        // A buffer of bufferMinBatches batches of flow samples, handed over as a saved FAB state.
+        FlowTargetDensity sampling(flow, target);
+        std::vector<torch::Tensor> points, logQs;
+        for (int64_t k = 0; k < settings.bufferMinBatches; k++) {
+            auto [z, logQ] = sampling.sample(batch, gen);
+            points.push_back(z);
+            logQs.push_back(logQ);
+        }
+        torch::Tensor z = torch::cat(points), logQ = torch::cat(logQs);
+        const int64_t length = z.size(0);
+        torch::serialize::OutputArchive state;
+        state.write("fabCounters", torch::tensor({int64_t(0), int64_t(1)}, torch::kInt64));
+        state.write("aisStepSizes", torch::full({numIntermediate}, settings.ais.initialStepSize, torch::kFloat64));
+        state.write("bufferPoints", z);
+        state.write("bufferLogW", torch::zeros({length}, torch::kFloat64));
+        state.write("bufferLogQ", logQ);
+        state.write("bufferState", torch::tensor({length, length % (settings.bufferMaxBatches * batch), settings.bufferMaxBatches * batch,
+                                                  z.size(1)}, torch::kInt64));
+        std::stringstream bytes;
+        state.save_to(bytes);
+        torch::serialize::InputArchive loaded;
+        loaded.load_from(bytes);
+        fab.load(loaded);
+        std::printf("  buffer of %lld flow samples: %.1f s wall\n", (long long) length,
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - startUp).count());
+    }
     std::fflush(stdout);
     std::vector<double> total, ais, aisTarget, update, cpu, cpuAis, cpuUpdate;
     for (int i = 0; i < iterations; i++) {

@@ -32,6 +32,8 @@
 
 #include <torch/torch.h>
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <ctime>
@@ -172,6 +174,9 @@ int main(int argc, char** argv) {
     std::printf("  AIS flow + HMC   %.3f s  (%.1f %%)\n", a - e, 100 * (a - e) / t);
     std::printf("  OpenMM energies  %.3f s  (%.1f %%)\n", e, 100 * e / t);
     std::printf("  buffer updates   %.3f s  (%.1f %%)\n", u, 100 * u / t);
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    std::printf("  peak resident memory of the process: %.0f MiB\n", double(usage.ru_maxrss) / 1024.0);
     if (concurrent)
         std::printf("  (AIS ran in a second thread during the updates: the shares overlap)\n");
     else

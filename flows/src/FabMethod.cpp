@@ -9,9 +9,17 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <ATen/Parallel.h>
+#include <ATen/core/Generator.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cmath>
+#include <exception>
 #include <stdexcept>
+#include <thread>
 
 namespace bg {
 
@@ -21,6 +29,13 @@ using Clock = std::chrono::steady_clock;
 
 double secondsSince(Clock::time_point start) {
     return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+/** CPU time of the calling thread (s): what a phase cost, whatever else runs on the machine. */
+double threadCpuSeconds() {
+    timespec t{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
 }
 
 void requirePositive(int64_t value, const char* field) {
@@ -62,6 +77,7 @@ std::string FabSettings::toJson() const {
     j["evalAisBatch"] = evalAisBatch;
     j["maxRowsPerPass"] = maxRowsPerPass;
     j["maxEvaluationBatch"] = maxEvaluationBatch;
+    j["concurrentAis"] = concurrentAis;
     nlohmann::ordered_json a;
     a["numIntermediate"] = ais.numIntermediate;
     a["hmcSteps"] = ais.hmcSteps;
@@ -94,6 +110,7 @@ FabSettings FabSettings::fromJson(const std::string& text) {
         else if (key == "evalAisBatch") take(j, key, s.evalAisBatch, "");
         else if (key == "maxRowsPerPass") take(j, key, s.maxRowsPerPass, "");
         else if (key == "maxEvaluationBatch") take(j, key, s.maxEvaluationBatch, "");
+        else if (key == "concurrentAis") take(j, key, s.concurrentAis, "");
         else if (key == "ais") {
             if (!value.is_object())
                 throw std::invalid_argument("FabSettings: ais must be an object");
@@ -183,9 +200,37 @@ std::unique_ptr<PrioritisedReplayBuffer> FabMethod::makeBuffer() const {
     return std::make_unique<PrioritisedReplayBuffer>(density.dimension(), settings.bufferMaxBatches * b, settings.bufferMinBatches * b);
 }
 
+FlowTargetDensity& FabMethod::refreshSnapshot(AugmentedCouplingFlow& flow) {
+    torch::NoGradGuard noGrad;
+    if (!snapshot) {
+        // Building a flow draws initial weights from the default generator: leave its stream as it was.
+        at::Generator defaultGenerator = at::detail::getDefaultCPUGenerator();
+        const torch::Tensor state = defaultGenerator.get_state();
+        snapshot = AugmentedCouplingFlow(flow->getConfig());
+        defaultGenerator.set_state(state);
+        for (auto& p : snapshot->parameters())
+            p.requires_grad_(false);
+        snapshotDensity = std::make_unique<FlowTargetDensity>(snapshot, *timedTarget, settings.maxEvaluationBatch);
+    }
+    if (snapshot->device() != flow->device())
+        snapshot->to(flow->device());
+    snapshot->setGradientCheckpointing(flow->getGradientCheckpointing());
+    snapshot->setInferenceBatchSize(flow->getInferenceBatchSize());
+    const std::vector<torch::Tensor> from = flow->parameters(), to = snapshot->parameters();
+    const std::vector<torch::Tensor> fromBuffers = flow->buffers(), toBuffers = snapshot->buffers();
+    if (from.size() != to.size() || fromBuffers.size() != toBuffers.size())
+        throw std::logic_error("FabMethod: the flow's structure differs from its AIS snapshot");
+    for (size_t i = 0; i < from.size(); i++)
+        to[i].copy_(from[i]);
+    for (size_t i = 0; i < fromBuffers.size(); i++)
+        toBuffers[i].copy_(fromBuffers[i]);
+    return *snapshotDensity;
+}
+
 void FabMethod::fillBuffer(torch::Generator& generator) {
     const int64_t b = settings.batchSize;
     buffer = makeBuffer();
+    FlowTargetDensity& density = *snapshotDensity;   // refreshed by step() just before
     // bufferMinBatches + 1 passes with the initial parameters (which also tunes the step sizes);
     // more only if invalid samples kept entries out.
     int passes = 0;
@@ -203,6 +248,9 @@ StepStats FabMethod::step(AugmentedCouplingFlow& flow, SkipClipAdam& optimizer, 
     const auto iterationStart = Clock::now();
     timedTarget->seconds = 0.0;
     double aisSeconds = 0.0;
+    // The AIS pass uses the parameters from before this iteration's updates (model-spec 11.5): a
+    // snapshot, run either in a second thread while this one takes the updates, or before them.
+    FlowTargetDensity& aisDensity = refreshSnapshot(flow);
     if (!buffer) {
         auto fillStart = Clock::now();
         fillBuffer(generator);
@@ -210,14 +258,45 @@ StepStats FabMethod::step(AugmentedCouplingFlow& flow, SkipClipAdam& optimizer, 
     }
     const int64_t b = settings.batchSize;
     std::vector<BufferBatch> batches = buffer->sample(settings.updatesPerIteration, b, generator);
-
-    // The AIS pass uses the parameters from before this iteration's updates (model-spec 11.5).
-    auto aisStart = Clock::now();
-    AisResult ais = sampler.run(density, b, generator);
-    aisSeconds += secondsSince(aisStart);
-    const double aisTargetSeconds = timedTarget->seconds;
+    AisResult ais;
+    double aisCpuSeconds = 0.0;
+    auto runAis = [&] {
+        auto aisStart = Clock::now();
+        const double cpuStart = threadCpuSeconds();
+        ais = sampler.run(aisDensity, b, generator);
+        aisCpuSeconds = threadCpuSeconds() - cpuStart;
+        aisSeconds += secondsSince(aisStart);
+    };
+    const int threads = at::get_num_threads();
+    const int phaseThreads = std::max(1, threads / 2);
+    std::thread worker;
+    std::exception_ptr aisError;
+    struct Join {
+        std::thread& thread;
+        int restoreThreads;
+        ~Join() {
+            if (thread.joinable())
+                thread.join();
+            if (at::get_num_threads() != restoreThreads)
+                at::set_num_threads(restoreThreads);
+        }
+    } join{worker, threads};
+    if (settings.concurrentAis) {
+        if (phaseThreads != threads)
+            at::set_num_threads(phaseThreads);
+        worker = std::thread([&] {
+            try {
+                at::set_num_threads(phaseThreads);
+                runAis();
+            } catch (...) {
+                aisError = std::current_exception();
+            }
+        });
+    } else
+        runAis();
 
     auto updateStart = Clock::now();
+    const double updateCpuStart = threadCpuSeconds();
     const double auxWeight = flow->getConfig().auxLossWeight;
     std::vector<torch::Tensor> indices, deltas, logQs;
     double lossSum = 0.0, normSum = 0.0;
@@ -257,9 +336,17 @@ StepStats FabMethod::step(AugmentedCouplingFlow& flow, SkipClipAdam& optimizer, 
         logQs.push_back(logQ);
     }
     optimizer.zeroGrad();
+    const double updateSeconds = secondsSince(updateStart);
+    const double updateCpuSeconds = threadCpuSeconds() - updateCpuStart;
+    if (worker.joinable())
+        worker.join();
+    if (threads != at::get_num_threads())
+        at::set_num_threads(threads);
+    if (aisError)
+        std::rethrow_exception(aisError);
+    const double aisTargetSeconds = timedTarget->seconds;
     buffer->adjust(torch::cat(indices), torch::cat(deltas), torch::cat(logQs));
     const int64_t added = buffer->add(ais.z, ais.logW, ais.logQ);
-    const double updateSeconds = secondsSince(updateStart);
     completed++;
 
     stats.loss = lossCount > 0 ? lossSum / double(lossCount) : NAN;
@@ -277,12 +364,14 @@ StepStats FabMethod::step(AugmentedCouplingFlow& flow, SkipClipAdam& optimizer, 
                    {"time_ais_s", aisSeconds},
                    {"time_ais_target_s", aisTargetSeconds},
                    {"time_update_s", updateSeconds},
+                   {"cpu_ais_s", aisCpuSeconds},          // the iteration's AIS pass, thread CPU time (intra-op threads not counted)
+                   {"cpu_update_s", updateCpuSeconds},    // the updates, thread CPU time of the calling thread
                    {"time_iteration_s", secondsSince(iterationStart)}};
     return stats;
 }
 
 NamedValues FabMethod::evaluate(AugmentedCouplingFlow& flow, torch::Generator& generator) {
-    (void) flow;  // the density holds the same flow
+    FlowTargetDensity& density = refreshSnapshot(flow);
     AisSettings evalSettings = sampler.getSettings();
     evalSettings.alpha = 1.0;
     evalSettings.adaptStepSizes = false;

@@ -284,3 +284,60 @@ TEST(FabMethod, EvaluationReportsAisEss) {
     EXPECT_GT(v[0].second, 0.0);
     EXPECT_LE(v[0].second, 1.0);
 }
+
+TEST(FabMethod, ConcurrentAisGivesTheSequentialResults) {
+    // The iteration's AIS pass in a second thread (concurrentAis) uses the parameters from before the
+    // updates and the generator in the same order as the sequential path: with one intra-op thread
+    // (both paths then do the same arithmetic) parameters, buffer and step sizes are bitwise the same
+    // after several iterations. With two threads (each phase then runs on one while they overlap)
+    // two concurrent runs agree bitwise. The thread count is restored after each step.
+    for (int threads : {1, 2}) {
+        const int before = at::get_num_threads();
+        torch::set_num_threads(threads);
+        std::vector<std::vector<torch::Tensor>> parameters;
+        std::vector<torch::Tensor> logW;
+        std::vector<std::vector<double>> stepSizes;
+        for (bool concurrent : {false, true, true}) {
+            torch::manual_seed(21);
+            AugmentedCouplingFlow flow(tinyConfig());
+            DoubleWellTarget target;
+            FabSettings settings = tinySettings();
+            settings.concurrentAis = concurrent;
+            FabMethod fab(flow, target, settings);
+            SkipClipAdam optimizer = makeOptimizer(flow);
+            at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(22);
+            for (int i = 0; i < 3; i++) {
+                StepStats s = fab.step(flow, optimizer, gen);
+                EXPECT_EQ(s.updates, 2);
+                EXPECT_EQ(at::get_num_threads(), threads);
+            }
+            parameters.push_back(snapshot(flow));
+            logW.push_back(fab.getBuffer()->logWeights().clone());
+            stepSizes.push_back(fab.getSampler().getStepSizes());
+        }
+        for (size_t other : {size_t(0), size_t(2)}) {
+            if (other == 0 && threads != 1)
+                continue;
+            ASSERT_EQ(parameters[other].size(), parameters[1].size());
+            for (size_t i = 0; i < parameters[1].size(); i++)
+                EXPECT_TRUE(torch::equal(parameters[other][i], parameters[1][i])) << "threads " << threads << ", parameter " << i;
+            EXPECT_TRUE(torch::equal(logW[other], logW[1])) << "threads " << threads;
+            EXPECT_EQ(stepSizes[other], stepSizes[1]) << "threads " << threads;
+        }
+        torch::set_num_threads(before);
+    }
+}
+
+TEST(FabMethod, AisSnapshotLeavesTheDefaultGeneratorAlone) {
+    // The AIS snapshot of the flow is built on the first step; building it must not consume the
+    // default generator (torch::manual_seed streams of the caller stay as they were).
+    torch::manual_seed(31);
+    AugmentedCouplingFlow flow(tinyConfig());
+    DoubleWellTarget target;
+    FabMethod fab(flow, target, tinySettings());
+    SkipClipAdam optimizer = makeOptimizer(flow);
+    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(32);
+    torch::Tensor before = at::detail::getDefaultCPUGenerator().get_state();
+    fab.step(flow, optimizer, gen);
+    EXPECT_TRUE(torch::equal(before, at::detail::getDefaultCPUGenerator().get_state()));
+}

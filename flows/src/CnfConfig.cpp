@@ -33,6 +33,8 @@ void CnfConfig::validate() const {
         fail("egnnLayers, egnnWidth and invariantFeatures must be positive");
     if (timeEmbeddingDim < 4 || timeEmbeddingDim % 2 != 0)
         fail("timeEmbeddingDim must be even and at least 4, got " + std::to_string(timeEmbeddingDim));
+    if (!(timeScale > 0))
+        fail("timeScale must be positive");
     if (numEmbeddings < 0 || embeddingDim < 1)
         fail("numEmbeddings must not be negative and embeddingDim must be positive");
     if (particleTypes.empty() && numEmbeddings > 0 && numEmbeddings < numParticles)
@@ -64,6 +66,7 @@ std::string CnfConfig::toJson() const {
               {"egnnWidth", egnnWidth},
               {"invariantFeatures", invariantFeatures},
               {"timeEmbeddingDim", timeEmbeddingDim},
+              {"timeScale", timeScale},
               {"numEmbeddings", numEmbeddings},
               {"embeddingDim", embeddingDim},
               {"particleTypes", particleTypes},
@@ -100,7 +103,7 @@ CnfConfig CnfConfig::fromJson(const std::string& text) {
     json j = parseJsonObject(text, "CnfConfig");
     CnfConfig c;
     const std::set<std::string> known = {"model", "numParticles", "dimension", "egnnLayers", "egnnWidth", "invariantFeatures",
-                                         "timeEmbeddingDim", "numEmbeddings", "embeddingDim", "particleTypes", "baseScale", "sigmaMin",
+                                         "timeEmbeddingDim", "timeScale", "numEmbeddings", "embeddingDim", "particleTypes", "baseScale", "sigmaMin",
                                          "solver", "rtol", "atol", "maxSteps", "rk4Steps", "divergence", "dtype"};
     for (auto it = j.begin(); it != j.end(); ++it)
         if (known.count(it.key()) == 0)
@@ -117,6 +120,7 @@ CnfConfig CnfConfig::fromJson(const std::string& text) {
         get("egnnWidth", c.egnnWidth);
         get("invariantFeatures", c.invariantFeatures);
         get("timeEmbeddingDim", c.timeEmbeddingDim);
+        get("timeScale", c.timeScale);
         get("numEmbeddings", c.numEmbeddings);
         get("embeddingDim", c.embeddingDim);
         get("particleTypes", c.particleTypes);

@@ -10,11 +10,11 @@
 
 namespace bg {
 
-torch::Tensor sinusoidalTimeEmbedding(const torch::Tensor& t, int dim) {
+torch::Tensor sinusoidalTimeEmbedding(const torch::Tensor& t, int dim, double scale) {
     const int half = dim / 2;
     torch::Tensor k = torch::arange(half, t.options());
     torch::Tensor frequencies = torch::exp(-std::log(1e4) / (half - 1) * k);   // [E/2]
-    torch::Tensor s = 1000.0 * t.unsqueeze(1) * frequencies.unsqueeze(0);      // [B, E/2]
+    torch::Tensor s = scale * t.unsqueeze(1) * frequencies.unsqueeze(0);      // [B, E/2]
     return torch::cat({torch::sin(s), torch::cos(s)}, 1);
 }
 
@@ -48,7 +48,7 @@ torch::Tensor CnfVectorFieldImpl::forward(const torch::Tensor& x, const torch::T
     if (!t.defined() || t.dim() != 1 || t.size(0) != x.size(0))
         throw std::invalid_argument("CnfVectorField: expected t of shape [" + std::to_string(x.size(0)) + "]");
     torch::Tensor features = nodeFeatures.defined() ? nodeFeatures.to(x.device()) : torch::Tensor();
-    torch::Tensor embedding = sinusoidalTimeEmbedding(t.to(x.scalar_type()), config.timeEmbeddingDim);
+    torch::Tensor embedding = sinusoidalTimeEmbedding(t.to(x.scalar_type()), config.timeEmbeddingDim, config.timeScale);
     torch::Tensor u = egnn->forwardConditioned(x.unsqueeze(2), features, embedding).first.squeeze(2);   // [B, N, D]
     return outputScale * removeCentreOfMass(u);
 }

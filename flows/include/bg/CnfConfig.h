@@ -25,6 +25,12 @@ struct CnfConfig {
     int egnnWidth = 128;                 ///< MLP width inside the EGNN
     int invariantFeatures = 64;          ///< F
     int timeEmbeddingDim = 8;            ///< E of the sinusoidal time embedding (even, >= 4)
+    /**
+     * s = timeScale * t enters the sinusoid (ecnf-spec 1.1: 1000). Its fastest component sin(s) then
+     * oscillates with period 2 pi / timeScale in t, which an adaptive solver must resolve wherever the
+     * network passes it on (an untrained field does): smaller values give smoother fields in t.
+     */
+    double timeScale = 1000.0;
     int numEmbeddings = 0;               ///< 0: all particles alike; else the size of a particle-type table
     int embeddingDim = 32;               ///< width of that table
     std::vector<int> particleTypes;      ///< table row per particle; empty = particle index

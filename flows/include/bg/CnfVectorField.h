@@ -38,12 +38,12 @@ private:
 TORCH_MODULE(CnfVectorField);
 
 /**
- * The Fairseq/VDM sinusoid of ecnf-spec 1.1 step 3: s = 1000 t, f_k = exp(-k ln(10^4) / (E/2 - 1)),
- * emb = [sin(s f_0..), cos(s f_0..)].
- * @param t  [B]; @param dim  E, even and >= 4
+ * The Fairseq/VDM sinusoid of ecnf-spec 1.1 step 3: s = scale t (the spec: 1000),
+ * f_k = exp(-k ln(10^4) / (E/2 - 1)), emb = [sin(s f_0..), cos(s f_0..)].
+ * @param t  [B]; @param dim  E, even and >= 4; @param scale  the factor of t
  * @return [B, E] in t's dtype
  */
-torch::Tensor sinusoidalTimeEmbedding(const torch::Tensor& t, int dim);
+torch::Tensor sinusoidalTimeEmbedding(const torch::Tensor& t, int dim, double scale = 1000.0);
 
 } // namespace bg
 

@@ -57,6 +57,24 @@ TEST(CnfConfig, JsonRoundTripAndValidation) {
     EXPECT_THROW(bg::CnfConfig::fromJson(R"({"timeEmbeddingDim": 5})"), std::invalid_argument);
 }
 
+TEST(EGNNConditioning, IsAdditiveAndChecked) {
+    bg::EGNNSettings plain;
+    plain.numLayers = 2;
+    bg::EGNN without(plain);
+    for (const auto& p : without->named_parameters())
+        EXPECT_EQ(p.key().find("conditioning"), std::string::npos);   // saved E-ACF flows keep their layout
+    bg::EGNNSettings settings = plain;
+    settings.numConditioning = 4;
+    bg::EGNN with(settings);
+    torch::Tensor x = torch::randn({2, 5, 1, 3});
+    EXPECT_THROW(with->forward(x, torch::Tensor()), std::invalid_argument);
+    EXPECT_THROW(with->forwardConditioned(x, torch::Tensor(), torch::randn({2, 3})), std::invalid_argument);
+    EXPECT_THROW(without->forwardConditioned(x, torch::Tensor(), torch::randn({2, 4})), std::invalid_argument);
+    torch::Tensor c = torch::randn({2, 4});
+    auto a = with->forwardConditioned(x, torch::Tensor(), c).first, b = with->forwardConditioned(x, torch::Tensor(), c * 2).first;
+    EXPECT_GT((a - b).abs().max().item<double>(), 0.0);
+}
+
 TEST(EquivariantCnf, VelocityIsEquivariantAndZeroCoM) {
     for (int d : {2, 3}) {
         bg::EquivariantCnf cnf = nonTrivialCnf(smallConfig(5, d));

@@ -147,6 +147,8 @@ EGNNImpl::EGNNImpl(const EGNNSettings& settings) : settings(settings) {
         throw std::invalid_argument("EGNN: numFeatures must be at least 1, got " + std::to_string(s.numFeatures));
     if (s.numEmbeddings < 0)
         throw std::invalid_argument("EGNN: numEmbeddings must be non-negative, got " + std::to_string(s.numEmbeddings));
+    if (s.numConditioning < 0)
+        throw std::invalid_argument("EGNN: numConditioning must be non-negative, got " + std::to_string(s.numConditioning));
     if (s.numEmbeddings > 0 && s.embeddingDim < 1)
         throw std::invalid_argument("EGNN: embeddingDim must be at least 1, got " + std::to_string(s.embeddingDim));
 
@@ -166,10 +168,20 @@ EGNNImpl::EGNNImpl(const EGNNSettings& settings) : settings(settings) {
         layers.push_back(std::make_shared<Layer>(s.numFeatures, s.numVectorsOut, s.mlpWidth));
         layerList->push_back(layers.back());
     }
+    if (s.numConditioning > 0) {
+        conditioningList = register_module("conditioning", torch::nn::ModuleList());
+        for (int k = 0; k < s.numLayers; k++)
+            conditioningList->push_back(makeLinear(s.numConditioning, s.numFeatures));
+    }
     outputLinear = register_module("outputLinear", makeLinear(s.numFeatures, s.numFeatures));
 }
 
 std::pair<torch::Tensor, torch::Tensor> EGNNImpl::forward(const torch::Tensor& x, const torch::Tensor& nodeFeatures) {
+    return forwardConditioned(x, nodeFeatures, torch::Tensor());
+}
+
+std::pair<torch::Tensor, torch::Tensor> EGNNImpl::forwardConditioned(const torch::Tensor& x, const torch::Tensor& nodeFeatures,
+                                                                     const torch::Tensor& conditioning) {
     const EGNNSettings& s = settings;
     if (!x.defined() || x.dim() != 4 || x.size(2) != s.numChannelsIn || x.size(1) < 2 || x.size(3) < 1)
         throw std::invalid_argument("EGNN: expected positions of shape [B, N >= 2, " + std::to_string(s.numChannelsIn) +
@@ -200,9 +212,16 @@ std::pair<torch::Tensor, torch::Tensor> EGNNImpl::forward(const torch::Tensor& x
 
     torch::Tensor senders = offDiagonalSenders(N, x.device());
     torch::Tensor channelSenders = C > 1 ? offDiagonalSenders(C, x.device()) : torch::Tensor();
+    if (conditioning.defined() != (s.numConditioning > 0) ||
+        (conditioning.defined() && (conditioning.dim() != 2 || conditioning.size(0) != B || conditioning.size(1) != s.numConditioning)))
+        throw std::invalid_argument("EGNN: expected conditioning of shape [" + std::to_string(B) + ", " + std::to_string(s.numConditioning) +
+                                    "], got " + (conditioning.defined() ? shapeString(conditioning) : std::string("none")));
     torch::Tensor V = V0;
-    for (auto& layer : layers)
-        std::tie(V, h) = layer->forward(V, h, senders, channelSenders);
+    for (size_t k = 0; k < layers.size(); k++) {
+        if (s.numConditioning > 0)
+            h = h + conditioningList[k]->as<torch::nn::Linear>()->forward(conditioning).unsqueeze(1);
+        std::tie(V, h) = layers[k]->forward(V, h, senders, channelSenders);
+    }
 
     // Outputs: displacements from the initial vectors (translation-invariant) and Linear_F(softmax(h)).
     return {V - V0, outputLinear(torch::softmax(h, -1))};

@@ -22,6 +22,11 @@ struct EGNNSettings {
     int numFeatures = 128;       ///< F, invariant features per node
     int numEmbeddings = 0;       ///< 0: one learned scalar for every node; else table size (e.g. 22 atoms)
     int embeddingDim = 32;       ///< width of the embedding table when numEmbeddings > 0
+    /**
+     * E, per-sample invariant conditioning features (e.g. the E-CNF's time embedding, ecnf-spec 1.1);
+     * 0 = none. When E > 0, before every layer h <- h + Linear_F(c) with one Linear per layer.
+     */
+    int numConditioning = 0;
 };
 
 /**
@@ -43,6 +48,16 @@ public:
      *         parameters', or missing/ill-shaped nodeFeatures when numEmbeddings > 0
      */
     std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& x, const torch::Tensor& nodeFeatures);
+    /**
+     * forward() with per-sample invariant conditioning features (settings.numConditioning > 0); a
+     * separate name, since an overloaded forward() breaks the module holder's call operator.
+     * @param conditioning  [B, E] in the parameters' dtype, E = numConditioning; added to h before
+     *                      every layer through a per-layer Linear_F (ecnf-spec 1.1 step 4)
+     * @throws std::invalid_argument as forward(), and for conditioning of the wrong shape or given
+     *         when numConditioning == 0 (or missing when it is > 0)
+     */
+    std::pair<torch::Tensor, torch::Tensor> forwardConditioned(const torch::Tensor& x, const torch::Tensor& nodeFeatures,
+                                                               const torch::Tensor& conditioning);
     const EGNNSettings& getSettings() const {
         return settings;
     }
@@ -70,6 +85,7 @@ private:
     torch::nn::Embedding table{nullptr};
     torch::nn::Linear inputLinear{nullptr}, outputLinear{nullptr};
     torch::nn::ModuleList layerList;              // registers the layers
+    torch::nn::ModuleList conditioningList;       // per-layer Linear_F of the conditioning (E > 0 only)
     std::vector<std::shared_ptr<Layer>> layers;   // the same layers, typed
 };
 TORCH_MODULE(EGNN);

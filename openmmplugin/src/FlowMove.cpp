@@ -19,6 +19,7 @@ using namespace std;
 struct FlowMoveSampler::Cache {
     torch::Tensor x, logQ, logPi;   // proposals [P, N, D] (zero centre), their log q(x, a) and log pi(a|x), float64
     int64_t next = 0, version = -1;   // next unused proposal; the model's parameter version they were drawn with
+    int hasVirtualSites = -1;   // whether the System has virtual sites (-1: not looked at yet)
 };
 
 FlowMoveSampler::FlowMoveSampler() : cache(new Cache()) {
@@ -40,15 +41,20 @@ double contextEnergy(ContextImpl& context, int groups) {
     }
 }
 
-/** Set positions (and recompute virtual sites) in the Context. */
-void setContextPositions(ContextImpl& context, const vector<Vec3>& positions) {
-    context.setPositions(positions);
+/** Whether the Context's System has virtual sites. */
+bool systemHasVirtualSites(ContextImpl& context) {
     const System& system = context.getSystem();
     for (int i = 0; i < system.getNumParticles(); i++)
-        if (system.isVirtualSite(i)) {
-            context.computeVirtualSites();
-            break;
-        }
+        if (system.isVirtualSite(i))
+            return true;
+    return false;
+}
+
+/** Set positions (and recompute virtual sites) in the Context. */
+void setContextPositions(ContextImpl& context, const vector<Vec3>& positions, bool hasVirtualSites) {
+    context.setPositions(positions);
+    if (hasVirtualSites)
+        context.computeVirtualSites();
 }
 
 }   // namespace
@@ -62,6 +68,9 @@ FlowMoveResult FlowMoveSampler::move(BoltzmannGeneratorModel& model, ContextImpl
     const double inf = numeric_limits<double>::infinity(), kT = model.getKT();
     vector<Vec3> positions;
     context.getPositions(positions);
+    if (cache->hasVirtualSites < 0)   // looked up once, not on every move (large solvated Systems)
+        cache->hasVirtualSites = systemHasVirtualSites(context) ? 1 : 0;
+    const bool virtualSites = cache->hasVirtualSites != 0;
 
     // The current state, centred; a ~ pi(a|x) is drawn afresh (a Gibbs step on a).
     vector<Vec3> current(n);
@@ -103,7 +112,7 @@ FlowMoveResult FlowMoveSampler::move(BoltzmannGeneratorModel& model, ContextImpl
     }
     double proposalEnergy = inf;
     if (finite) {
-        setContextPositions(context, proposed);
+        setContextPositions(context, proposed, virtualSites);
         proposalEnergy = contextEnergy(context, groups);
     }
     const double logW = -energy / kT + logPi - logQ;
@@ -114,7 +123,7 @@ FlowMoveResult FlowMoveSampler::move(BoltzmannGeneratorModel& model, ContextImpl
     result.proposalLogWeight = proposalValid ? logWProposal : -inf;
     result.accepted = proposalValid && (!currentValid || logUniform < logWProposal - logW);
     if (!result.accepted && finite)
-        setContextPositions(context, positions);   // restore
+        setContextPositions(context, positions, virtualSites);   // restore
     return result;
 }
 

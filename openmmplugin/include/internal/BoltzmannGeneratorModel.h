@@ -109,6 +109,8 @@ public:
     void loadState(OpenMM::ContextImpl& context, std::istream& stream);
 
 private:
+    /** The unweighted mean position (D values, nm) of the modelled particles among all System positions. */
+    std::vector<double> centreOf(const std::vector<OpenMM::Vec3>& positions) const;
     void checkPositions(const std::vector<OpenMM::Vec3>& positions, const char* where) const;
     /** Create the FAB method and its optimiser on first use. */
     void ensureFab();

@@ -18,6 +18,10 @@ using namespace std;
 vector<double> BoltzmannGeneratorModel::currentCentre(ContextImpl& context) const {
     vector<Vec3> positions;
     context.getPositions(positions);
+    return centreOf(positions);
+}
+
+vector<double> BoltzmannGeneratorModel::centreOf(const vector<Vec3>& positions) const {
     const int d = getDimension();
     vector<double> centre(d, 0.0);
     for (int p : particles)
@@ -50,7 +54,7 @@ void BoltzmannGeneratorModel::refreshTarget(ContextImpl& context) {
     state->target->setPeriodicBoxVectors(a, b, c);
     state->target->setParameters(context.getParameters());
     try {
-        state->centredTarget->setCentre(currentCentre(context));
+        state->centredTarget->setCentre(centreOf(positions));   // the positions read above
     }
     catch (const invalid_argument& e) {
         throw OpenMMException(string("BoltzmannGeneratorForce: the modelled particles' positions in the Context are not finite: ") +

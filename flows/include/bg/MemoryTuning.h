@@ -14,8 +14,11 @@ namespace bg {
  * of at least mmapThresholdBytes are then served by mmap and unmapped on free, and the heap is
  * trimmed when more than trimThresholdBytes are free at its top. Equivalent to setting the
  * environment variables MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_ before the process starts.
- * Process-wide; a no-op where the C library is not glibc. The openmm-bg executables call it at
- * start-up.
+ * Process-wide; a no-op where the C library is not glibc. Trade-off (docs/fab-iteration-profile.md):
+ * with the 128 KiB threshold a DW4 FAB iteration costs twice the CPU time (activations of a few
+ * hundred kB are mapped and faulted in on every use), so `openmm-bg train` leaves glibc's defaults
+ * and only the benchmarks call it on request (`malloc limit`); call it for large Systems whose
+ * memory matters more than speed (LJ13 batch 128: 2.3 GB with it, 10.2 GB without).
  *
  * @param mmapThresholdBytes  allocations at least this large use mmap (bytes; default 128 KiB)
  * @param trimThresholdBytes  free memory at the top of the heap above this is released (bytes)

@@ -6,6 +6,7 @@
 #include <string>
 
 namespace BoltzmannPlugin {
+namespace cli {
 
 /**
  * The data directory of openmm-bg: `requested` if not empty, else the environment variable
@@ -35,6 +36,7 @@ std::string referenceFile(const std::string& dataDirectory, const std::string& s
 torch::Tensor loadReferenceSplit(const std::string& dataDirectory, const std::string& set, const std::string& split, int numParticles,
                                  int dimension, bool required);
 
+} // namespace cli
 } // namespace BoltzmannPlugin
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 namespace BoltzmannPlugin {
+namespace cli {
 
 namespace {
 
@@ -91,4 +92,5 @@ SystemPreset systemPreset(const std::string& system, const std::string& method) 
     return p;
 }
 
+} // namespace cli
 } // namespace BoltzmannPlugin

@@ -11,6 +11,7 @@
 #include <vector>
 
 namespace BoltzmannPlugin {
+namespace cli {
 
 namespace fs = std::filesystem;
 
@@ -74,4 +75,5 @@ torch::Tensor loadReferenceSplit(const std::string& dataDirectory, const std::st
     return x;
 }
 
+} // namespace cli
 } // namespace BoltzmannPlugin

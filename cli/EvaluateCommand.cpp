@@ -8,6 +8,7 @@
 #include "bg/NpyIO.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <CLI/CLI.hpp>
 #include <torch/torch.h>
 
 #include <filesystem>
@@ -16,6 +17,25 @@
 
 namespace BoltzmannPlugin {
 namespace cli {
+
+CLI::App* addEvaluateCommand(CLI::App& app, EvaluateArguments& arguments) {
+    CLI::App* command = arguments.testMetrics
+                            ? app.add_subcommand("evaluate", "evaluate a trained flow: reverse ESS from flow samples, test NLL and forward ESS")
+                            : app.add_subcommand("sample", "draw flow samples with importance weights and write them as .npy");
+    command->add_option("--model", arguments.model, "model.bgflow written by openmm-bg train")->required();
+    command->add_option("--system", arguments.system, "dw4 | lj13 | aldp")->required();
+    command->add_option("--out", arguments.out, "directory for samples.npy and sample-logweights.npy")->required(!arguments.testMetrics);
+    command->add_option("--samples", arguments.samples, "flow samples (default 10000)");
+    command->add_option("--temperature", arguments.temperature, "temperature in K (default: 800 for aldp, 300 for dw4/lj13)");
+    command->add_option("--data-dir", arguments.dataDir, "data directory (default: OPENMMBG_DATA_DIR or the repository's data/)");
+    command->add_option("--seed", arguments.seed, "random seed of the draws (default 0)");
+    command->add_option("--threads", arguments.threads, "torch threads (default 1)");
+    command->add_option("--workers", arguments.workers, "OpenMM Contexts evaluating the target (default 1)");
+    command->add_option("--device", arguments.device, "where the flow runs: cpu (default) or cuda[:index]");
+    if (arguments.testMetrics)
+        command->add_option("--draws", arguments.draws, "augmented draws per test configuration for the marginal NLL (default 20)");
+    return command;
+}
 
 int evaluate(const EvaluateArguments& a, std::ostream& out, std::ostream& err) {
     const std::string command = a.testMetrics ? "evaluate" : "sample";

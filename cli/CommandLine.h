@@ -1,23 +1,25 @@
-#ifndef OPENMM_BG_CLI_TRAIN_COMMAND_H_
-#define OPENMM_BG_CLI_TRAIN_COMMAND_H_
+#ifndef OPENMM_BG_CLI_COMMAND_LINE_H_
+#define OPENMM_BG_CLI_COMMAND_LINE_H_
 
 #include <iosfwd>
 #include <string>
 #include <vector>
 
 namespace BoltzmannPlugin {
+namespace cli {
 
 /**
  * Run the openmm-bg command line in-process: `args` are the arguments after the program name
  * (e.g. {"train", "--system", "dw4", "--method", "ml", "--out", "run1"}, or "evaluate" / "sample"
- * with --model and --system). Output goes to `out`,
- * messages about errors to `err`.
+ * with --model and --system). Parses the arguments, hands them to the subcommand and maps its
+ * errors to exit codes. Output goes to `out`, messages about errors to `err`.
  *
  * @return the exit code: 0 on success, 2 for bad arguments or configuration (unknown system,
- *         method or key, invalid values, missing data), 1 if training itself fails
+ *         method or key, invalid values, missing data), 1 if the subcommand itself fails
  */
 int runCommandLine(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
+} // namespace cli
 } // namespace BoltzmannPlugin
 
 #endif

@@ -8,6 +8,7 @@
 #include <vector>
 
 namespace BoltzmannPlugin {
+namespace cli {
 
 /** The flow and training defaults of one reference problem and training method (model-spec 14). */
 struct SystemPreset {
@@ -33,6 +34,7 @@ std::vector<std::string> presetSystemNames();
  */
 SystemPreset systemPreset(const std::string& system, const std::string& method);
 
+} // namespace cli
 } // namespace BoltzmannPlugin
 
 #endif

@@ -2,6 +2,8 @@
 
 #include "CommandSupport.h"
 #include "EvaluateCommand.h"
+#include "ProblemsCommand.h"
+#include "PythonCommand.h"
 #include "TrainCommand.h"
 
 #include <CLI/CLI.hpp>
@@ -32,14 +34,22 @@ int runSubcommand(const std::string& name, const std::function<int()>& command, 
 } // namespace
 
 int runCommandLine(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-    CLI::App app{"openmm-bg: train, evaluate and sample Boltzmann generators for OpenMM Systems", "openmm-bg"};
+    // Subcommands of the Python package get every argument after their name, unparsed.
+    if (!args.empty() && args[0] == "reweight")
+        return runPythonCommand("reweight", "cli_reweight", std::vector<std::string>(args.begin() + 1, args.end()), err);
+    CLI::App app{"openmm-bg: train, evaluate and sample Boltzmann generators for OpenMM Systems, reweight trajectories", "openmm-bg"};
     app.require_subcommand(1);
+    // Listed for --help only: runs in Python (openmmbg.cli_reweight, see above).
+    app.add_subcommand("reweight", "importance weights of a trajectory towards a trained BoltzmannGeneratorForce in a System XML "
+                                   "(Python: openmmbg.cli_reweight; see openmm-bg reweight --help)");
     TrainArguments trainArgs;
     EvaluateArguments evaluateArgs, sampleArgs;
     sampleArgs.testMetrics = false;
     CLI::App* trainCommand = addTrainCommand(app, trainArgs);
     CLI::App* evaluateCommand = addEvaluateCommand(app, evaluateArgs);
     CLI::App* sampleCommand = addEvaluateCommand(app, sampleArgs);
+    ProblemsArguments problemsArgs;
+    CLI::App* problemsCommand = addProblemsCommand(app, problemsArgs);
     std::vector<std::string> argvStrings = {"openmm-bg"};
     argvStrings.insert(argvStrings.end(), args.begin(), args.end());
     std::vector<const char*> argv;
@@ -58,6 +68,8 @@ int runCommandLine(const std::vector<std::string>& args, std::ostream& out, std:
         return runSubcommand("evaluate", [&] { return evaluate(evaluateArgs, out, err); }, err);
     if (sampleCommand->parsed())
         return runSubcommand("sample", [&] { return evaluate(sampleArgs, out, err); }, err);
+    if (problemsCommand->parsed())
+        return runSubcommand("problems", [&] { return listProblems(problemsArgs, out); }, err);
     return 2;
 }
 

@@ -1,38 +1,32 @@
 #ifndef OPENMM_BG_CLI_SYSTEM_PRESETS_H_
 #define OPENMM_BG_CLI_SYSTEM_PRESETS_H_
 
+#include "ReferenceProblems.h"
 #include "bg/FlowConfig.h"
 #include "bg/TrainingConfig.h"
 
 #include <string>
-#include <vector>
 
 namespace BoltzmannPlugin {
 namespace cli {
 
-/** The flow and training defaults of one reference problem and training method (model-spec 14). */
+/** The flow and training defaults of one reference problem and training method. */
 struct SystemPreset {
-    std::string system;          ///< "dw4", "lj13" or "aldp"
+    std::string system;          ///< the problem's name
     bg::FlowConfig flow;
     bg::TrainingConfig training;
 };
 
-/** The names accepted by systemPreset(). */
-std::vector<std::string> presetSystemNames();
-
 /**
- * The paper's configuration for a system and method:
- *  - dw4 ml: spherical, 12 blocks, EGNN 3 x 64, F 128, eta 0.1, B 32, 100 epochs;
- *  - lj13 ml: as dw4 for 13 particles in 3D, B 32, 400 epochs, aux-loss weight 10;
- *  - aldp ml: 22 atoms, 20 blocks, EGNN width 128, a 32-wide embedding of the 22 atom indices,
- *    eta 0.5, aux weight 1, float64, schedule 0 / 1e-4 / 0 with a 1-epoch warm-up, ignore factor 20,
- *    B 20, 50 epochs, one augmented draw for the marginal likelihood;
- *  - dw4/lj13 fab: B 128 / 1024, 20,000 / 14,000 iterations (aux weight 0 / 1).
- * The per-block scaling layer of the ALDP reference configuration is not part of FlowConfig.
+ * The preset of a problem and training method, from its problem file (data/problems/<name>.json,
+ * the paper's configurations of model-spec 14): the library defaults of FlowConfig and
+ * TrainingConfig, merged with the problem's shared settings and then the method's; numParticles
+ * and dimension from the problem, the FAB settings written out in full.
  *
- * @throws std::invalid_argument for an unknown system or method
+ * @throws std::invalid_argument for a method without a preset (listing those with one) or
+ *         settings that FlowConfig / TrainingConfig refuse
  */
-SystemPreset systemPreset(const std::string& system, const std::string& method);
+SystemPreset systemPreset(const ReferenceProblem& problem, const std::string& method);
 
 } // namespace cli
 } // namespace BoltzmannPlugin

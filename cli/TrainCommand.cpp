@@ -36,10 +36,10 @@ struct RunConfiguration {
 };
 
 /** The preset of the system and method, then the configuration files, then --set, then the dedicated flags. */
-RunConfiguration configure(const TrainArguments& a) {
+RunConfiguration configure(const TrainArguments& a, const ReferenceProblem& problem) {
     SystemPreset preset;
     try {
-        preset = systemPreset(a.system, a.method);
+        preset = systemPreset(problem, a.method);
     }
     catch (const std::invalid_argument& e) {
         throw UsageError(e.what());
@@ -90,11 +90,11 @@ struct RunData {
     torch::Tensor train, test;
 };
 
-RunData loadRunData(const TrainArguments& a, const RunConfiguration& c, double temperature) {
+RunData loadRunData(const TrainArguments& a, const ReferenceProblem& problem, const RunConfiguration& c, double temperature) {
     RunData data;
+    data.directory = dataDirectory(a.dataDir);
     try {
-        data.directory = findDataDirectory(a.dataDir);
-        const std::string set = referenceSetName(a.system, temperature);
+        const std::string set = problem.referenceSet(temperature);
         if (c.training.method == "ml")
             data.train = loadReferenceSplit(data.directory, set, "train", c.flow.numParticles, c.flow.dimension, true);
         data.test = loadReferenceSplit(data.directory, set, "test", c.flow.numParticles, c.flow.dimension, false);
@@ -123,7 +123,7 @@ void printResult(const bg::RunResult& result, double wallSeconds, const std::str
 
 CLI::App* addTrainCommand(CLI::App& app, TrainArguments& t) {
     CLI::App* command = app.add_subcommand("train", "train a flow on a reference system (maximum likelihood or FAB)");
-    command->add_option("--system", t.system, "dw4 | lj13 | aldp")->required();
+    command->add_option("--system", t.system, "reference problem, e.g. dw4 | lj13 | aldp (all: openmm-bg problems)")->required();
     command->add_option("--method", t.method, "ml | fab")->required();
     command->add_option("--out", t.out, "output directory")->required();
     command->add_option("--data-dir", t.dataDir, "data directory with reference/<set>-<split>.npy (default: OPENMMBG_DATA_DIR or the repository's data/)");
@@ -131,7 +131,7 @@ CLI::App* addTrainCommand(CLI::App& app, TrainArguments& t) {
     command->add_option("--threads", t.threads, "torch threads");
     command->add_option("--device", t.device, "where the flow runs: cpu (default) or cuda[:index]; OpenMM energies stay on the CPU");
     command->add_option("--workers", t.workers, "OpenMM Contexts evaluating the target (CPU platform)");
-    command->add_option("--temperature", t.temperature, "temperature in K (default: 800 for aldp, 300 for dw4/lj13)");
+    command->add_option("--temperature", t.temperature, "temperature in K (default: the problem's, e.g. 800 for aldp, 300 for dw4/lj13)");
     command->add_option("--flow-config", t.flowConfigFile, "JSON file with flow settings (merged over the preset)");
     command->add_option("--training-config", t.trainingConfigFile, "JSON file with training settings (merged over the preset)");
     command->add_option("--set", t.sets, "override a setting: key=value, e.g. batchSize=64, schedule.peakLr=1e-3, flow.numBlocks=4");
@@ -144,13 +144,14 @@ CLI::App* addTrainCommand(CLI::App& app, TrainArguments& t) {
 }
 
 int train(const TrainArguments& a, std::ostream& out, std::ostream& err) {
-    const RunConfiguration c = configure(a);
+    const ReferenceProblem problem = findProblem(a.system);
+    const RunConfiguration c = configure(a, problem);
     checkOutputDirectory(a);
-    const double temperature = targetTemperature(a.system, a.temperature);
-    RunData data = loadRunData(a, c, temperature);
+    const double temperature = targetTemperature(problem, a.temperature);
+    RunData data = loadRunData(a, problem, c, temperature);
     if (!data.test.defined())
         err << "openmm-bg train: no test data for " << a.system << " at " << temperature << " K; test metrics are skipped\n";
-    std::unique_ptr<SystemTarget> target = makeTarget(a.system, data.directory, temperature, a.workers);
+    std::unique_ptr<SystemTarget> target = makeTarget(problem, data.directory, temperature, a.workers);
 
     torch::set_num_threads(c.training.numThreads);
     torch::manual_seed(c.training.seed);   // parameter initialisation
@@ -171,8 +172,7 @@ int train(const TrainArguments& a, std::ostream& out, std::ostream& err) {
     options.stopAfter = a.stopAfter;
     options.progress = &out;
     bg::TrainingDriver driver(flow, c.training, std::move(method), data.test, target.get(), options);
-    if (a.system == "aldp" && data.test.defined())
-        driver.setEvaluationHook(aldpHook(data.test));
+    driver.setEvaluationHook(evaluationHook(problem, data.test));
     writeText(driver.outputPath("flow-config.json"), c.flow.toJson());
     writeText(driver.outputPath("training-config.json"), c.training.toJson());
     if (a.resume)

@@ -1,4 +1,4 @@
-// openmm-bg: the command line of openmm-bg (subcommands `train`, `evaluate`, `sample`).
+// openmm-bg: the command line of openmm-bg (subcommands `train`, `evaluate`, `sample`, `problems`).
 
 #include "CommandLine.h"
 

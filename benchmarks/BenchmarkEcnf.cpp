@@ -3,13 +3,14 @@
 // samples, forward ESS on the test set, and the cost of sampling with densities per 1024 samples.
 // Targets come from OpenMM (SystemTarget, CPU platform), as for training.
 //
-// Usage: BenchmarkEcnf [dw4|lj13] [trainSeconds] [flowSamples] [timeScale] [threads] [testSamples]
+// Usage: BenchmarkEcnf [problem: dw4|lj13|... (data/problems)] [trainSeconds] [flowSamples] [timeScale] [threads] [testSamples]
 // Defaults: dw4 300 2048 1000 1 1000. The E-CNF is the paper's DW4/LJ13 size (3 EGCL, width 128, F 64,
 // float32, B 64, Adam 1e-3 -> 1e-4 cosine, equivariant OT pairing with 4 rotation starts); the
 // E-ACF is the README's quick flow (4 blocks, EGNN 2 x 32, F 32), ML with B 64, lr 5e-4 -> 5e-5.
 
 #include "PluginTestEnvironment.h"
-#include "ReferenceSystems.h"
+#include "ReferenceProblems.h"
+#include "openmm/OpenMMException.h"
 #include "SystemTarget.h"
 #include "bg/AugmentedCouplingFlow.h"
 #include "bg/CnfEvaluation.h"
@@ -84,20 +85,24 @@ int main(int argc, char** argv) {
     const int threads = argc > 5 ? std::atoi(argv[5]) : 1;
     const int64_t testSamples = argc > 6 ? std::atoll(argv[6]) : 1000;
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
-    if (system != "dw4" && system != "lj13") {
-        std::fprintf(stderr, "BenchmarkEcnf: unknown system '%s' (dw4 or lj13)\n", system.c_str());
+    BoltzmannPlugin::ReferenceProblem problem;
+    try {
+        problem = BoltzmannPlugin::referenceProblem(system);
+    }
+    catch (const OpenMM::OpenMMException& e) {
+        std::fprintf(stderr, "BenchmarkEcnf: %s\n", e.what());
         return 2;
     }
     loadOpenMMBGPlugins();
     torch::set_num_threads(threads);
-    const bool dw4 = system == "dw4";
-    std::unique_ptr<OpenMM::System> openmmSystem(dw4 ? BoltzmannPlugin::createDoubleWell4System() : BoltzmannPlugin::createLennardJones13System());
-    const int n = openmmSystem->getNumParticles(), d = dw4 ? 2 : 3;
+    std::vector<OpenMM::Vec3> positions;
+    std::unique_ptr<OpenMM::System> openmmSystem(
+        BoltzmannPlugin::createReferenceProblemSystem(problem, BoltzmannPlugin::findDataDirectory(), positions));
+    const int n = openmmSystem->getNumParticles(), d = problem.dimension;
     std::vector<int> particles(n);
     for (int i = 0; i < n; i++)
         particles[i] = i;
-    BoltzmannPlugin::SystemTarget target(*openmmSystem, BoltzmannPlugin::referenceSystemTemperature(), particles, std::vector<OpenMM::Vec3>(n),
-                                         "CPU", 1, d, {}, false);
+    BoltzmannPlugin::SystemTarget target(*openmmSystem, problem.temperature, particles, positions, "CPU", 1, d, {}, false);
     const std::string dir = std::string(OPENMMBG_DATA_DIR) + "/reference/" + system;
     torch::Tensor train = readNpy(dir + "-train.npy", torch::kFloat32), test = readNpy(dir + "-test.npy", torch::kFloat32);
 

@@ -6,7 +6,7 @@
 // that a busy machine disturbs least. The buffer is filled with updatesPerIteration batches only (not 64) so that the figure is the
 // steady-state iteration; the fill is not timed.
 //
-// Usage: BenchmarkFabIteration [dw4|lj13] [batch] [numIntermediate] [iterations] [threads] [device] [workers]
+// Usage: BenchmarkFabIteration [problem: dw4|lj13|... (data/problems)] [batch] [numIntermediate] [iterations] [threads] [device] [workers]
 //                              [concurrent] [malloc] [fill]
 // Defaults: dw4 128 2 5 1 cpu 1 1 default. The paper's LJ13 setting is: lj13 1024 8. device "cuda" runs the flow on
 // the GPU (AIS bookkeeping, the buffer and OpenMM stay on the CPU); workers is the number of CPU
@@ -25,7 +25,8 @@
 
 #include "BenchmarkStatistics.h"
 #include "PluginTestEnvironment.h"
-#include "ReferenceSystems.h"
+#include "ReferenceProblems.h"
+#include "openmm/OpenMMException.h"
 #include "SystemTarget.h"
 #include "bg/FabMethod.h"
 #include "bg/MemoryTuning.h"
@@ -77,27 +78,31 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "BenchmarkFabIteration: unknown malloc policy '%s' (default or limit)\n", mallocPolicy.c_str());
         return 2;
     }
-    if (system != "dw4" && system != "lj13") {
-        std::fprintf(stderr, "BenchmarkFabIteration: unknown system '%s' (dw4 or lj13)\n", system.c_str());
+    BoltzmannPlugin::ReferenceProblem problem;
+    try {
+        problem = BoltzmannPlugin::referenceProblem(system);
+    }
+    catch (const OpenMM::OpenMMException& e) {
+        std::fprintf(stderr, "BenchmarkFabIteration: %s\n", e.what());
         return 2;
     }
     if (mallocPolicy == "limit")
         limitHeapFragmentation();
     loadOpenMMBGPlugins();
     torch::set_num_threads(threads);
-    const bool dw4 = system == "dw4";
-    std::unique_ptr<OpenMM::System> openmmSystem(dw4 ? BoltzmannPlugin::createDoubleWell4System()
-                                                     : BoltzmannPlugin::createLennardJones13System());
+    std::vector<OpenMM::Vec3> positions;
+    std::unique_ptr<OpenMM::System> openmmSystem(
+        BoltzmannPlugin::createReferenceProblemSystem(problem, BoltzmannPlugin::findDataDirectory(), positions));
     const int n = openmmSystem->getNumParticles();
     std::vector<int> particles(n);
     for (int i = 0; i < n; i++)
         particles[i] = i;
-    BoltzmannPlugin::SystemTarget target(*openmmSystem, BoltzmannPlugin::referenceSystemTemperature(), particles,
-                                         std::vector<OpenMM::Vec3>(n), "CPU", workers, dw4 ? 2 : 3, {}, false);
-    FlowConfig config;   // the paper's flow: spherical projection, 12 blocks, EGNN 3 x 64, F 128
+    BoltzmannPlugin::SystemTarget target(*openmmSystem, problem.temperature, particles, positions, "CPU", workers, problem.dimension, {},
+                                         false);
+    // The flow of the problem's FAB preset (DW4, LJ13: the paper's spherical projection, 12 blocks, EGNN 3 x 64, F 128).
+    FlowConfig config = FlowConfig::fromJson(problem.flowPresets.at("fab"));
     config.numParticles = n;
-    config.dimension = dw4 ? 2 : 3;
-    config.auxLossWeight = dw4 ? 0.0 : 1.0;
+    config.dimension = problem.dimension;
     torch::manual_seed(0);
     AugmentedCouplingFlow flow(config);
     if (device != "cpu")

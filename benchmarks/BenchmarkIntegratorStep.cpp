@@ -4,14 +4,15 @@
 // float32); its cost per move does not depend on training. Prints the median over repeats of the
 // wall time per step, and the derived cost of one flow move.
 //
-// Usage: BenchmarkIntegratorStep [dw4|lj13|aldp] [steps] [repeats]
+// Usage: BenchmarkIntegratorStep [problem: dw4|lj13|aldp|... (data/problems)] [steps] [repeats]
 // Defaults: dw4 200 5.
 
 #include "BoltzmannGeneratorForce.h"
 #include "BoltzmannGeneratorIntegrator.h"
 #include "BenchmarkStatistics.h"
 #include "PluginTestEnvironment.h"
-#include "ReferenceSystems.h"
+#include "ReferenceProblems.h"
+#include "openmm/OpenMMException.h"
 #include "openmm/Context.h"
 #include "openmm/Platform.h"
 #include "openmm/System.h"
@@ -39,24 +40,19 @@ struct Problem {
     double stepSize;   // ps
 };
 
+/** The reference problem `name` (its System, temperature, dimension and, where it has one, its structure). */
 Problem makeProblem(const std::string& name) {
+    const ReferenceProblem reference = referenceProblem(name);
     Problem p;
-    if (name == "aldp") {
-        p.system.reset(createAlanineDipeptideSystem(OPENMMBG_DATA_DIR));
-        p.positions = alanineDipeptidePositions(OPENMMBG_DATA_DIR);
-        p.temperature = alanineDipeptideDefaultTemperature();
-        p.dimension = 3;
-        p.stepSize = 0.001;
-        return p;
-    }
-    const bool dw4 = name == "dw4";
-    p.system.reset(dw4 ? createDoubleWell4System() : createLennardJones13System());
+    p.system.reset(createReferenceProblemSystem(reference, OPENMMBG_DATA_DIR, p.positions));
+    p.temperature = reference.temperature;
+    p.dimension = reference.dimension;
     const int n = p.system->getNumParticles();
-    for (int i = 0; i < n; i++)   // a ring (DW4: in the plane) of radius 1 nm
-        p.positions.push_back(Vec3(std::cos(2 * M_PI * i / n), std::sin(2 * M_PI * i / n), dw4 ? 0.0 : 0.1 * (i % 2)));
-    p.temperature = referenceSystemTemperature();
-    p.dimension = dw4 ? 2 : 3;
-    p.stepSize = 0.005;
+    const bool hasStructure = std::any_of(p.positions.begin(), p.positions.end(), [](const Vec3& x) { return x.dot(x) > 0.0; });
+    p.stepSize = hasStructure ? 0.001 : 0.005;   // a molecule (fs steps) or a reduced-unit cluster
+    if (!hasStructure)
+        for (int i = 0; i < n; i++)   // a ring of radius 1 nm (in the plane for 2D problems)
+            p.positions[i] = Vec3(std::cos(2 * M_PI * i / n), std::sin(2 * M_PI * i / n), p.dimension == 2 ? 0.0 : 0.1 * (i % 2));
     return p;
 }
 
@@ -97,12 +93,15 @@ int main(int argc, char** argv) {
     const std::string name = argc > 1 ? argv[1] : "dw4";
     const int steps = argc > 2 ? std::atoi(argv[2]) : 200;
     const int repeats = argc > 3 ? std::atoi(argv[3]) : 5;
-    if (name != "dw4" && name != "lj13" && name != "aldp") {
-        std::fprintf(stderr, "BenchmarkIntegratorStep: unknown system '%s' (dw4, lj13 or aldp)\n", name.c_str());
+    loadOpenMMBGPlugins();
+    Problem problem;
+    try {
+        problem = makeProblem(name);
+    }
+    catch (const OpenMMException& e) {
+        std::fprintf(stderr, "BenchmarkIntegratorStep: %s\n", e.what());
         return 2;
     }
-    loadOpenMMBGPlugins();
-    Problem problem = makeProblem(name);
     std::printf("BoltzmannGeneratorIntegrator on the CPU platform (1 thread), %s (%d particles), %d steps x %d repeats\n", name.c_str(),
                 problem.system->getNumParticles(), steps, repeats);
     double acceptance = 0.0;

@@ -39,7 +39,8 @@ _loadPlugins()
 
 from .openmmbgswig import BoltzmannGeneratorForce, BoltzmannGeneratorIntegrator, FlowSamples  # noqa: E402
 from .reweighting import reweight  # noqa: E402
-from . import systems  # noqa: E402  (the reference problems: openmmbg.systems.dw4() etc.)
+from . import problems  # noqa: E402  (the registry of reference problems: openmmbg.problems.get("dw4"))
+from . import systems  # noqa: E402  (their Systems: openmmbg.systems.dw4() etc.)
 
 __all__ = ["BoltzmannGeneratorForce", "BoltzmannGeneratorIntegrator", "FlowSamples", "getPluginLoadFailures", "reweight",
-           "systems", "__version__"]
+           "problems", "systems", "__version__"]

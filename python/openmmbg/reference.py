@@ -265,9 +265,9 @@ def sample_dw4(n_samples, seed, **settings):
     from . import systems
     reference = systems.dw4()
     options = dict(DW4_SETTINGS, **settings)
-    start = random_cluster(np.random.default_rng(seed + 7919), 4, 2, 3.0, 2.5)
+    start = random_cluster(np.random.default_rng(seed + 7919), reference.system.getNumParticles(), reference.dimensions, 3.0, 2.5)
     return sample_ghmc(reference.system, start, reference.temperature, n_samples, seed=seed,
-                       dimensions=2, **options)
+                       dimensions=reference.dimensions, **options)
 
 
 def sample_lj13(n_samples, seed, **settings):
@@ -276,9 +276,9 @@ def sample_lj13(n_samples, seed, **settings):
     from . import systems
     reference = systems.lj13()
     options = dict(LJ13_SETTINGS, **settings)
-    start = random_cluster(np.random.default_rng(seed + 7919), 13, 3, 1.3, 0.9)
+    start = random_cluster(np.random.default_rng(seed + 7919), reference.system.getNumParticles(), reference.dimensions, 1.3, 0.9)
     return sample_ghmc(reference.system, start, reference.temperature, n_samples, seed=seed,
-                       dimensions=3, **options)
+                       dimensions=reference.dimensions, **options)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ import warnings
 import numpy as np
 from openmm import Vec3, unit
 
-__all__ = ["reweight", "trajectory_positions", "Reweighting"]
+__all__ = ["reweight", "log_weights", "from_log_weights", "trajectory_positions", "Reweighting"]
 
 #: Result of :func:`reweight`: ``weights`` (numpy [T], sum 1) and ``ess`` (float in (0, 1]).
 Reweighting = collections.namedtuple("Reweighting", ["weights", "ess"])
@@ -338,7 +338,16 @@ def _normalised_weights(log_weights):
     return weights
 
 
-def _result(log_weights):
+def from_log_weights(log_weights):
+    """The :class:`Reweighting` of importance log-weights [T] (e.g. from :func:`log_weights`):
+    self-normalised weights (non-finite log-weights get weight 0, with a warning) and the ESS
+    fraction (sum w)^2 / (T sum w^2).
+
+    Raises
+    ------
+    ValueError
+        If every log-weight is non-finite.
+    """
     log_weights = np.asarray(log_weights, dtype=np.float64).ravel()
     weights = _normalised_weights(log_weights)
     ess = min(1.0, float(np.sum(weights))**2 / (log_weights.size * float(np.sum(weights**2))))
@@ -355,7 +364,8 @@ def _temperatures(force, temperature):
 
 
 def reweight(trajectory, force, context, temperature=None, num_draws=20, md_groups=None, order=None, top=None):
-    """Importance weights of trajectory frames towards the force's Boltzmann distribution.
+    """Importance weights of trajectory frames towards the force's Boltzmann distribution: the
+    self-normalised :func:`log_weights` and their effective sample size.
 
     The target is exp(-U/kT) with T the force's temperature (K) and U (kJ/mol) the force's target
     energy: every force of the System except those sharing the force's own force group when that
@@ -423,14 +433,23 @@ def reweight(trajectory, force, context, temperature=None, num_draws=20, md_grou
         an argument is invalid, the log-weights do not have one entry per frame, or all
         log-weights are non-finite.
     """
+    return from_log_weights(log_weights(trajectory, force, context, temperature, num_draws, md_groups, order, top))
+
+
+def log_weights(trajectory, force, context, temperature=None, num_draws=20, md_groups=None, order=None, top=None):
+    """The unnormalised importance log-weights of trajectory frames towards the force's Boltzmann
+    distribution, one per frame (float64 [T]; non-finite where a frame's energy or density is):
+    the joint log-weights of ``FlowSamples``, log w = -U/kT - log q(x) for flow frames, or
+    log w = -U/(kB T_force) + U_md/(kB T) for MD frames. Arguments and errors as :func:`reweight`
+    (except that non-finite values are returned, not refused)."""
     if _is_flow_samples(trajectory):
         if temperature is not None or md_groups is not None or order is not None:
             raise ValueError("reweight: FlowSamples carry their exact log-weights; temperature, md_groups and order "
                              "do not apply")
-        log_weights = np.asarray(trajectory.logWeights, dtype=np.float64).ravel()
-        if log_weights.size == 0:
+        values = np.asarray(trajectory.logWeights, dtype=np.float64).ravel()
+        if values.size == 0:
             raise ValueError("reweight: the FlowSamples hold no samples")
-        return _result(log_weights)
+        return values
 
     if temperature is None:
         if md_groups is not None:
@@ -448,7 +467,7 @@ def reweight(trajectory, force, context, temperature=None, num_draws=20, md_grou
     if temperature is None:
         def evaluate(selected):
             return force.computeLogWeights(context, selected, int(num_draws))
-        log_weights, _ = _evaluate(frames, positions, boxes, system_frames, force, context, evaluate, set(), set())
+        values, _ = _evaluate(frames, positions, boxes, system_frames, force, context, evaluate, set(), set())
     else:
         sample_temperature, force_temperature = _temperatures(force, temperature)
         group = int(force.getForceGroup()) if hasattr(force, "getForceGroup") else 0
@@ -465,7 +484,8 @@ def reweight(trajectory, force, context, temperature=None, num_draws=20, md_grou
             return _value_in(force.computeEnergies(context, selected), unit.kilojoule_per_mole)
         energies, delta = _evaluate(frames, positions, boxes, system_frames, force, context, evaluate, extra, missing)
         kb = unit.MOLAR_GAS_CONSTANT_R.value_in_unit(unit.kilojoule_per_mole / unit.kelvin)
-        log_weights = -energies / (kb * force_temperature) + (energies + delta) / (kb * sample_temperature)
-    if log_weights.size != num_frames:
-        raise ValueError("got %d log-weights for %d frames" % (log_weights.size, num_frames))
-    return _result(log_weights)
+        values = -energies / (kb * force_temperature) + (energies + delta) / (kb * sample_temperature)
+    values = np.asarray(values, dtype=np.float64).ravel()
+    if values.size != num_frames:
+        raise ValueError("got %d log-weights for %d frames" % (values.size, num_frames))
+    return values

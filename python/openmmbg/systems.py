@@ -8,7 +8,8 @@ problem uses. It unpacks like a tuple::
     system, positions, temperature = openmmbg.systems.alanine_dipeptide()
 
 The Systems come from the C++ factories in ``openmmplugin/include/ReferenceSystems.h`` (through
-SWIG), which are the source of truth.
+SWIG), which are the source of truth; :data:`FACTORIES` registers them under the problem names of
+:mod:`openmmbg.problems`, whose problem files give each problem's dimension and temperature.
 
 Reduced units of DW4 and LJ13: one reduced length is 1 nm and one reduced energy is kT at
 300 K (``openmmbg.systems.REFERENCE_TEMPERATURE``), i.e. BOLTZ * 300 K = 2.4943... kJ/mol. The
@@ -29,8 +30,9 @@ import openmm
 import openmm.unit as unit
 
 from . import openmmbgswig as _swig
+from . import problems as _problems
 
-__all__ = ["ReferenceSystem", "dw4", "lj13", "alanine_dipeptide", "data_directory",
+__all__ = ["ReferenceSystem", "dw4", "lj13", "alanine_dipeptide", "data_directory", "FACTORIES",
            "REFERENCE_TEMPERATURE", "REDUCED_ENERGY_UNIT", "ALANINE_DIPEPTIDE_DEFAULT_TEMPERATURE"]
 
 #: The temperature at which one reduced energy unit of DW4 and LJ13 equals kT (300 K).
@@ -79,13 +81,13 @@ def data_directory():
 
 def dw4():
     """The 4-particle double well (model-spec 9.1) in reduced units, at 300 K, 2D (keep z = 0)."""
-    return ReferenceSystem("dw4", _swig.createDoubleWell4System(), None, REFERENCE_TEMPERATURE, 2)
+    return ReferenceSystem("dw4", _swig.createDoubleWell4System(), None, REFERENCE_TEMPERATURE, _problems.get("dw4").dimension)
 
 
 def lj13():
     """The 13-particle Lennard-Jones cluster with its harmonic centre term (model-spec 9.2) in
     reduced units, at 300 K."""
-    return ReferenceSystem("lj13", _swig.createLennardJones13System(), None, REFERENCE_TEMPERATURE, 3)
+    return ReferenceSystem("lj13", _swig.createLennardJones13System(), None, REFERENCE_TEMPERATURE, _problems.get("lj13").dimension)
 
 
 def alanine_dipeptide(temperature=ALANINE_DIPEPTIDE_DEFAULT_TEMPERATURE, data_dir=None):
@@ -112,4 +114,8 @@ def alanine_dipeptide(temperature=ALANINE_DIPEPTIDE_DEFAULT_TEMPERATURE, data_di
     directory = data_directory() if data_dir is None else data_dir
     system = _swig.createAlanineDipeptideSystem(directory)
     positions = _swig.alanineDipeptidePositions(directory)
-    return ReferenceSystem("alanine-dipeptide", system, positions, temperature * unit.kelvin, 3)
+    return ReferenceSystem("alanine-dipeptide", system, positions, temperature * unit.kelvin, _problems.get("aldp").dimension)
+
+
+#: The System factories of the reference problems, by problem name (:func:`openmmbg.problems.get`).
+FACTORIES = {"dw4": dw4, "lj13": lj13, "aldp": alanine_dipeptide}

@@ -492,7 +492,7 @@ def test_reweight_frames_with_unit_cells_are_evaluated_in_their_box():
 
 
 def test_reweight_exports():
-    assert set(reweighting.__all__) == {"reweight", "trajectory_positions", "Reweighting"}
+    assert set(reweighting.__all__) == {"reweight", "log_weights", "from_log_weights", "trajectory_positions", "Reweighting"}
     assert not hasattr(reweighting, "read_dcd")
 
 

@@ -1,7 +1,7 @@
 // The openmm-bg train command, run in-process on DW4 with a tiny flow and synthetic reference data:
 // output files, stop and resume, and exit code 2 for bad arguments.
 
-#include "TrainCommand.h"
+#include "CommandLine.h"
 #include "bg/NpyIO.h"
 
 #include <gtest/gtest.h>
@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-using namespace BoltzmannPlugin;
+using namespace BoltzmannPlugin::cli;
 namespace fs = std::filesystem;
 
 namespace {

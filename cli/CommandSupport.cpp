@@ -1,6 +1,5 @@
 #include "CommandSupport.h"
 
-#include "ReferenceSystems.h"
 #include "bg/Ramachandran.h"
 #include "openmm/OpenMMException.h"
 #include "openmm/Platform.h"
@@ -40,29 +39,33 @@ std::string platformName() {
     return "Reference";
 }
 
-std::unique_ptr<SystemTarget> makeTarget(const std::string& system, const std::string& dataDirectory, double temperature, int workers) {
-    loadOpenMMPlugins();
-    std::unique_ptr<OpenMM::System> sys;
-    std::vector<OpenMM::Vec3> positions;
-    int dimension = 3;
-    if (system == "dw4") {
-        sys.reset(createDoubleWell4System());
-        positions.assign(4, OpenMM::Vec3());
-        dimension = 2;
-    }
-    else if (system == "lj13") {
-        sys.reset(createLennardJones13System());
-        positions.assign(13, OpenMM::Vec3());
-    }
-    else {
-        sys.reset(createAlanineDipeptideSystem(dataDirectory));
-        positions = alanineDipeptidePositions(dataDirectory);
-    }
-    std::vector<int> particles(sys->getNumParticles());
-    for (int i = 0; i < (int) particles.size(); i++)
-        particles[i] = i;
+ReferenceProblem findProblem(const std::string& name) {
     try {
-        return std::make_unique<SystemTarget>(*sys, temperature, particles, positions, platformName(), workers, dimension,
+        return referenceProblem(name);
+    }
+    catch (const OpenMM::OpenMMException& e) {
+        throw UsageError(e.what());
+    }
+}
+
+std::string dataDirectory(const std::string& requested) {
+    try {
+        return findDataDirectory(requested);
+    }
+    catch (const OpenMM::OpenMMException& e) {
+        throw UsageError(e.what());
+    }
+}
+
+std::unique_ptr<SystemTarget> makeTarget(const ReferenceProblem& problem, const std::string& dataDirectory, double temperature, int workers) {
+    loadOpenMMPlugins();
+    try {
+        std::vector<OpenMM::Vec3> positions;
+        std::unique_ptr<OpenMM::System> system(createReferenceProblemSystem(problem, dataDirectory, positions));
+        std::vector<int> particles(system->getNumParticles());
+        for (int i = 0; i < (int) particles.size(); i++)
+            particles[i] = i;
+        return std::make_unique<SystemTarget>(*system, temperature, particles, positions, platformName(), workers, problem.dimension,
                                               std::map<std::string, std::string>(), false);
     }
     catch (const OpenMM::OpenMMException& e) {
@@ -70,10 +73,8 @@ std::unique_ptr<SystemTarget> makeTarget(const std::string& system, const std::s
     }
 }
 
-double targetTemperature(const std::string& system, double requested) {
-    if (requested > 0)
-        return requested;
-    return system == "aldp" ? alanineDipeptideDefaultTemperature() : referenceSystemTemperature();
+double targetTemperature(const ReferenceProblem& problem, double requested) {
+    return requested > 0 ? requested : problem.temperature;
 }
 
 void writeText(const std::string& path, const std::string& text) {
@@ -83,8 +84,10 @@ void writeText(const std::string& path, const std::string& text) {
         throw std::runtime_error("cannot write " + path);
 }
 
+namespace {
+
 /** Ramachandran figures of alanine dipeptide flow samples against reference configurations. */
-bg::EvaluationHook aldpHook(const torch::Tensor& reference) {
+bg::EvaluationHook ramachandranHook(const torch::Tensor& reference) {
     torch::Tensor refPhi = bg::alanineDipeptidePhi(reference), refPsi = bg::alanineDipeptidePsi(reference);
     return [refPhi, refPsi](bg::AugmentedCouplingFlow&, const bg::EvaluationSamples& samples) {
         bg::NamedValues values;
@@ -99,6 +102,30 @@ bg::EvaluationHook aldpHook(const torch::Tensor& reference) {
         values.emplace_back("phi_kld_l", bg::angleKld(refPhi, phiL));
         values.emplace_back("psi_kld_l", bg::angleKld(refPsi, psiL));
         values.emplace_back("ramachandran_kld_l", bg::ramachandranKld(refPhi, refPsi, phiL, psiL));
+        return values;
+    };
+}
+
+} // namespace
+
+bg::EvaluationHook evaluationHook(const ReferenceProblem& problem, const torch::Tensor& reference) {
+    if (!reference.defined())
+        return nullptr;
+    std::vector<bg::EvaluationHook> hooks;
+    for (const std::string& extra : problem.evaluation) {
+        if (extra == "ramachandran")
+            hooks.push_back(ramachandranHook(reference));
+        else
+            throw UsageError(problem.name + ": unknown evaluation '" + extra + "' (ramachandran)");
+    }
+    if (hooks.empty())
+        return nullptr;
+    return [hooks](bg::AugmentedCouplingFlow& flow, const bg::EvaluationSamples& samples) {
+        bg::NamedValues values;
+        for (const bg::EvaluationHook& hook : hooks) {
+            bg::NamedValues extra = hook(flow, samples);
+            values.insert(values.end(), extra.begin(), extra.end());
+        }
         return values;
     };
 }

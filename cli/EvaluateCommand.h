@@ -5,6 +5,10 @@
 #include <iosfwd>
 #include <string>
 
+namespace CLI {
+class App;
+}
+
 namespace BoltzmannPlugin {
 namespace cli {
 
@@ -22,6 +26,14 @@ struct EvaluateArguments {
     double temperature = 0.0;      ///< K; 0 = the system's default
     bool testMetrics = true;       ///< false for `sample`: flow samples and reverse ESS only
 };
+
+/**
+ * Add the subcommand `evaluate` (arguments.testMetrics true) or `sample` (false) with its options,
+ * which fill `arguments` when parsed, to the command line `app`.
+ *
+ * @return the subcommand (owned by `app`)
+ */
+CLI::App* addEvaluateCommand(CLI::App& app, EvaluateArguments& arguments);
 
 /**
  * Evaluate a trained flow on a reference problem: draw flow samples and their importance weights

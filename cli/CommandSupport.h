@@ -1,0 +1,70 @@
+#ifndef OPENMM_BG_CLI_COMMAND_SUPPORT_H_
+#define OPENMM_BG_CLI_COMMAND_SUPPORT_H_
+
+// What the openmm-bg subcommands share: the error type for bad input, plugin loading, the
+// reference problems as targets, small file helpers and the alanine dipeptide evaluation hook.
+
+#include "ReferenceProblems.h"
+#include "SystemTarget.h"
+#include "bg/TrainingDriver.h"
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+namespace BoltzmannPlugin {
+namespace cli {
+
+/** Bad arguments or configuration: exit code 2. */
+struct UsageError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+/** Load OpenMM's plugins once (the CPU platform), from OPENMM_PLUGIN_DIR or OpenMM's default directory. */
+void loadOpenMMPlugins();
+
+/** "CPU" when OpenMM's CPU platform is available, else "Reference". */
+std::string platformName();
+
+/**
+ * The reference problem `name` from the registry (data/problems/<name>.json).
+ *
+ * @throws UsageError for an unknown name (listing the known ones) or an unreadable problem file
+ */
+ReferenceProblem findProblem(const std::string& name);
+
+/**
+ * The data directory: `requested` if not empty, else the registry's lookup (findDataDirectory).
+ *
+ * @throws UsageError if there is none
+ */
+std::string dataDirectory(const std::string& requested);
+
+/**
+ * The target of a reference problem at a temperature (K), evaluated by `workers` OpenMM Contexts
+ * on platformName(); files of the System (alanine dipeptide) come from dataDirectory.
+ *
+ * @throws UsageError if OpenMM refuses it
+ */
+std::unique_ptr<SystemTarget> makeTarget(const ReferenceProblem& problem, const std::string& dataDirectory, double temperature, int workers);
+
+/** The target temperature in K: `requested` if positive, else the problem's default temperature. */
+double targetTemperature(const ReferenceProblem& problem, double requested);
+
+/** Write text (plus a newline) to a file; throws std::runtime_error if it cannot. */
+void writeText(const std::string& path, const std::string& text);
+
+/**
+ * The extra evaluation figures of a problem (ReferenceProblem::evaluation) against reference
+ * configurations [n, N, D] (nm) as one hook: "ramachandran" gives the phi/psi/Ramachandran KL
+ * divergences and the L fraction of alanine dipeptide flow samples. An empty hook if the problem
+ * has no extras or `reference` is undefined.
+ *
+ * @throws UsageError for an extra this command line does not know
+ */
+bg::EvaluationHook evaluationHook(const ReferenceProblem& problem, const torch::Tensor& reference);
+
+} // namespace cli
+} // namespace BoltzmannPlugin
+
+#endif

@@ -1,0 +1,120 @@
+#include "EvaluateCommand.h"
+#include "CommandSupport.h"
+
+#include "ReferenceData.h"
+#include "bg/AugmentedCouplingFlow.h"
+#include "bg/Evaluation.h"
+#include "bg/NpyIO.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <CLI/CLI.hpp>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+
+namespace BoltzmannPlugin {
+namespace cli {
+
+CLI::App* addEvaluateCommand(CLI::App& app, EvaluateArguments& arguments) {
+    CLI::App* command = arguments.testMetrics
+                            ? app.add_subcommand("evaluate", "evaluate a trained flow: reverse ESS from flow samples, test NLL and forward ESS")
+                            : app.add_subcommand("sample", "draw flow samples with importance weights and write them as .npy");
+    command->add_option("--model", arguments.model, "model.bgflow written by openmm-bg train")->required();
+    command->add_option("--system", arguments.system, "reference problem, e.g. dw4 | lj13 | aldp (all: openmm-bg problems)")->required();
+    command->add_option("--out", arguments.out, "directory for samples.npy and sample-logweights.npy")->required(!arguments.testMetrics);
+    command->add_option("--samples", arguments.samples, "flow samples (default 10000)");
+    command->add_option("--temperature", arguments.temperature, "temperature in K (default: the problem's, e.g. 800 for aldp, 300 for dw4/lj13)");
+    command->add_option("--data-dir", arguments.dataDir, "data directory (default: OPENMMBG_DATA_DIR or the repository's data/)");
+    command->add_option("--seed", arguments.seed, "random seed of the draws (default 0)");
+    command->add_option("--threads", arguments.threads, "torch threads (default 1)");
+    command->add_option("--workers", arguments.workers, "OpenMM Contexts evaluating the target (default 1)");
+    command->add_option("--device", arguments.device, "where the flow runs: cpu (default) or cuda[:index]");
+    if (arguments.testMetrics)
+        command->add_option("--draws", arguments.draws, "augmented draws per test configuration for the marginal NLL (default 20)");
+    return command;
+}
+
+namespace {
+
+/** The trained flow of `model`, checked against the problem's particle count and dimension. */
+bg::AugmentedCouplingFlow loadFlow(const std::string& model, const ReferenceProblem& problem) {
+    bg::AugmentedCouplingFlow flow{nullptr};
+    try {
+        flow = bg::loadFlowFromFile(model);
+    }
+    catch (const std::invalid_argument& e) {
+        throw UsageError(e.what());
+    }
+    const bg::FlowConfig& config = flow->getConfig();
+    if (config.numParticles != problem.numParticles || config.dimension != problem.dimension)
+        throw UsageError(model + " models " + std::to_string(config.numParticles) + " particles in " + std::to_string(config.dimension) +
+                         "D, but " + problem.name + " has " + std::to_string(problem.numParticles) + " in " +
+                         std::to_string(problem.dimension) + "D");
+    return flow;
+}
+
+/** Write the flow samples (float64, nm) and their log-weights as .npy files into `directory`. */
+void writeSamples(const std::string& directory, const bg::EvaluationSamples& samples, std::ostream& out) {
+    std::filesystem::create_directories(directory);
+    bg::writeNpy((std::filesystem::path(directory) / "samples.npy").string(), samples.x.to(torch::kCPU, torch::kFloat64));
+    bg::writeNpy((std::filesystem::path(directory) / "sample-logweights.npy").string(), samples.logWeights);
+    out << "output: " << directory << " (samples.npy [n, N, D] in nm, sample-logweights.npy)\n";
+}
+
+} // namespace
+
+int evaluate(const EvaluateArguments& a, std::ostream& out, std::ostream& err) {
+    const std::string command = a.testMetrics ? "evaluate" : "sample";
+    if (a.samples < (a.testMetrics ? 0 : 1))
+        throw UsageError("--samples must be " + std::string(a.testMetrics ? "non-negative" : "positive"));
+    if (a.draws < 1)
+        throw UsageError("--draws must be positive");
+    if (!a.testMetrics && a.out.empty())
+        throw UsageError("sample needs --out, the directory for samples.npy and sample-logweights.npy");
+    const ReferenceProblem problem = findProblem(a.system);
+    bg::AugmentedCouplingFlow flow = loadFlow(a.model, problem);
+    const double temperature = targetTemperature(problem, a.temperature);
+    const std::string data = dataDirectory(a.dataDir);
+    torch::Tensor testData;
+    try {
+        if (a.testMetrics)
+            testData = loadReferenceSplit(data, problem.referenceSet(temperature), "test", problem.numParticles, problem.dimension, false);
+    }
+    catch (const std::runtime_error& e) {
+        throw UsageError(e.what());
+    }
+    if (a.testMetrics && !testData.defined())
+        err << "openmm-bg evaluate: no test data for " << a.system << " at " << temperature << " K; test metrics are skipped\n";
+    std::unique_ptr<SystemTarget> target = makeTarget(problem, data, temperature, a.workers);
+    const bg::EvaluationHook hook = evaluationHook(problem, testData);
+    torch::set_num_threads(std::max(1, a.threads));
+    if (!a.device.empty() && a.device != "cpu") {
+        if (!torch::cuda::is_available())
+            throw UsageError("--device " + a.device + ": LibTorch sees no CUDA device");
+        flow->to(torch::Device(a.device));
+    }
+    flow->eval();
+    torch::Generator generator = at::make_generator<at::CPUGeneratorImpl>(a.seed);
+    bg::EvaluationOptions options;
+    options.flowSamples = a.samples;
+    options.marginalDraws = a.draws;
+    bg::EvaluationSamples samples;
+    bg::NamedValues values = bg::evaluateFlow(flow, testData, target.get(), options, generator, &samples);
+    if (hook && samples.x.defined()) {
+        bg::NamedValues extra = hook(flow, samples);
+        values.insert(values.end(), extra.begin(), extra.end());
+    }
+    out << "openmm-bg " << command << ": " << a.model << " on " << a.system << " at " << temperature << " K, " << a.samples
+        << " flow samples\n";
+    for (const auto& [name, value] : values)
+        out << "  " << std::left << std::setw(24) << name << std::right << std::setprecision(6) << value << "\n";
+    if (!a.out.empty() && samples.x.defined())
+        writeSamples(a.out, samples, out);
+    out << std::flush;
+    return 0;
+}
+
+} // namespace cli
+} // namespace BoltzmannPlugin

@@ -1,0 +1,191 @@
+#include "TrainCommand.h"
+
+#include "CommandSupport.h"
+#include "ConfigOverrides.h"
+#include "ReferenceData.h"
+#include "SystemPresets.h"
+#include "SystemTarget.h"
+#include "bg/AugmentedCouplingFlow.h"
+#include "bg/TrainingConfig.h"
+#include "bg/TrainingDriver.h"
+#include "bg/TrainingMethodFactory.h"
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <stdexcept>
+
+namespace BoltzmannPlugin {
+namespace cli {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+/** The flow and training configuration of a run. */
+struct RunConfiguration {
+    bg::FlowConfig flow;
+    bg::TrainingConfig training;
+};
+
+/** The preset of the system and method, then the configuration files, then --set, then the dedicated flags. */
+RunConfiguration configure(const TrainArguments& a, const ReferenceProblem& problem) {
+    SystemPreset preset;
+    try {
+        preset = systemPreset(problem, a.method);
+    }
+    catch (const std::invalid_argument& e) {
+        throw UsageError(e.what());
+    }
+    json flowJson = json::parse(preset.flow.toJson()), trainingJson = json::parse(preset.training.toJson());
+    if (!a.flowConfigFile.empty())
+        flowJson.merge_patch(readJsonFile(a.flowConfigFile));
+    if (!a.trainingConfigFile.empty())
+        trainingJson.merge_patch(readJsonFile(a.trainingConfigFile));
+    for (const std::string& s : a.sets)
+        applySet(trainingJson, flowJson, s);
+    if (a.seed >= 0)
+        trainingJson["seed"] = a.seed;
+    if (a.threads > 0)
+        trainingJson["numThreads"] = a.threads;
+    if (!a.device.empty())
+        trainingJson["device"] = a.device;
+    if (a.evalEvery >= 0)
+        trainingJson["evalEvery"] = a.evalEvery;
+    RunConfiguration c;
+    try {
+        c.flow = bg::FlowConfig::fromJson(flowJson.dump());
+        c.training = bg::TrainingConfig::fromJson(trainingJson.dump());
+    }
+    catch (const std::invalid_argument& e) {
+        throw UsageError(e.what());
+    }
+    if (c.training.method != a.method)
+        throw UsageError("the training configuration's method '" + c.training.method + "' differs from --method " + a.method);
+    if (c.flow.numParticles != preset.flow.numParticles || c.flow.dimension != preset.flow.dimension)
+        throw UsageError("flow.numParticles and flow.dimension must match the system (" + std::to_string(preset.flow.numParticles) +
+                         " particles in " + std::to_string(preset.flow.dimension) + "D)");
+    return c;
+}
+
+/** Refuse to overwrite a run without --resume, and --resume without a run. */
+void checkOutputDirectory(const TrainArguments& a) {
+    const bool haveCheckpoint = fs::exists(fs::path(a.out) / "checkpoint.pt");
+    if (a.resume && !haveCheckpoint)
+        throw UsageError("--resume: no checkpoint.pt in " + a.out);
+    if (!a.resume && haveCheckpoint)
+        throw UsageError(a.out + " already holds a run (checkpoint.pt); pass --resume to continue it or choose another --out");
+}
+
+/** The data directory and the reference splits of a run: train (required for ML) and test (optional). */
+struct RunData {
+    std::string directory;
+    torch::Tensor train, test;
+};
+
+RunData loadRunData(const TrainArguments& a, const ReferenceProblem& problem, const RunConfiguration& c, double temperature) {
+    RunData data;
+    data.directory = dataDirectory(a.dataDir);
+    try {
+        const std::string set = problem.referenceSet(temperature);
+        if (c.training.method == "ml")
+            data.train = loadReferenceSplit(data.directory, set, "train", c.flow.numParticles, c.flow.dimension, true);
+        data.test = loadReferenceSplit(data.directory, set, "test", c.flow.numParticles, c.flow.dimension, false);
+    }
+    catch (const std::runtime_error& e) {
+        throw UsageError(e.what());
+    }
+    return data;
+}
+
+/** Print the outcome of a run: where it stopped, or the final figures and the output files. */
+void printResult(const bg::RunResult& result, double wallSeconds, const std::string& outDir, std::ostream& out) {
+    if (!result.finished) {
+        out << "stopped (" << result.stopReason << ") at step " << result.step << "/" << result.totalSteps << "; continue with --resume"
+            << std::endl;
+        return;
+    }
+    out << "\nfinal evaluation at step " << result.step << " (wall time " << std::fixed << std::setprecision(1) << wallSeconds << " s)\n";
+    out << std::defaultfloat;
+    for (const auto& [name, value] : result.finalMetrics)
+        out << "  " << std::left << std::setw(24) << name << std::right << std::setprecision(6) << value << "\n";
+    out << "output: " << outDir << " (model.bgflow, checkpoint.pt, train-log.csv, samples.npy, sample-logweights.npy)" << std::endl;
+}
+
+} // namespace
+
+CLI::App* addTrainCommand(CLI::App& app, TrainArguments& t) {
+    CLI::App* command = app.add_subcommand("train", "train a flow on a reference system (maximum likelihood or FAB)");
+    command->add_option("--system", t.system, "reference problem, e.g. dw4 | lj13 | aldp (all: openmm-bg problems)")->required();
+    command->add_option("--method", t.method, "ml | fab")->required();
+    command->add_option("--out", t.out, "output directory")->required();
+    command->add_option("--data-dir", t.dataDir, "data directory with reference/<set>-<split>.npy (default: OPENMMBG_DATA_DIR or the repository's data/)");
+    command->add_option("--seed", t.seed, "random seed (default from the configuration)");
+    command->add_option("--threads", t.threads, "torch threads");
+    command->add_option("--device", t.device, "where the flow runs: cpu (default) or cuda[:index]; OpenMM energies stay on the CPU");
+    command->add_option("--workers", t.workers, "OpenMM Contexts evaluating the target (CPU platform)");
+    command->add_option("--temperature", t.temperature, "temperature in K (default: the problem's, e.g. 800 for aldp, 300 for dw4/lj13)");
+    command->add_option("--flow-config", t.flowConfigFile, "JSON file with flow settings (merged over the preset)");
+    command->add_option("--training-config", t.trainingConfigFile, "JSON file with training settings (merged over the preset)");
+    command->add_option("--set", t.sets, "override a setting: key=value, e.g. batchSize=64, schedule.peakLr=1e-3, flow.numBlocks=4");
+    command->add_flag("--resume", t.resume, "continue the run in --out from its checkpoint");
+    command->add_option("--eval-every", t.evalEvery, "steps between evaluations (0 = only at the end)");
+    command->add_option("--max-minutes", t.maxMinutes, "stop with a checkpoint after this many minutes of training");
+    command->add_option("--stop-after", t.stopAfter, "stop with a checkpoint after this many steps");
+    command->add_flag("--quiet", t.quiet, "no progress lines");
+    return command;
+}
+
+int train(const TrainArguments& a, std::ostream& out, std::ostream& err) {
+    const ReferenceProblem problem = findProblem(a.system);
+    const RunConfiguration c = configure(a, problem);
+    checkOutputDirectory(a);
+    const double temperature = targetTemperature(problem, a.temperature);
+    RunData data = loadRunData(a, problem, c, temperature);
+    if (!data.test.defined())
+        err << "openmm-bg train: no test data for " << a.system << " at " << temperature << " K; test metrics are skipped\n";
+    std::unique_ptr<SystemTarget> target = makeTarget(problem, data.directory, temperature, a.workers);
+
+    torch::set_num_threads(c.training.numThreads);
+    torch::manual_seed(c.training.seed);   // parameter initialisation
+    bg::AugmentedCouplingFlow flow(c.flow);
+    flow->setInferenceBatchSize(c.training.evalBatchSize);
+    bg::TrainingMethodInputs inputs{flow, target.get(), data.train, c.training};
+    std::unique_ptr<bg::TrainingMethod> method;
+    try {
+        method = bg::createTrainingMethod(c.training.method, inputs);
+    }
+    catch (const std::invalid_argument& e) {
+        throw UsageError(e.what());
+    }
+    bg::DriverOptions options;
+    options.outputDirectory = a.out;
+    options.quiet = a.quiet;
+    options.maxMinutes = a.maxMinutes;
+    options.stopAfter = a.stopAfter;
+    options.progress = &out;
+    bg::TrainingDriver driver(flow, c.training, std::move(method), data.test, target.get(), options);
+    driver.setEvaluationHook(evaluationHook(problem, data.test));
+    writeText(driver.outputPath("flow-config.json"), c.flow.toJson());
+    writeText(driver.outputPath("training-config.json"), c.training.toJson());
+    if (a.resume)
+        driver.resumeFromCheckpoint();
+    if (!a.quiet)
+        out << "openmm-bg train: " << a.system << " " << c.training.method << " at " << temperature << " K, " << flow->numParameters()
+            << " parameters, " << driver.getTotalSteps() << " steps (" << c.training.epochs << " epochs), output " << a.out
+            << (a.resume ? ", resumed at step " + std::to_string(driver.getStep()) : std::string()) << std::endl;
+    const auto start = std::chrono::steady_clock::now();
+    const bg::RunResult result = driver.run();
+    printResult(result, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), a.out, out);
+    return 0;
+}
+
+} // namespace cli
+} // namespace BoltzmannPlugin

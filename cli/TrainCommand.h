@@ -1,0 +1,51 @@
+#ifndef OPENMM_BG_CLI_TRAIN_COMMAND_H_
+#define OPENMM_BG_CLI_TRAIN_COMMAND_H_
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace BoltzmannPlugin {
+namespace cli {
+
+/** Arguments of `openmm-bg train`. */
+struct TrainArguments {
+    std::string system, method, out;                      ///< reference problem, "ml" | "fab", output directory
+    std::string dataDir;                                  ///< data directory ("" = the default lookup)
+    std::string flowConfigFile, trainingConfigFile;       ///< JSON files merged over the preset ("" = none)
+    std::vector<std::string> sets;                        ///< --set key=value assignments, in order
+    int64_t seed = -1, evalEvery = -1, stopAfter = 0;     ///< -1: from the configuration; stopAfter 0 = run to the end
+    int threads = 0, workers = 1;                         ///< torch threads (0: from the configuration); OpenMM Contexts
+    std::string device;                                   ///< "" (from the configuration), "cpu" or "cuda[:i]"
+    double temperature = 0.0, maxMinutes = 0.0;           ///< K (0: the problem's default); 0 = no time limit
+    bool resume = false, quiet = false;
+};
+
+/**
+ * Add the subcommand `train` with its options, which fill `arguments` when parsed, to `app`.
+ *
+ * @return the subcommand (owned by `app`)
+ */
+CLI::App* addTrainCommand(CLI::App& app, TrainArguments& arguments);
+
+/**
+ * Train a flow on a reference problem: the preset of the problem and method, overridden by the
+ * configuration files, then --set, then the dedicated flags; write flow-config.json,
+ * training-config.json and the driver's outputs (checkpoint.pt, model.bgflow, train-log.csv,
+ * samples.npy, sample-logweights.npy) to `out`, and print progress and the final figures.
+ *
+ * @return 0 on success (also when stopped early with a checkpoint)
+ * @throws UsageError for bad arguments, configurations, output directories or missing data;
+ *         other exceptions if training fails
+ */
+int train(const TrainArguments& arguments, std::ostream& out, std::ostream& err);
+
+} // namespace cli
+} // namespace BoltzmannPlugin
+
+#endif

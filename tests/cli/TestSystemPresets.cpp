@@ -1,0 +1,97 @@
+// The presets of `openmm-bg train`, read from the problem files (data/problems/*.json): the paper's
+// configurations (model-spec 14) per problem and method, and unknown methods refused.
+
+#include "SystemPresets.h"
+#include "bg/FabMethod.h"
+
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+
+using namespace BoltzmannPlugin;
+using namespace BoltzmannPlugin::cli;
+
+namespace {
+
+SystemPreset preset(const std::string& system, const std::string& method) {
+    return systemPreset(referenceProblem(system), method);
+}
+
+int numIntermediate(const bg::TrainingConfig& training) {
+    return bg::FabSettings::fromJson(training.fab).ais.numIntermediate;
+}
+
+} // namespace
+
+TEST(SystemPresets, SharedEacfDefaults) {
+    for (const std::string system : {"dw4", "lj13"})
+        for (const std::string method : {"ml", "fab"}) {
+            const SystemPreset p = preset(system, method);
+            EXPECT_EQ(p.flow.projection, bg::Projection::Spherical);
+            EXPECT_EQ(p.flow.innerTransform, bg::InnerTransform::Spline);
+            EXPECT_EQ(p.flow.numBlocks, 12);
+            EXPECT_EQ(p.flow.egnnLayers, 3);
+            EXPECT_EQ(p.flow.egnnWidth, 64);
+            EXPECT_EQ(p.flow.invariantFeatures, 128);
+            EXPECT_EQ(p.flow.headWidths, (std::vector<int>{64, 64}));
+            EXPECT_EQ(p.flow.eta, 0.1);
+            EXPECT_EQ(p.training.method, method);
+            EXPECT_EQ(p.training.schedule.peakLr, 2e-4);
+        }
+}
+
+TEST(SystemPresets, PerProblemAndMethod) {
+    const SystemPreset dw4ml = preset("dw4", "ml"), dw4fab = preset("dw4", "fab");
+    EXPECT_EQ(dw4ml.flow.numParticles, 4);
+    EXPECT_EQ(dw4ml.flow.dimension, 2);
+    EXPECT_EQ(dw4ml.flow.auxLossWeight, 0.0);
+    EXPECT_EQ(dw4ml.training.batchSize, 32);
+    EXPECT_EQ(dw4ml.training.epochs, 100);
+    EXPECT_EQ(dw4ml.training.fab, "{}");
+    EXPECT_EQ(dw4fab.training.batchSize, 128);
+    EXPECT_EQ(dw4fab.training.epochs, 20000);
+    EXPECT_EQ(numIntermediate(dw4fab.training), 2);
+    EXPECT_EQ(dw4fab.training.fab, [] { bg::FabSettings f; f.ais.numIntermediate = 2; return f.toJson(); }());   // written in full
+
+    const SystemPreset lj13ml = preset("lj13", "ml"), lj13fab = preset("lj13", "fab");
+    EXPECT_EQ(lj13ml.flow.numParticles, 13);
+    EXPECT_EQ(lj13ml.flow.dimension, 3);
+    EXPECT_EQ(lj13ml.flow.auxLossWeight, 10.0);
+    EXPECT_EQ(lj13ml.training.batchSize, 32);
+    EXPECT_EQ(lj13ml.training.epochs, 400);
+    EXPECT_EQ(lj13fab.flow.auxLossWeight, 1.0);
+    EXPECT_EQ(lj13fab.training.batchSize, 1024);
+    EXPECT_EQ(lj13fab.training.epochs, 14000);
+    EXPECT_EQ(numIntermediate(lj13fab.training), 8);
+
+    for (const std::string method : {"ml", "fab"}) {
+        const SystemPreset aldp = preset("aldp", method);
+        EXPECT_EQ(aldp.flow.numParticles, 22);
+        EXPECT_EQ(aldp.flow.numBlocks, 20);
+        EXPECT_EQ(aldp.flow.egnnWidth, 128);
+        EXPECT_EQ(aldp.flow.numEmbeddings, 22);
+        EXPECT_EQ(aldp.flow.embeddingDim, 32);
+        EXPECT_EQ(aldp.flow.eta, 0.5);
+        EXPECT_EQ(aldp.flow.auxLossWeight, 1.0);
+        EXPECT_EQ(aldp.flow.dtype, "float64");
+        EXPECT_EQ(aldp.training.schedule.initialLr, 0.0);
+        EXPECT_EQ(aldp.training.schedule.peakLr, 1e-4);
+        EXPECT_EQ(aldp.training.schedule.endLr, 0.0);
+        EXPECT_EQ(aldp.training.schedule.warmupEpochs, 1.0);
+        EXPECT_EQ(aldp.training.ignoreFactor, 20.0);
+        EXPECT_EQ(aldp.training.marginalDraws, 1);
+        EXPECT_EQ(aldp.training.batchSize, method == "ml" ? 20 : 128);
+        EXPECT_EQ(aldp.training.epochs, method == "ml" ? 50 : 20000);
+    }
+    EXPECT_EQ(numIntermediate(preset("aldp", "fab").training), 8);
+}
+
+TEST(SystemPresets, UnknownMethodsAreRefused) {
+    try {
+        preset("dw4", "sgd");
+        FAIL() << "no exception";
+    }
+    catch (const std::invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find("unknown training method 'sgd' for dw4 (fab | ml)"), std::string::npos) << e.what();
+    }
+}

@@ -5,7 +5,8 @@
 # scripts/run-tests.sh calls it after the tests; it can also run on its own (it sets up first).
 #
 #   wheel        pip wheel --no-build-isolation, reusing the project environment's openmm and torch;
-#                CMake build directory $OPENMMBG_BUILD_DIR/wheel (kept, so a rebuild is incremental),
+#                CMake build directory $OPENMMBG_BUILD_DIR-wheel (kept, so a rebuild is incremental;
+#                through ccache, a fresh checkout rebuilds it from the previous run's objects),
 #                wheel in $OPENMMBG_BUILD_DIR/dist/
 #   dependencies the wheel's dependencies, constrained by requirements.lock, downloaded once into
 #                $OPENMMBG_CACHE/wheels-<hash of requirements.lock and pyproject.toml>; later runs
@@ -28,7 +29,7 @@ print(next(r for r in requires if r.startswith("scikit-build-core")))' "$OPENMMB
 "$python" -m pip install -q "$backend"
 
 # 2. The wheel. A build directory configured by another environment (an older lock file) starts over.
-wheelBuild="$OPENMMBG_BUILD_DIR/wheel"
+wheelBuild="$OPENMMBG_BUILD_DIR-wheel"
 dist="$OPENMMBG_BUILD_DIR/dist"
 if [ -f "$wheelBuild/CMakeCache.txt" ] && ! grep -q "$OPENMMBG_VENV/" "$wheelBuild/CMakeCache.txt"; then
     rm -rf "$wheelBuild"

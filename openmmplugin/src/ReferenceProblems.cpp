@@ -176,8 +176,10 @@ std::vector<std::string> dataDirectoryCandidates() {
     if (const char* env = std::getenv("OPENMMBG_DATA_DIR"))
         candidates.emplace_back(env);
     const fs::path library = libraryDirectory();
-    if (!library.empty())
+    if (!library.empty()) {
+        candidates.push_back(library / ".." / "data");   // the pip-installed package: openmmbg/lib, openmmbg/data
         candidates.push_back(library / ".." / "share" / "openmm-bg" / "data");
+    }
     std::error_code ec;
     const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
     if (!ec) {

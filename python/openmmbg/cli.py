@@ -24,6 +24,8 @@ def main(argv=None):
     arguments = sys.argv[1:] if argv is None else list(argv)
     environment = dict(os.environ)
     environment.setdefault("OPENMM_PLUGIN_DIR", os.path.join(openmm.version.openmm_library_path, "plugins"))
+    # `openmm-bg reweight` runs Python: this interpreter, which has this openmmbg installed.
+    environment.setdefault("OPENMMBG_PYTHON", sys.executable)
     path = executable()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -26,11 +26,13 @@ log() { printf '[bootstrap] %s\n' "$*"; }
 #    cmake/ninja-build: build; g++: compiler; libeigen3-dev: small dense
 #    linear algebra on the OpenMM side; libgtest-dev/googletest: C++ tests; libbenchmark-dev:
 #    benchmarks; nlohmann-json3-dev: FlowConfig JSON; libcli11-dev: the openmm-bg command line;
-#    ccache: fast rebuilds; zlib1g-dev: the CRC-32 checksums of saved flows and checkpoints.
+#    ccache: fast rebuilds; zlib1g-dev: the CRC-32 checksums of saved flows and checkpoints;
+#    libgloo-dev: the Gloo headers that LibTorch's c10d process-group header includes (distributed
+#    training; the Gloo code itself ships inside the torch wheel).
 #    SWIG comes from PyPI (requirements.lock): Debian's 4.1 writes SWIG runtime 4, while the openmm
 #    wheel's module uses runtime 5, and the two cannot share OpenMM's Python types.
 aptPackages=(cmake ninja-build g++ libeigen3-dev libgtest-dev googletest libbenchmark-dev
-             nlohmann-json3-dev libcli11-dev ccache zlib1g-dev)
+             nlohmann-json3-dev libcli11-dev ccache zlib1g-dev libgloo-dev)
 missing=()
 for p in "${aptPackages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

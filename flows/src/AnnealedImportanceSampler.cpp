@@ -128,6 +128,10 @@ AisResult AnnealedImportanceSampler::runFrom(JointDensity& density, const torch:
         result.logQ = current.logQ;
         result.valid = current.valid;
         result.acceptance.assign(numInt, 0.0);
+        // Nothing to move, but a pooled adaptation still needs this sampler's (empty) share.
+        for (int t = 1; t <= numInt && acceptanceReducer; t++)
+            for (int h = 0; h < settings.hmcSteps; h++)
+                adaptStepSize(t, 0.0, 0.0);
         return result;
     }
     if (validIndex.numel() < n) {
@@ -155,9 +159,7 @@ AisResult AnnealedImportanceSampler::runFrom(JointDensity& density, const torch:
             torch::Tensor accept = hmcStep(density, z, current, cq, cp, stepSizes[t - 1], settings.leapfrogSteps, generator);
             const double rate = accept.to(torch::kFloat64).mean().item<double>();
             accepted += rate;
-            if (settings.adaptStepSizes)
-                stepSizes[t - 1] = rate > settings.targetAcceptance ? stepSizes[t - 1] * settings.adaptationFactor
-                                                                    : stepSizes[t - 1] / settings.adaptationFactor;
+            adaptStepSize(t, rate, double(n));
         }
         result.acceptance[t - 1] = accepted / settings.hmcSteps;
         auto [cqNext, cpNext] = coefficients(t + 1);
@@ -170,6 +172,19 @@ AisResult AnnealedImportanceSampler::runFrom(JointDensity& density, const torch:
     result.logQ = current.logQ;
     result.valid = current.valid & torch::isfinite(logW);
     return result;
+}
+
+void AnnealedImportanceSampler::adaptStepSize(int t, double rate, double rows) {
+    if (!settings.adaptStepSizes)
+        return;
+    if (acceptanceReducer) {
+        const auto [acceptedRows, allRows] = acceptanceReducer(rate * rows, rows);
+        if (!(allRows > 0.0))
+            return;
+        rate = acceptedRows / allRows;
+    }
+    stepSizes[t - 1] = rate > settings.targetAcceptance ? stepSizes[t - 1] * settings.adaptationFactor
+                                                        : stepSizes[t - 1] / settings.adaptationFactor;
 }
 
 void AnnealedImportanceSampler::save(torch::serialize::OutputArchive& archive) const {

@@ -2,6 +2,7 @@
 
 #include "JsonObject.h"
 
+#include "bg/DistributedContext.h"
 #include "bg/MaskedLogProb.h"
 #include "bg/Metrics.h"
 #include "bg/MicroBatching.h"
@@ -233,14 +234,31 @@ void FabMethod::fillBuffer(torch::Generator& generator) {
     FlowTargetDensity& density = *snapshotDensity;   // refreshed by step() just before
     // bufferMinBatches + 1 passes with the initial parameters (which also tunes the step sizes);
     // more only if invalid samples kept entries out.
+    // In a data-parallel run the ranks pass the loop together (the AIS passes pool their acceptance).
+    auto allReady = [&] {
+        return distributed ? !distributed->any(!buffer->ready(), DistributedContext::Channel::Sampler) : buffer->ready();
+    };
     int passes = 0;
-    while (!buffer->ready() || passes <= settings.bufferMinBatches) {
+    bool ready = false;
+    while (!ready || passes <= settings.bufferMinBatches) {
         AisResult r = sampler.run(density, b, generator);
         buffer->add(r.z, r.logW, r.logQ);
-        if (++passes > 4 * (settings.bufferMinBatches + 1) && !buffer->ready())
+        ready = allReady();
+        if (++passes > 4 * (settings.bufferMinBatches + 1) && !ready)
             throw std::runtime_error("FabMethod: AIS keeps producing invalid samples; the buffer could not be filled (" +
                                      std::to_string(buffer->size()) + " valid entries after " + std::to_string(passes) + " passes)");
     }
+}
+
+void FabMethod::setDistributed(std::shared_ptr<DistributedContext> context) {
+    if (!context)
+        throw std::invalid_argument("FabMethod::setDistributed: no context");
+    distributed = std::move(context);
+    DistributedContext* pool = distributed.get();
+    sampler.setAcceptanceReducer([pool](double acceptedRows, double rows) {
+        const std::vector<double> sums = pool->sum({acceptedRows, rows}, DistributedContext::Channel::Sampler);
+        return std::make_pair(sums[0], sums[1]);
+    });
 }
 
 StepStats FabMethod::step(AugmentedCouplingFlow& flow, SkipClipAdam& optimizer, torch::Generator& generator) {

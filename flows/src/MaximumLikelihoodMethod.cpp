@@ -1,5 +1,6 @@
 #include "bg/MaximumLikelihoodMethod.h"
 
+#include "bg/DistributedContext.h"
 #include "bg/MaskedLogProb.h"
 
 #include "bg/MicroBatching.h"
@@ -25,7 +26,17 @@ MaximumLikelihoodMethod::MaximumLikelihoodMethod(const torch::Tensor& trainingDa
 }
 
 int64_t MaximumLikelihoodMethod::callsPerEpoch() const {
-    return data.size(0) / batchSize;
+    return data.size(0) / (batchSize * ranks);
+}
+
+void MaximumLikelihoodMethod::setDistributed(std::shared_ptr<DistributedContext> context) {
+    if (!context)
+        throw std::invalid_argument("MaximumLikelihoodMethod::setDistributed: no context");
+    if (data.size(0) < batchSize * context->worldSize())
+        throw std::invalid_argument("MaximumLikelihoodMethod: " + std::to_string(data.size(0)) + " training samples are fewer than one global batch of " +
+                                    std::to_string(context->worldSize()) + " ranks x " + std::to_string(batchSize));
+    rank = context->rank();
+    ranks = context->worldSize();
 }
 
 StepStats MaximumLikelihoodMethod::step(AugmentedCouplingFlow& flow, SkipClipAdam& optimizer, torch::Generator& generator) {
@@ -37,9 +48,15 @@ StepStats MaximumLikelihoodMethod::step(AugmentedCouplingFlow& flow, SkipClipAda
     }
     const FlowConfig& fc = flow->getConfig();
     const auto dtype = fc.dtype == "float64" ? torch::kFloat64 : torch::kFloat32;
-    torch::Tensor x = data.index_select(0, permutation.narrow(0, position * batchSize, batchSize)).to(flow->device(), dtype);
+    // The global minibatch and its augmented variables, alike on every rank; this rank's share of both.
+    const int64_t global = batchSize * ranks;
+    torch::Tensor x = data.index_select(0, permutation.narrow(0, position * global, global)).to(flow->device(), dtype);
     position++;
     torch::Tensor a = flow->augmentedTarget().sample(x, fc.numAugmented, generator);
+    if (ranks > 1) {
+        x = x.narrow(0, rank * batchSize, batchSize);
+        a = a.narrow(0, rank * batchSize, batchSize);
+    }
     const double denominator = double(batchSize);
     int64_t masked = 0;
     optimizer.zeroGrad();

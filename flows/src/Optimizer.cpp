@@ -48,6 +48,8 @@ double SkipClipAdam::medianNorm() const {
 StepReport SkipClipAdam::step() {
     torch::NoGradGuard noGrad;
     StepReport report;
+    if (gradientReducer)
+        gradientReducer(parameters);
     double squares = 0.0;
     for (auto& p : parameters)
         if (p.grad().defined())

@@ -2,6 +2,7 @@
 #include "bg/TrainingMethodFactory.h"
 
 #include "bg/Checksum.h"
+#include "bg/DistributedTraining.h"
 #include "bg/NpyIO.h"
 #include "bg/TrainingState.h"
 
@@ -56,13 +57,20 @@ TrainingDriver::TrainingDriver(AugmentedCouplingFlow flow, const TrainingConfig&
             throw std::invalid_argument("TrainingDriver: device \"" + this->config.device + "\" requested, but LibTorch sees no CUDA device");
         this->flow->to(torch::Device(this->config.device));
     }
+    if (this->options.distributed)
+        joinDistributedRun();
     const int64_t calls = this->method->callsPerEpoch();
     if (calls < 1)
         throw std::invalid_argument("TrainingDriver: the method makes no steps per epoch");
     totalSteps = config.epochs * calls;
     const int64_t updatesPerEpoch = calls * this->method->updatesPerCall();
     optimizer = createOptimizer(flow, config, updatesPerEpoch);
-    fs::create_directories(this->options.outputDirectory);
+    if (this->options.distributed) {
+        std::shared_ptr<DistributedContext> context = this->options.distributed;
+        optimizer->setGradientReducer([context](const std::vector<torch::Tensor>& parameters) { context->averageGradients(parameters); });
+    }
+    if (!this->options.distributed || this->options.distributed->isMain())
+        fs::create_directories(this->options.outputDirectory);
 }
 
 std::string TrainingDriver::outputPath(const std::string& name) const {
@@ -74,7 +82,9 @@ std::ostream& TrainingDriver::out() {
 }
 
 void TrainingDriver::openLog(bool append) {
-    if (logOpen)
+    // Only rank 0 of a data-parallel run writes the log; elsewhere the stream stays closed and
+    // ignores what is written to it.
+    if (logOpen || (options.distributed && !options.distributed->isMain()))
         return;
     const std::string path = outputPath("train-log.csv");
     const bool hasContent = append && fs::exists(path) && fs::file_size(path) > 0;
@@ -94,6 +104,8 @@ static const std::string checkpointMagic = "BGCKPT1\n";
 
 void TrainingDriver::writeCheckpoint() {
     torch::serialize::OutputArchive archive;
+    if (options.distributed && !gatherRankStates(archive))
+        return;   // not rank 0: its state went to rank 0, which writes the files
     saveTrainingState(archive, flow, optimizer.get(), method.get(), generator);
     archive.write("counters", torch::tensor({step, totalSteps}, torch::kInt64));
     archive.write("elapsed", torch::tensor({elapsed}, torch::kFloat64));
@@ -152,10 +164,20 @@ static std::string readCheckpointArchive(const std::string& path) {
 
 void TrainingDriver::resumeFromCheckpoint() {
     const std::string path = outputPath("checkpoint.pt");
-    if (!fs::exists(path))
-        throw std::runtime_error("TrainingDriver: no checkpoint to resume from at " + path);
+    auto readFile = [&path] {
+        if (!fs::exists(path))
+            throw std::runtime_error("TrainingDriver: no checkpoint to resume from at " + path);
+        try {
+            return readCheckpointArchive(path);
+        }
+        catch (const std::exception& e) {
+            throw std::runtime_error("TrainingDriver: cannot resume from " + path + ": " + e.what());
+        }
+    };
+    // A data-parallel run: rank 0 reads the file (the others need not see it) and sends the bytes.
+    const std::string archiveBytes = options.distributed ? runOnMainRank(*options.distributed, readFile) : readFile();
     try {
-        std::istringstream bytes(readCheckpointArchive(path));
+        std::istringstream bytes(archiveBytes);
         torch::serialize::InputArchive archive;
         archive.load_from(bytes);
         const TrainingStateContents contents = readTrainingStateContents(archive);
@@ -168,10 +190,12 @@ void TrainingDriver::resumeFromCheckpoint() {
         archive.read("elapsed", seconds);
         if (counters[1].item<int64_t>() != totalSteps)
             throw std::runtime_error("the checkpoint's run has " + std::to_string(counters[1].item<int64_t>()) + " steps, this one " +
-                                     std::to_string(totalSteps) + " (different epochs, batch size or data?)");
+                                     std::to_string(totalSteps) + " (different epochs, batch size, data or number of ranks?)");
         loadTrainingState(archive, flow, optimizer.get(), method.get(), generator);
         step = counters[0].item<int64_t>();
         elapsed = seconds[0].item<double>();
+        if (options.distributed)
+            restoreRankState(archive);
     }
     catch (const c10::Error& e) {
         throw std::runtime_error("TrainingDriver: cannot read " + path + ": " + e.what_without_backtrace());
@@ -191,6 +215,13 @@ void TrainingDriver::logEval(const NamedValues& values) {
 }
 
 NamedValues TrainingDriver::evaluate(bool final) {
+    if (!options.distributed)
+        return evaluateHere(final);
+    // Rank 0 evaluates; the others wait for its figures.
+    return decodeNamedValues(runOnMainRank(*options.distributed, [&] { return encodeNamedValues(evaluateHere(final)); }));
+}
+
+NamedValues TrainingDriver::evaluateHere(bool final) {
     torch::Generator evalGenerator = at::make_generator<at::CPUGeneratorImpl>(evaluationSeed(config.seed, step));
     EvaluationOptions eo;
     eo.flowSamples = config.evalFlowSamples;
@@ -233,12 +264,14 @@ RunResult TrainingDriver::run() {
             stopReason = "stop-after";
             break;
         }
-        if (options.maxMinutes > 0 && std::chrono::duration<double>(Clock::now() - start).count() >= 60.0 * options.maxMinutes) {
+        if (options.maxMinutes > 0 && anyRank(std::chrono::duration<double>(Clock::now() - start).count() >= 60.0 * options.maxMinutes)) {
             stopReason = "time limit";
             break;
         }
         const auto t0 = Clock::now();
         StepStats stats = method->step(flow, *optimizer, generator);
+        if (options.distributed)
+            stats = reduceStepStats(*options.distributed, stats);
         const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
         step++;
         stepsThisRun++;

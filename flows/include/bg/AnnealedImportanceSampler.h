@@ -7,6 +7,8 @@
 #include <torch/serialize/archive.h>
 #include <torch/types.h>
 
+#include <functional>
+#include <utility>
 #include <vector>
 
 namespace bg {
@@ -61,13 +63,28 @@ public:
         return stepSizes;
     }
     void setStepSizes(const std::vector<double>& sizes);
+    /**
+     * Makes the step-size adaptation a joint decision of several samplers (the ranks of a
+     * data-parallel run): after every HMC step the reducer receives this sampler's (acceptance
+     * rate x rows, rows) and must return the sums of both over all samplers; the step size then
+     * follows the pooled rate sum/rows (unchanged when no sampler had rows). Every sampler calls it
+     * numIntermediate x hmcSteps times per pass, also in a pass without valid samples (with zero
+     * rows), so the calls pair up. Unset (the default): each sampler adapts to its own rate.
+     */
+    using AcceptanceReducer = std::function<std::pair<double, double>(double acceptedRows, double rows)>;
+    void setAcceptanceReducer(AcceptanceReducer reducer) {
+        acceptanceReducer = std::move(reducer);
+    }
     void save(torch::serialize::OutputArchive& archive) const;
     void load(torch::serialize::InputArchive& archive);
 
 private:
     double betaAt(int index) const;
+    /** Adapt the step size of distribution t from this pass's rate over `rows` rows (pooled by the reducer, if set). */
+    void adaptStepSize(int t, double rate, double rows);
     AisSettings settings;
     std::vector<double> stepSizes;
+    AcceptanceReducer acceptanceReducer;
 };
 
 /**

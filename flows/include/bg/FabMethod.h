@@ -82,6 +82,14 @@ FabLossTerms fabLoss(AugmentedCouplingFlow& flow, const FlowTargetDensity& densi
  * Timing figures (seconds spent in AIS, in target energies, in the flow updates) are reported in
  * StepStats::extra so the cost split can be logged; with concurrentAis the AIS and update times
  * overlap, and time_iteration_s is the wall time of the whole iteration.
+ *
+ * Data parallel (setDistributed()): every rank runs its own AIS passes (its own generator, seeded
+ * seed + rank by the driver) into its own replay buffer and takes its updates on minibatches of B
+ * from it; the driver's optimiser averages the gradients, so the global batch is W x B. The AIS
+ * step sizes follow the acceptance rate pooled over all ranks after every HMC step (on the
+ * DistributedContext's sampler channel, which the AIS thread may use while the training thread
+ * reduces gradients), so they stay identical on every rank; the initial buffer fill runs until
+ * every rank's buffer is ready.
  */
 class FabMethod : public TrainingMethod {
 public:
@@ -101,6 +109,7 @@ public:
     int64_t updatesPerCall() const override {
         return settings.updatesPerIteration;
     }
+    void setDistributed(std::shared_ptr<DistributedContext> context) override;
     StepStats step(AugmentedCouplingFlow& flow, SkipClipAdam& optimizer, torch::Generator& generator) override;
     /** AIS with alpha = 1 and the tuned step sizes (not adapted): "ais_ess" and "ais_flow_ess". */
     NamedValues evaluate(AugmentedCouplingFlow& flow, torch::Generator& generator) override;
@@ -136,6 +145,7 @@ private:
     std::unique_ptr<FlowTargetDensity> snapshotDensity;
     AnnealedImportanceSampler sampler;
     std::unique_ptr<PrioritisedReplayBuffer> buffer;
+    std::shared_ptr<DistributedContext> distributed;   // null: a single process
     int64_t completed = 0;
 };
 

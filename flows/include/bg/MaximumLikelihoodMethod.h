@@ -23,6 +23,12 @@ namespace bg {
  * The training data are centred (zero centre of mass) once at construction. The method's state (the
  * current epoch's permutation and position) is saved with save() so a resumed run continues with the
  * same minibatches.
+ *
+ * Data parallel (setDistributed()): with W ranks every step takes a global minibatch of W x B
+ * configurations from one shuffle that all ranks draw alike (generatorPerRank() is false), together
+ * with its a ~ pi(a|x) for all W x B rows; rank r trains on rows [r B, (r+1) B). The averaged
+ * gradients are then those of one process with batch W x B on the same data (up to the order of the
+ * floating-point sums). An epoch has floor(n / (W B)) steps.
  */
 class MaximumLikelihoodMethod : public TrainingMethod {
 public:
@@ -37,6 +43,10 @@ public:
         return "ml";
     }
     int64_t callsPerEpoch() const override;
+    void setDistributed(std::shared_ptr<DistributedContext> context) override;
+    bool generatorPerRank() const override {
+        return false;
+    }
     StepStats step(AugmentedCouplingFlow& flow, SkipClipAdam& optimizer, torch::Generator& generator) override;
     void save(torch::serialize::OutputArchive& archive) const override;
     void load(torch::serialize::InputArchive& archive) override;
@@ -52,6 +62,7 @@ private:
     torch::Tensor permutation;   // order of the current epoch (undefined before the first step)
     int64_t position = 0;        // next minibatch of the current epoch
     int64_t epoch = 0;           // completed epochs
+    int64_t rank = 0, ranks = 1; // this rank's share of each global minibatch of ranks x batchSize rows
 };
 
 /** Subtract the centre of mass (mean over particles) from configurations x [B, N, D]. */

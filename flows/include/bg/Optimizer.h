@@ -6,6 +6,7 @@
 #include <torch/types.h>
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -41,7 +42,16 @@ class SkipClipAdam {
 public:
     SkipClipAdam(std::vector<torch::Tensor> parameters, WarmupCosineSchedule schedule, double clipFactor = 2.0,
                  double ignoreFactor = 10.0, int window = 100);
-    /** Apply the update from the gradients currently stored in the parameters. */
+    /**
+     * Called by step() with the parameters before anything else, so that the norm, the skip and clip
+     * decisions and the update see the gradients it leaves (e.g. DistributedContext::averageGradients:
+     * the mean over the ranks of a data-parallel run, identical on every rank).
+     */
+    using GradientReducer = std::function<void(const std::vector<torch::Tensor>& parameters)>;
+    void setGradientReducer(GradientReducer reducer) {
+        gradientReducer = std::move(reducer);
+    }
+    /** Apply the update from the gradients currently stored in the parameters (after the reducer, if any). */
     StepReport step();
     void zeroGrad();
     int64_t stepsTaken() const {
@@ -56,6 +66,7 @@ public:
 private:
     double medianNorm() const;
     std::vector<torch::Tensor> parameters;
+    GradientReducer gradientReducer;
     WarmupCosineSchedule schedule;
     double clipFactor, ignoreFactor;
     int window;

@@ -2,6 +2,7 @@
 #define BG_TRAINING_DRIVER_H_
 
 #include "bg/AugmentedCouplingFlow.h"
+#include "bg/DistributedContext.h"
 #include "bg/Evaluation.h"
 #include "bg/Optimizer.h"
 #include "bg/Target.h"
@@ -26,6 +27,12 @@ struct DriverOptions {
     double maxMinutes = 0.0;         ///< stop (with a checkpoint) once a run() call has trained this long; 0 = no limit
     int64_t stopAfter = 0;           ///< stop (with a checkpoint) after this many steps of one run() call; 0 = no limit
     std::ostream* progress = nullptr; ///< where progress lines go (nullptr = std::cout)
+    /**
+     * Null: one process. Else this process's membership of a data-parallel run
+     * (DistributedContext::fromEnvironment()); every rank constructs its driver with the same
+     * configuration and calls the same methods (see "Data-parallel runs" below).
+     */
+    std::shared_ptr<DistributedContext> distributed;
 };
 
 /** How a TrainingDriver::run() call ended. */
@@ -63,6 +70,19 @@ using EvaluationHook = std::function<NamedValues(AugmentedCouplingFlow& flow, co
  *
  * Evaluations run every config.evalEvery steps and at the end; each uses its own generator seeded
  * from (config.seed, step), so evaluating never changes the training random stream.
+ *
+ * Data-parallel runs (options.distributed, docs/distributed.md): the method splits its work over the
+ * ranks (TrainingMethod::setDistributed()), the optimiser averages the gradients over the ranks
+ * before its norm, skip and clip decisions, so all ranks keep identical parameters; each rank's
+ * generator is seeded config.seed + rank (or config.seed on all ranks, per
+ * TrainingMethod::generatorPerRank()). The logged loss, masked and sample counts are reduced over the
+ * ranks; the time limit is a joint decision. Rank 0 alone writes the output directory, evaluates
+ * (the other ranks wait and receive its figures) and writes checkpoint.pt, which then also holds
+ * every rank's method state and generator ("distributedRanks", "rankState<r>"); writeCheckpoint(),
+ * evaluate() and resumeFromCheckpoint() must be called on every rank. Resuming with the same number
+ * of ranks continues bitwise on the CPU; with another number, rank r takes the saved state of rank
+ * r mod (saved ranks), ranks without a saved generator are re-seeded, and rank 0 prints a note of
+ * what was re-initialised (getResumeNote()).
  */
 class TrainingDriver {
 public:
@@ -111,8 +131,18 @@ public:
     }
     /** The path of a file in the output directory. */
     std::string outputPath(const std::string& name) const;
+    /** What the last resumeFromCheckpoint() re-initialised (a run with another number of ranks); empty if nothing. */
+    const std::string& getResumeNote() const {
+        return resumeNote;
+    }
 
 private:
+    NamedValues evaluateHere(bool final);
+    // Data-parallel parts (TrainingDriverDistributed.cpp).
+    void joinDistributedRun();
+    bool anyRank(bool flag);
+    bool gatherRankStates(torch::serialize::OutputArchive& archive);
+    void restoreRankState(torch::serialize::InputArchive& archive);
     void openLog(bool append);
     void logEval(const NamedValues& values);
     std::ostream& out();
@@ -130,6 +160,7 @@ private:
     bool logOpen = false;
     std::ofstream log;
     NamedValues lastEval;
+    std::string resumeNote;
 };
 
 /** The seed of the evaluation generator at a step: a mix of the run's seed and the step. */

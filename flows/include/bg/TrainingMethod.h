@@ -9,11 +9,15 @@
 
 #include <cstdint>
 #include <limits>
+#include <memory>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace bg {
+
+class DistributedContext;
 
 /** Named scalar figures (metric name, value) reported by a training step or an evaluation. */
 using NamedValues = std::vector<std::pair<std::string, double>>;
@@ -56,6 +60,23 @@ public:
         (void) flow;
         (void) generator;
         return {};
+    }
+    /**
+     * Take part in a data-parallel run (called once, before the first step; the driver averages the
+     * gradients through the optimiser). A method splits its work over context->worldSize() ranks and
+     * makes every decision that must agree across ranks from reduced figures. Default: not
+     * supported (throws std::invalid_argument naming the method).
+     */
+    virtual void setDistributed(std::shared_ptr<DistributedContext> context) {
+        (void) context;
+        throw std::invalid_argument("TrainingMethod '" + name() + "' does not support distributed training");
+    }
+    /**
+     * In a data-parallel run: true if each rank's generator gets its own seed (seed + rank: FAB's
+     * own AIS samples), false if all ranks share one random stream (ML: one shuffle, split by rank).
+     */
+    virtual bool generatorPerRank() const {
+        return true;
     }
     /** Save the method's own state (not the flow or the optimiser). */
     virtual void save(torch::serialize::OutputArchive& archive) const {

@@ -6,6 +6,7 @@
 #include "SystemPresets.h"
 #include "SystemTarget.h"
 #include "bg/AugmentedCouplingFlow.h"
+#include "bg/DistributedContext.h"
 #include "bg/TrainingConfig.h"
 #include "bg/TrainingDriver.h"
 #include "bg/TrainingMethodFactory.h"
@@ -140,13 +141,28 @@ CLI::App* addTrainCommand(CLI::App& app, TrainArguments& t) {
     command->add_option("--max-minutes", t.maxMinutes, "stop with a checkpoint after this many minutes of training");
     command->add_option("--stop-after", t.stopAfter, "stop with a checkpoint after this many steps");
     command->add_flag("--quiet", t.quiet, "no progress lines");
+    command->add_flag("--distributed", t.distributed,
+                      "join a data-parallel run from RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT (as torchrun sets them); rank 0 writes --out");
+    command->add_option("--distributed-timeout", t.distributedTimeout, "seconds a rank waits for the others before the run fails (default 300)")
+        ->check(CLI::PositiveNumber);
     return command;
 }
 
 int train(const TrainArguments& a, std::ostream& out, std::ostream& err) {
     const ReferenceProblem problem = findProblem(a.system);
     const RunConfiguration c = configure(a, problem);
-    checkOutputDirectory(a);
+    std::shared_ptr<bg::DistributedContext> distributed;
+    if (a.distributed) {
+        try {
+            distributed = bg::DistributedContext::fromEnvironment(a.distributedTimeout);
+        }
+        catch (const std::invalid_argument& e) {
+            throw UsageError(std::string("--distributed: ") + e.what());
+        }
+    }
+    const bool mainRank = !distributed || distributed->isMain();   // rank 0 alone reads and writes --out
+    if (mainRank)
+        checkOutputDirectory(a);
     const double temperature = targetTemperature(problem, a.temperature);
     RunData data = loadRunData(a, problem, c, temperature);
     if (!data.test.defined())
@@ -171,19 +187,23 @@ int train(const TrainArguments& a, std::ostream& out, std::ostream& err) {
     options.maxMinutes = a.maxMinutes;
     options.stopAfter = a.stopAfter;
     options.progress = &out;
+    options.distributed = distributed;
     bg::TrainingDriver driver(flow, c.training, std::move(method), data.test, target.get(), options);
     driver.setEvaluationHook(evaluationHook(problem, data.test));
-    writeText(driver.outputPath("flow-config.json"), c.flow.toJson());
-    writeText(driver.outputPath("training-config.json"), c.training.toJson());
+    if (mainRank) {
+        writeText(driver.outputPath("flow-config.json"), c.flow.toJson());
+        writeText(driver.outputPath("training-config.json"), c.training.toJson());
+    }
     if (a.resume)
         driver.resumeFromCheckpoint();
-    if (!a.quiet)
+    if (!a.quiet && mainRank)
         out << "openmm-bg train: " << a.system << " " << c.training.method << " at " << temperature << " K, " << flow->numParameters()
             << " parameters, " << driver.getTotalSteps() << " steps (" << c.training.epochs << " epochs), output " << a.out
             << (a.resume ? ", resumed at step " + std::to_string(driver.getStep()) : std::string()) << std::endl;
     const auto start = std::chrono::steady_clock::now();
     const bg::RunResult result = driver.run();
-    printResult(result, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), a.out, out);
+    if (mainRank)
+        printResult(result, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), a.out, out);
     return 0;
 }
 

@@ -24,6 +24,8 @@ struct TrainArguments {
     std::string device;                                   ///< "" (from the configuration), "cpu" or "cuda[:i]"
     double temperature = 0.0, maxMinutes = 0.0;           ///< K (0: the problem's default); 0 = no time limit
     bool resume = false, quiet = false;
+    bool distributed = false;                             ///< join a data-parallel run from RANK, WORLD_SIZE, ... (docs/distributed.md)
+    double distributedTimeout = 300.0;                    ///< s a collective waits for the other ranks before failing
 };
 
 /**

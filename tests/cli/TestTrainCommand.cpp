@@ -154,6 +154,10 @@ TEST(TrainCommand, BadArgumentsGiveExitCode2) {
     EXPECT_EQ(run({"frobnicate"}).code, 2);                   // unknown subcommand
     EXPECT_EQ(run({"train", "--system", "dw4", "--method", "ml", "--out", freshOut("bad10"), "--data-dir", data, "--bogus"}).code, 2);
     EXPECT_EQ(run({"--help"}).code, 0);
+    ::unsetenv("RANK");   // --distributed outside a launcher: refused, naming the missing variable
+    Outcome noLauncher = with({"--system", "dw4", "--method", "fab", "--distributed"}, "bad11");
+    EXPECT_EQ(noLauncher.code, 2);
+    EXPECT_NE(noLauncher.err.find("RANK"), std::string::npos) << noLauncher.err;
 }
 
 TEST(TrainCommand, ConfigurationFilesWithDuplicateKeysAreRefused) {

@@ -43,34 +43,3 @@ bool cudaPlatformUsable() {
         return false;
     }
 }
-
-const vector<string>& sharedTestPlatforms() {
-    static const vector<string> platforms = {"Reference", "CPU", "CUDA:single", "CUDA:mixed", "CUDA:double"};
-    return platforms;
-}
-
-string platformTestName(const ::testing::TestParamInfo<string>& info) {
-    string name = info.param;
-    for (char& c : name)
-        if (c == ':')
-            c = '_';
-    return name;
-}
-
-void PlatformTest::SetUp() {
-    loadOpenMMBGPlugins();
-    const string& parameter = GetParam();
-    size_t colon = parameter.find(':');
-    platformName = parameter.substr(0, colon);
-    precision = colon == string::npos ? "" : parameter.substr(colon + 1);
-    if (platformName == "CUDA" && !cudaPlatformUsable())
-        GTEST_SKIP() << "no usable CUDA device: the " << parameter << " instance is skipped";
-    platform = &Platform::getPlatformByName(platformName);
-    if (!precision.empty())
-        platform->setPropertyDefaultValue("Precision", precision);
-}
-
-void PlatformTest::skipUnlessSupported(const vector<string>& kernelNames) {
-    if (platform != nullptr && !platform->supportsKernels(kernelNames))
-        GTEST_SKIP() << "the " << GetParam() << " platform has no kernel for " << kernelNames.front();
-}

@@ -38,16 +38,26 @@ void expectOpenMMException(F f, const std::string& where, const std::string& fra
     }
 }
 
+// What follows uses GoogleTest, so it stays inline here: PluginTestEnvironment.cpp is also
+// linked into benchmarks that do not link GoogleTest.
+
 /**
  * The platforms the shared test bodies run on, as OpenMM's own plugins run theirs: "Reference",
  * "CPU", and "CUDA:single", "CUDA:mixed", "CUDA:double" (CUDA in one precision each; those
  * instances skip themselves where no CUDA device is usable). Instantiate a PlatformTest suite with
  * INSTANTIATE_TEST_SUITE_P(Platforms, Suite, ::testing::ValuesIn(sharedTestPlatforms()), platformTestName).
  */
-const std::vector<std::string>& sharedTestPlatforms();
+inline const std::vector<std::string>& sharedTestPlatforms() {
+    static const std::vector<std::string> platforms = {"Reference", "CPU", "CUDA:single", "CUDA:mixed", "CUDA:double"};
+    return platforms;
+}
 
 /** A test-name suffix for a sharedTestPlatforms() entry ("CUDA:single" becomes "CUDA_single"). */
-std::string platformTestName(const ::testing::TestParamInfo<std::string>& info);
+inline std::string platformTestName(const ::testing::TestParamInfo<std::string>& info) {
+    std::string name = info.param;
+    std::replace(name.begin(), name.end(), ':', '_');
+    return name;
+}
 
 /**
  * Fixture for test bodies shared across platforms: the parameter is an entry of
@@ -58,12 +68,26 @@ std::string platformTestName(const ::testing::TestParamInfo<std::string>& info);
  */
 class PlatformTest : public ::testing::TestWithParam<std::string> {
 protected:
-    void SetUp() override;
+    void SetUp() override {
+        loadOpenMMBGPlugins();
+        const std::string& parameter = GetParam();
+        const size_t colon = parameter.find(':');
+        platformName = parameter.substr(0, colon);
+        precision = colon == std::string::npos ? "" : parameter.substr(colon + 1);
+        if (platformName == "CUDA" && !cudaPlatformUsable())
+            GTEST_SKIP() << "no usable CUDA device: the " << parameter << " instance is skipped";
+        platform = &OpenMM::Platform::getPlatformByName(platformName);
+        if (!precision.empty())
+            platform->setPropertyDefaultValue("Precision", precision);
+    }
     /**
      * Skip the test (GTEST_SKIP) when the platform lacks one of these kernels (the CUDA plugin has
      * no BoltzmannGeneratorIntegrator kernel yet). Call it in SetUp() after PlatformTest::SetUp().
      */
-    void skipUnlessSupported(const std::vector<std::string>& kernelNames);
+    void skipUnlessSupported(const std::vector<std::string>& kernelNames) {
+        if (platform != nullptr && !platform->supportsKernels(kernelNames))
+            GTEST_SKIP() << "the " << GetParam() << " platform has no kernel for " << kernelNames.front();
+    }
     /** Whether the platform computes in single or mixed precision (energies and forces in float). */
     bool lowPrecision() const {
         return precision == "single" || precision == "mixed";

@@ -114,7 +114,7 @@ def train(force, context, frames, iterations, chunks=10):
         report = force.trainOnSamples(context, frames, steps)
         done += steps
         print("(b) training: %4d/%d updates  %6.1f s  loss %.3f (mean of chunk %.3f)"
-              % (done, iterations, time.time() - start, report["lastLoss"], report["meanLoss"]), flush=True)
+              % (done, iterations, time.time() - start, report.lastLoss, report.meanLoss), flush=True)
 
 
 def write_flow_trajectory(force, context, topology, count, dcd_path):

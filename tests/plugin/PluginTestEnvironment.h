@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <string>
 #include <vector>
 
@@ -36,14 +38,72 @@ void expectOpenMMException(F f, const std::string& where, const std::string& fra
     }
 }
 
-/** Fixture for test bodies shared across platforms: the parameter is the platform name. */
+// What follows uses GoogleTest, so it stays inline here: PluginTestEnvironment.cpp is also
+// linked into benchmarks that do not link GoogleTest.
+
+/**
+ * The platforms the shared test bodies run on, as OpenMM's own plugins run theirs: "Reference",
+ * "CPU", and "CUDA:single", "CUDA:mixed", "CUDA:double" (CUDA in one precision each; those
+ * instances skip themselves where no CUDA device is usable). Instantiate a PlatformTest suite with
+ * INSTANTIATE_TEST_SUITE_P(Platforms, Suite, ::testing::ValuesIn(sharedTestPlatforms()), platformTestName).
+ */
+inline const std::vector<std::string>& sharedTestPlatforms() {
+    static const std::vector<std::string> platforms = {"Reference", "CPU", "CUDA:single", "CUDA:mixed", "CUDA:double"};
+    return platforms;
+}
+
+/** A test-name suffix for a sharedTestPlatforms() entry ("CUDA:single" becomes "CUDA_single"). */
+inline std::string platformTestName(const ::testing::TestParamInfo<std::string>& info) {
+    std::string name = info.param;
+    std::replace(name.begin(), name.end(), ':', '_');
+    return name;
+}
+
+/**
+ * Fixture for test bodies shared across platforms: the parameter is an entry of
+ * sharedTestPlatforms(), a platform name with an optional ":precision". SetUp() skips the test
+ * (GTEST_SKIP, with the reason) when the platform is CUDA and no CUDA device is usable, and
+ * otherwise sets the platform's default "Precision" property, so that every Context the test
+ * creates on it, inner Contexts included, runs in that precision.
+ */
 class PlatformTest : public ::testing::TestWithParam<std::string> {
 protected:
     void SetUp() override {
         loadOpenMMBGPlugins();
-        platform = &OpenMM::Platform::getPlatformByName(GetParam());
+        const std::string& parameter = GetParam();
+        const size_t colon = parameter.find(':');
+        platformName = parameter.substr(0, colon);
+        precision = colon == std::string::npos ? "" : parameter.substr(colon + 1);
+        if (platformName == "CUDA" && !cudaPlatformUsable())
+            GTEST_SKIP() << "no usable CUDA device: the " << parameter << " instance is skipped";
+        platform = &OpenMM::Platform::getPlatformByName(platformName);
+        if (!precision.empty())
+            platform->setPropertyDefaultValue("Precision", precision);
+    }
+    /**
+     * Skip the test (GTEST_SKIP) when the platform lacks one of these kernels (the CUDA plugin has
+     * no BoltzmannGeneratorIntegrator kernel yet). Call it in SetUp() after PlatformTest::SetUp().
+     */
+    void skipUnlessSupported(const std::vector<std::string>& kernelNames) {
+        if (platform != nullptr && !platform->supportsKernels(kernelNames))
+            GTEST_SKIP() << "the " << GetParam() << " platform has no kernel for " << kernelNames.front();
+    }
+    /** Whether the platform computes in single or mixed precision (energies and forces in float). */
+    bool lowPrecision() const {
+        return precision == "single" || precision == "mixed";
+    }
+    /**
+     * The tolerance of a comparison that holds to `doublePrecision` in double arithmetic: the same
+     * on Reference, CPU and CUDA double; where OpenMM computes in float (CUDA single and mixed) at
+     * least 1e-4 * magnitude, magnitude being the size of the compared values when the tolerance
+     * is absolute (1 when the caller scales it).
+     */
+    double tolerance(double doublePrecision, double magnitude = 1.0) const {
+        return lowPrecision() ? std::max(doublePrecision, 1e-4 * magnitude) : doublePrecision;
     }
     OpenMM::Platform* platform = nullptr;
+    std::string platformName;   ///< the platform's name, without the precision ("CUDA")
+    std::string precision;      ///< "single", "mixed", "double", or empty for Reference and CPU
 };
 
 #endif

@@ -1,6 +1,7 @@
 // BoltzmannGeneratorForce on Systems as chemists run them: the target follows the live Context
 // (global parameters, periodic box, the modelled particles' centre), constrained modelled
-// particles are refused, and bad requests fail cleanly. Reference and CPU platforms (shared bodies).
+// particles are refused, and bad requests fail cleanly. Every platform of sharedTestPlatforms()
+// (shared bodies).
 
 #include "BoltzmannGeneratorForce.h"
 #include "BoltzmannTestSystems.h"
@@ -68,18 +69,18 @@ TEST_P(ContextStateOnPlatform, GlobalParametersOfTheContextAreUsed) {
     Context context(*system, integrator, *platform);
     const vector<Vec3> positions = {Vec3(0, 0, 0), Vec3(1, 0, 0)};
     context.setPositions(positions);
-    EXPECT_NEAR(force->computeEnergies(context, positions)[0], 1.0, 1e-10);
+    EXPECT_NEAR(force->computeEnergies(context, positions)[0], 1.0, tolerance(1e-10));
     context.setParameter("k", 5.0);
-    EXPECT_NEAR(force->computeEnergies(context, positions)[0], 5.0, 1e-10);
+    EXPECT_NEAR(force->computeEnergies(context, positions)[0], 5.0, tolerance(1e-10, 5.0));
     // Samples and their weights use the same energy: U = 5 r^2 at every sample.
     BoltzmannGeneratorSamples samples = force->sample(context, 8);
     for (int i = 0; i < 8; i++) {
         const Vec3 d = samples.positions[2 * i + 1] - samples.positions[2 * i];
-        EXPECT_NEAR(samples.energies[i], 5.0 * d.dot(d), 1e-9 * (1.0 + samples.energies[i]));
+        EXPECT_NEAR(samples.energies[i], 5.0 * d.dot(d), tolerance(1e-9) * (1.0 + samples.energies[i]));
     }
     vector<double> logW = force->computeLogWeights(context, positions, 2);
     vector<double> logQ = force->computeLogProb(context, positions, 2);
-    EXPECT_NEAR(logW[0], -5.0 / (testBoltzmann * 300.0) - logQ[0], 1e-9);
+    EXPECT_NEAR(logW[0], -5.0 / (testBoltzmann * 300.0) - logQ[0], tolerance(1e-9, fabs(logW[0])));
 }
 
 TEST_P(ContextStateOnPlatform, FabTrainingSeesTheContextsParameters) {
@@ -116,11 +117,11 @@ TEST_P(ContextStateOnPlatform, TheCurrentPeriodicBoxIsUsed) {
     const vector<Vec3> modelled = {all[0], all[1]};
     context.setPositions(all);
     const double inDefaultBox = contextEnergyAt(context, all);
-    EXPECT_NEAR(force->computeEnergies(context, modelled)[0], inDefaultBox, 1e-6);
+    EXPECT_NEAR(force->computeEnergies(context, modelled)[0], inDefaultBox, tolerance(1e-6, fabs(inDefaultBox)));
     context.setPeriodicBoxVectors(Vec3(2.2, 0, 0), Vec3(0, 2.2, 0), Vec3(0, 0, 2.2));
     const double inLargerBox = contextEnergyAt(context, all);
     ASSERT_GT(fabs(inLargerBox - inDefaultBox), 0.5);   // particle 2 is out of range of particle 0 now
-    EXPECT_NEAR(force->computeEnergies(context, modelled)[0], inLargerBox, 1e-6);
+    EXPECT_NEAR(force->computeEnergies(context, modelled)[0], inLargerBox, tolerance(1e-6, fabs(inLargerBox)));
 }
 
 TEST_P(ContextStateOnPlatform, SamplesArePlacedAtTheModelledParticlesCentre) {
@@ -146,8 +147,8 @@ TEST_P(ContextStateOnPlatform, SamplesArePlacedAtTheModelledParticlesCentre) {
         sum += samples.energies[i];
         sumSquares += samples.energies[i] * samples.energies[i];
         Vec3 centre = (samples.positions[3 * i] + samples.positions[3 * i + 1] + samples.positions[3 * i + 2]) * (1.0 / 3.0);
-        EXPECT_NEAR(centre[0], 3.0, 1e-10);
-        EXPECT_NEAR(centre[1], 0.0, 1e-10);
+        EXPECT_NEAR(centre[0], 3.0, tolerance(1e-10, 3.0));
+        EXPECT_NEAR(centre[1], 0.0, tolerance(1e-10, 3.0));
     }
     const double mean = sum / n, standardError = sqrt((sumSquares / n - mean * mean) / n);
     EXPECT_NEAR(mean, 6.0, 5 * standardError);
@@ -216,7 +217,8 @@ TEST_P(ContextStateOnPlatform, UpdateParametersTakesOtherForcesChangesAndKeepsTh
     }
     bonds.updateParametersInContext(context);
     force->updateParametersInContext(context);
-    EXPECT_NEAR(force->computeEnergies(context, positions)[0], contextEnergyAt(context, positions), 1e-8);
+    const double energy = contextEnergyAt(context, positions);
+    EXPECT_NEAR(force->computeEnergies(context, positions)[0], energy, tolerance(1e-8, fabs(energy)));
     EXPECT_EQ(force->getWeights(context), trained);   // setFlow() was not called: the trained flow stays
     EXPECT_EQ(force->train(context, 1).totalIterations, 1);   // the training state starts afresh
     // After setFlow() the force's flow replaces the Context's.
@@ -225,4 +227,4 @@ TEST_P(ContextStateOnPlatform, UpdateParametersTakesOtherForcesChangesAndKeepsTh
     EXPECT_NE(force->getWeights(context), trained);
 }
 
-INSTANTIATE_TEST_SUITE_P(ReferenceAndCpu, ContextStateOnPlatform, ::testing::Values("Reference", "CPU"));
+INSTANTIATE_TEST_SUITE_P(Platforms, ContextStateOnPlatform, ::testing::ValuesIn(sharedTestPlatforms()), platformTestName);

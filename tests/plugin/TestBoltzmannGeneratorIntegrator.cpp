@@ -1,8 +1,10 @@
-// BoltzmannGeneratorIntegrator on the Reference and CPU platforms (one shared test body):
-// Langevin dynamics, exact flow moves, FAB inside step(), checkpoints, serialization, bad input.
+// BoltzmannGeneratorIntegrator on every platform of sharedTestPlatforms() that has its kernel (one
+// shared test body): Langevin dynamics, exact flow moves, FAB inside step(), checkpoints,
+// serialization, bad input.
 
 #include "BoltzmannGeneratorForce.h"
 #include "BoltzmannGeneratorIntegrator.h"
+#include "BoltzmannGeneratorKernels.h"
 #include "BoltzmannTestSystems.h"
 #include "PluginTestEnvironment.h"
 #include "openmm/Context.h"
@@ -26,7 +28,13 @@ using namespace std;
 
 namespace {
 
-class IntegratorOnPlatform : public PlatformTest {};
+class IntegratorOnPlatform : public PlatformTest {
+protected:
+    void SetUp() override {
+        PlatformTest::SetUp();
+        skipUnlessSupported({IntegrateBoltzmannGeneratorStepKernel::Name()});
+    }
+};
 
 template <class F>
 void expectOpenMMException(F f, const string& fragment) {
@@ -338,4 +346,4 @@ TEST_P(IntegratorOnPlatform, AFailedCheckpointLoadChangesNothing) {
     EXPECT_EQ(integratorA->getLastLoss(), integratorB->getLastLoss());
 }
 
-INSTANTIATE_TEST_SUITE_P(ReferenceAndCpu, IntegratorOnPlatform, ::testing::Values("Reference", "CPU"));
+INSTANTIATE_TEST_SUITE_P(Platforms, IntegratorOnPlatform, ::testing::ValuesIn(sharedTestPlatforms()), platformTestName);

@@ -1,5 +1,5 @@
 // Sampling, density evaluation, training and weight transfer of BoltzmannGeneratorForce through
-// OpenMM, on the Reference and CPU platforms (one shared test body).
+// OpenMM, on every platform of sharedTestPlatforms() (one shared test body).
 
 #include "BoltzmannGeneratorForce.h"
 #include "BoltzmannTestSystems.h"
@@ -93,9 +93,9 @@ TEST_P(SamplingOnPlatform, SamplesHaveTheRightShapeUnitsAndWeights) {
         Vec3 centre;
         for (int j = 0; j < 4; j++)
             centre += samples.positions[4 * i + j] * 0.25;
-        EXPECT_LT(sqrt((centre - contextCentre).dot(centre - contextCentre)), 1e-10);
+        EXPECT_LT(sqrt((centre - contextCentre).dot(centre - contextCentre)), tolerance(1e-10));
         // The energy leaves out the restraint of the BG force's group and matches a second Context.
-        EXPECT_NEAR(samples.energies[i], reference[i], 1e-8 * (1.0 + fabs(reference[i])));
+        EXPECT_NEAR(samples.energies[i], reference[i], tolerance(1e-8) * (1.0 + fabs(reference[i])));
         EXPECT_TRUE(isfinite(samples.logProb[i]));
     }
     // The flow is the identity here, so log q(x, a) - log pi(a|x) is the base density of x and
@@ -103,19 +103,19 @@ TEST_P(SamplingOnPlatform, SamplesHaveTheRightShapeUnitsAndWeights) {
     vector<double> logW = bgForce(*system).computeLogWeights(context, samples.positions, 3);
     vector<double> logQ = bgForce(*system).computeLogProb(context, samples.positions, 3);
     for (int i = 0; i < 12; i++) {
-        EXPECT_NEAR(logW[i], samples.logWeights[i], 1e-8 * (1.0 + fabs(logW[i])));
-        EXPECT_NEAR(logW[i], -reference[i] / kT - logQ[i], 1e-8 * (1.0 + fabs(logW[i])));
+        EXPECT_NEAR(logW[i], samples.logWeights[i], tolerance(1e-8) * (1.0 + fabs(logW[i])));
+        EXPECT_NEAR(logW[i], -reference[i] / kT - logQ[i], tolerance(1e-8) * (1.0 + fabs(logW[i])));
     }
     // The zero-CoM standard Gaussian base: log q = -|x - mean(x)|^2/2 - (N-1) D/2 log(2 pi).
     for (int i = 0; i < 12; i++) {
         double squared = 0.0;
         for (int j = 0; j < 4; j++)
             squared += (samples.positions[4 * i + j] - contextCentre).dot(samples.positions[4 * i + j] - contextCentre);
-        EXPECT_NEAR(logQ[i], -0.5 * squared - 4.5 * log(2 * M_PI), 1e-8 * (1.0 + fabs(logQ[i])));
+        EXPECT_NEAR(logQ[i], -0.5 * squared - 4.5 * log(2 * M_PI), tolerance(1e-8) * (1.0 + fabs(logQ[i])));
     }
     vector<double> energies = bgForce(*system).computeEnergies(context, samples.positions);
     for (int i = 0; i < 12; i++)
-        EXPECT_NEAR(energies[i], reference[i], 1e-8 * (1.0 + fabs(reference[i])));
+        EXPECT_NEAR(energies[i], reference[i], tolerance(1e-8) * (1.0 + fabs(reference[i])));
 }
 
 TEST_P(SamplingOnPlatform, PlanarForceSamplesInThePlane) {
@@ -242,7 +242,7 @@ TEST_P(SamplingOnPlatform, BadInputGivesClearErrors) {
     expectOpenMMException([&] { Context c(*mismatched, integrator3, *platform); }, "models 3 particles");
 }
 
-INSTANTIATE_TEST_SUITE_P(ReferenceAndCpu, SamplingOnPlatform, ::testing::Values("Reference", "CPU"));
+INSTANTIATE_TEST_SUITE_P(Platforms, SamplingOnPlatform, ::testing::ValuesIn(sharedTestPlatforms()), platformTestName);
 
 TEST_P(SamplingOnPlatform, ParticlesOutsideTheModelAreHeldAtTheirCurrentPositions) {
     // Model particles 1 and 2 of the chain; 0 and 3 are held where the Context has them now.
@@ -266,11 +266,11 @@ TEST_P(SamplingOnPlatform, ParticlesOutsideTheModelAreHeldAtTheirCurrentPosition
         reference.setPositions(positions);
         return reference.getState(State::Energy).getPotentialEnergy();
     };
-    EXPECT_NEAR(force->computeEnergies(context, modelled)[0], expected(all), 1e-8);
+    EXPECT_NEAR(force->computeEnergies(context, modelled)[0], expected(all), tolerance(1e-8, fabs(expected(all))));
     // Move a held particle in the Context: the target follows.
     all[3] = all[3] + Vec3(0.05, -0.02, 0.03);
     context.setPositions(all);
     const double moved = force->computeEnergies(context, modelled)[0];
-    EXPECT_NEAR(moved, expected(all), 1e-8);
+    EXPECT_NEAR(moved, expected(all), tolerance(1e-8, fabs(moved)));
     EXPECT_GT(fabs(moved - expected(chain4Positions())), 1e-3);
 }

@@ -1,6 +1,6 @@
 // The reference problems (DW4, LJ13, alanine dipeptide) as OpenMM Systems: energies and forces from
-// OpenMM on the Reference and CPU platforms against an independent implementation written here in
-// plain loops (double precision), the reduced-unit convention, and the alanine dipeptide files.
+// OpenMM on every platform of sharedTestPlatforms() against an independent implementation written
+// here in plain loops (double precision), the reduced-unit convention, and the alanine dipeptide files.
 
 #include "PluginTestEnvironment.h"
 #include "ReferenceSystems.h"
@@ -155,13 +155,14 @@ double relativeForceError(const vector<Vec3>& a, const vector<Vec3>& b) {
     return maxNorm(difference) / maxNorm(b);
 }
 
-// OpenMM's energy and forces divided by kT_ref agree with the reduced ones to 1e-10 (relative).
-void expectMatchesReduced(const Evaluation& openmm, const Reduced& reduced) {
-    EXPECT_NEAR(openmm.energy / ReducedEnergyUnit, reduced.energy, 1e-10 * fabs(reduced.energy));
+// OpenMM's energy and forces divided by kT_ref agree with the reduced ones to `tolerance`
+// (relative; 1e-10 in double precision).
+void expectMatchesReduced(const Evaluation& openmm, const Reduced& reduced, double tolerance) {
+    EXPECT_NEAR(openmm.energy / ReducedEnergyUnit, reduced.energy, tolerance * fabs(reduced.energy));
     vector<Vec3> scaled(openmm.forces.size());
     for (size_t i = 0; i < scaled.size(); i++)
         scaled[i] = openmm.forces[i] / ReducedEnergyUnit;
-    EXPECT_LT(relativeForceError(scaled, reduced.forces), 1e-10);
+    EXPECT_LT(relativeForceError(scaled, reduced.forces), tolerance);
 }
 
 // Central differences of a reduced energy, to check the analytic forces of this file.
@@ -230,7 +231,7 @@ TEST_P(ReferenceSystemsOnPlatform, DoubleWellMatchesIndependentImplementation) {
     for (int trial = 0; trial < 8; trial++) {
         vector<Vec3> x = randomPlanarConfiguration(random);
         Evaluation result = evaluate(*system, x, *platform);
-        expectMatchesReduced(result, doubleWellReduced(x));
+        expectMatchesReduced(result, doubleWellReduced(x), tolerance(1e-10));
         // A planar configuration has planar forces, so dynamics keeps z = 0.
         for (const Vec3& f : result.forces)
             EXPECT_EQ(f[2], 0.0);
@@ -242,7 +243,7 @@ TEST_P(ReferenceSystemsOnPlatform, LennardJonesMatchesIndependentImplementation)
     mt19937 random(7);
     for (int trial = 0; trial < 8; trial++) {
         vector<Vec3> x = randomClusterConfiguration(random);
-        expectMatchesReduced(evaluate(*system, x, *platform), lennardJonesReduced(x));
+        expectMatchesReduced(evaluate(*system, x, *platform), lennardJonesReduced(x), tolerance(1e-10));
     }
 }
 
@@ -255,7 +256,7 @@ TEST_P(ReferenceSystemsOnPlatform, LennardJonesIsTranslationInvariant) {
     for (Vec3& p : shifted)
         p += Vec3(3.0, -2.0, 1.5);
     EXPECT_NEAR(evaluate(*system, shifted, *platform).energy, evaluate(*system, x, *platform).energy,
-                1e-10 * fabs(evaluate(*system, x, *platform).energy));
+                tolerance(1e-10) * fabs(evaluate(*system, x, *platform).energy));
 }
 
 // U / kT at 300 K equals the closed-form reduced energy of configurations worked out by hand.
@@ -267,7 +268,7 @@ TEST_P(ReferenceSystemsOnPlatform, ReducedEnergiesOfClosedFormConfigurations) {
     double s = 4.0 * sqrt(2.0) - 4.0;
     double expected = 2.0 * (-4.0 * s * s + 0.9 * s * s * s * s);
     EXPECT_NEAR(evaluate(*doubleWell, square, *platform).energy / (KelvinToKJPerMol * 300.0), expected,
-                1e-12 * fabs(expected));
+                tolerance(1e-12) * fabs(expected));
 
     // LJ13 on a line with spacing r_m = 1 nm: 13 - k pairs at distance k, and the particles sit at
     // -6..6 nm from their centre, so the harmonic term is 0.5 * 2 * (1 + 4 + 9 + 16 + 25 + 36) = 91.
@@ -279,7 +280,7 @@ TEST_P(ReferenceSystemsOnPlatform, ReducedEnergiesOfClosedFormConfigurations) {
     for (int k = 1; k <= 12; k++)
         expected += (13 - k) * (pow(k, -12.0) - 2.0 * pow(k, -6.0));
     EXPECT_NEAR(evaluate(*lennardJones, line, *platform).energy / (KelvinToKJPerMol * 300.0), expected,
-                1e-12 * fabs(expected));
+                tolerance(1e-12) * fabs(expected));
 }
 
 // ---- alanine dipeptide ------------------------------------------------------------------------------
@@ -403,5 +404,4 @@ TEST(ReferenceSystems, AlanineDipeptideMissingFilesThrow) {
                           "alanineDipeptidePositions", "alanine-dipeptide.pdb");
 }
 
-INSTANTIATE_TEST_SUITE_P(Platforms, ReferenceSystemsOnPlatform, ::testing::Values("Reference", "CPU"),
-                         [](const ::testing::TestParamInfo<string>& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Platforms, ReferenceSystemsOnPlatform, ::testing::ValuesIn(sharedTestPlatforms()), platformTestName);

@@ -10,6 +10,7 @@
 
 #include "PluginTestEnvironment.h"
 #include "SystemTarget.h"
+#include "internal/ContextWorkerPool.h"
 #include "openmm/Context.h"
 #include "openmm/GBSAOBCForce.h"
 #include "openmm/HarmonicAngleForce.h"
@@ -26,15 +27,12 @@
 
 #include <cmath>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <random>
 #include <string>
 #include <utility>
 #include <vector>
-
-#ifdef __linux__
-#include <pthread.h>
-#include <sched.h>
-#endif
 
 using namespace BoltzmannPlugin;
 using namespace OpenMM;
@@ -219,26 +217,58 @@ static void BM_PlainContextLoop(benchmark::State& state) {
 BENCHMARK(BM_PlainContextLoop)->ArgName("threads")->Arg(1)->Arg(0)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // The ceiling for a pool of plain Contexts in one process: each benchmark thread owns a Context
-// (Threads=1) created in that thread, pinned to CPU thread_index (Linux), and loops over the batch.
+// (Threads=1) created in that thread, bound to the thread_index-th allowed CPU, and loops over the batch.
 static void BM_PlainContextPerThread(benchmark::State& state) {
     loadOpenMMBGPlugins();
-#ifdef __linux__
     // With one thread this is the main thread: restore its CPU set afterwards.
-    cpu_set_t saved, set;
-    pthread_getaffinity_np(pthread_self(), sizeof(saved), &saved);
-    CPU_ZERO(&set);
-    CPU_SET(state.thread_index(), &set);
-    pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-#endif
-    System system = makeSystem();
-    VerletIntegrator integrator(0.001);
-    Context context(system, integrator, Platform::getPlatformByName("CPU"), {{"Threads", "1"}});
-    runPlainLoop(state, context);
-#ifdef __linux__
-    pthread_setaffinity_np(pthread_self(), sizeof(saved), &saved);
-#endif
+    const vector<int> saved = allowedCpus();
+    if (state.thread_index() < (int) saved.size())
+        bindCurrentThread({saved[state.thread_index()]});
+    {
+        System system = makeSystem();
+        VerletIntegrator integrator(0.001);
+        Context context(system, integrator, Platform::getPlatformByName("CPU"), {{"Threads", "1"}});
+        runPlainLoop(state, context);
+    }
+    bindCurrentThread(saved);
 }
 BENCHMARK(BM_PlainContextPerThread)->Threads(1)->Threads(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// SystemTarget's worker pool driving plain Contexts (Threads=1, one per pinned worker) over the
+// batch, without SystemTarget's own work (tensor copies, checks, reduced units): the pool's share
+// of the gap between BM_SystemTarget and BM_PlainContextPerThread. Argument: workers.
+static void BM_PlainContextPool(benchmark::State& state) {
+    loadOpenMMBGPlugins();
+    const int workers = state.range(0);
+    const System system = makeSystem();
+    const vector<vector<Vec3>> configurations = batchAsVectors(makeBatch());
+    vector<unique_ptr<VerletIntegrator>> integrators(workers);
+    vector<unique_ptr<Context>> contexts(workers);
+    vector<double> energies(configurations.size());
+    ContextWorkerPool pool(
+            "BM_PlainContextPool", workers,
+            [&](int k) {
+                integrators[k].reset(new VerletIntegrator(0.001));
+                lock_guard<mutex> lock(contextLifetimeMutex());
+                contexts[k].reset(new Context(system, *integrators[k], Platform::getPlatformByName("CPU"), {{"Threads", "1"}}));
+            },
+            [&](int k) {
+                lock_guard<mutex> lock(contextLifetimeMutex());
+                contexts[k].reset();
+            },
+            true);
+    for (auto _ : state)
+        pool.execute(configurations.size(), [&](int k, int64_t begin, int64_t end) {
+            for (int64_t b = begin; b < end; b++) {
+                contexts[k]->setPositions(configurations[b]);
+                State s = contexts[k]->getState(State::Energy | State::Forces);
+                energies[b] = s.getPotentialEnergy() + s.getForces()[0][0];
+            }
+        });
+    benchmark::DoNotOptimize(energies.data());
+    state.counters["configs/s"] = benchmark::Counter(double(BatchSize) * state.iterations(), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_PlainContextPool)->ArgName("workers")->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // SystemTarget::evaluate on the whole batch; workers = 1 is the serial path. Arguments: workers,
 // forces (0 = energies only), pin (bind workers to CPUs), platform (0 = CPU, 1 = Reference).

@@ -14,6 +14,8 @@
 
 namespace BoltzmannPlugin {
 
+class ContextWorkerPool;
+
 /**
  * A SystemTarget is the target density of a Boltzmann generator, p(x) ~ exp(-U(x)/kT), where
  * U is the potential energy of an OpenMM System evaluated by OpenMM itself.
@@ -166,7 +168,6 @@ public:
 
 private:
     class Evaluator;
-    class WorkerPool;
     double temperature, kT;
     std::vector<int> particles;
     std::vector<OpenMM::Vec3> positions;
@@ -178,8 +179,8 @@ private:
     std::map<std::string, double> parameters;
     bg::EnergyRegularisation regularisation;
     std::unique_ptr<OpenMM::System> innerSystem;
-    std::unique_ptr<Evaluator> serialEvaluator;
-    std::unique_ptr<WorkerPool> pool;
+    std::vector<std::unique_ptr<Evaluator>> evaluators;   // one per worker
+    std::unique_ptr<ContextWorkerPool> pool;              // null for the serial path (one worker)
     std::mutex evaluateMutex;
 };
 

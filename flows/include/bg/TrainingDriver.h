@@ -10,6 +10,7 @@
 
 #include <torch/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <fstream>
 #include <functional>
@@ -114,6 +115,10 @@ public:
 
 private:
     void openLog(bool append);
+    /** Why run() must stop before the next step ("stop-after", "time limit"), or "" to go on. */
+    std::string stopReason(std::chrono::steady_clock::time_point start, int64_t stepsThisRun) const;
+    /** An evaluation between steps, with its progress line. */
+    void evaluateDuringRun();
     void logEval(const NamedValues& values);
     std::ostream& out();
     AugmentedCouplingFlow flow;

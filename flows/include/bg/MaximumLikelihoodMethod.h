@@ -1,6 +1,7 @@
 #ifndef BG_MAXIMUM_LIKELIHOOD_METHOD_H_
 #define BG_MAXIMUM_LIKELIHOOD_METHOD_H_
 
+#include "bg/ShuffledBatches.h"
 #include "bg/TrainingConfig.h"
 #include "bg/TrainingMethod.h"
 
@@ -49,9 +50,7 @@ private:
     torch::Tensor data;
     int64_t batchSize, maxRowsPerPass;
     double maskBelow, auxWeight;
-    torch::Tensor permutation;   // order of the current epoch (undefined before the first step)
-    int64_t position = 0;        // next minibatch of the current epoch
-    int64_t epoch = 0;           // completed epochs
+    ShuffledBatches order;
 };
 
 /** Subtract the centre of mass (mean over particles) from configurations x [B, N, D]. */

@@ -2,6 +2,7 @@
 // pool). Every row once, results independent of the number of workers, per-worker state living in
 // its own thread, errors reaching the caller as OpenMMException, CPU binding.
 
+#include "PlainContextPool.h"
 #include "PluginTestEnvironment.h"
 #include "internal/ContextWorkerPool.h"
 #include "openmm/Context.h"
@@ -24,10 +25,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#ifdef __linux__
-#include <sched.h>
-#endif
 
 using namespace BoltzmannPlugin;
 using namespace OpenMM;
@@ -59,32 +56,6 @@ vector<vector<Vec3>> makeConfigurations(int count) {
         for (int i = 0; i < 6; i++)
             positions.push_back(Vec3(0.15 * i + normal(rng), normal(rng), normal(rng)));
     return configurations;
-}
-
-// Energies (kJ/mol) of the configurations, evaluated by a pool whose workers each own a CPU Context.
-vector<double> poolEnergies(const System& system, const vector<vector<Vec3>>& configurations, int workers) {
-    vector<unique_ptr<VerletIntegrator>> integrators(workers);
-    vector<unique_ptr<Context>> contexts(workers);
-    vector<double> energies(configurations.size(), NAN);
-    ContextWorkerPool pool(
-            "SystemTarget", workers,
-            [&](int k) {
-                integrators[k].reset(new VerletIntegrator(0.001));
-                lock_guard<mutex> lock(contextLifetimeMutex());
-                contexts[k].reset(new Context(system, *integrators[k], Platform::getPlatformByName("CPU"), {{"Threads", "1"}}));
-            },
-            [&](int k) {
-                lock_guard<mutex> lock(contextLifetimeMutex());
-                contexts[k].reset();
-            },
-            false);
-    pool.execute(configurations.size(), [&](int k, int64_t begin, int64_t end) {
-        for (int64_t b = begin; b < end; b++) {
-            contexts[k]->setPositions(configurations[b]);
-            energies[b] = contexts[k]->getState(State::Energy).getPotentialEnergy();
-        }
-    });
-    return energies;
 }
 
 } // namespace
@@ -123,7 +94,7 @@ TEST(ContextWorkerPool, ContextEnergiesAreIndependentOfTheNumberOfWorkers) {
     }
     for (int workers : {1, 2, 3}) {
         SCOPED_TRACE("workers " + to_string(workers));
-        vector<double> energies = poolEnergies(system, configurations, workers);
+        vector<double> energies = PlainContextPool(system, workers, false).energies(configurations, false);
         for (size_t b = 0; b < energies.size(); b++)
             ASSERT_EQ(energies[b], expected[b]) << "row " << b;   // bitwise: same Context code per row
     }
@@ -201,6 +172,8 @@ TEST(ContextWorkerPool, SetUpFailureFailsConstructionAfterTearingDownStartedWork
 }
 
 #ifdef __linux__
+#include <sched.h>   // sched_getcpu
+
 TEST(ContextWorkerPool, PinnedWorkersRunOnTheirOwnCpu) {
     const vector<int> allowed = allowedCpus();
     ASSERT_FALSE(allowed.empty());

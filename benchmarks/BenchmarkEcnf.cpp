@@ -41,21 +41,30 @@ void print(const char* model, const NamedValues& values) {
         std::printf("  %-6s %-26s %.5g\n", model, name.c_str(), value);
 }
 
+/**
+ * Call method.step() until the wall time (s) is used up, printing the loss every 200 steps;
+ * returns the number of steps (updates).
+ */
+template <class Method, class Model>
+int64_t trainFor(const char* label, Method& method, Model& model, SkipClipAdam& optimizer, double seconds, torch::Generator& generator) {
+    const auto start = Clock::now();
+    int64_t steps = 0;
+    double loss = 0;
+    while (since(start) < seconds) {
+        loss = method.step(model, optimizer, generator).loss;
+        if (++steps % 200 == 0)
+            std::printf("    %s step %lld, %.0f s, loss %.4f\n", label, (long long) steps, since(start), loss);
+    }
+    return steps;
+}
+
 /** Train E-CNF FM for the given wall time; returns the number of updates. */
 int64_t trainCnf(EquivariantCnf& cnf, const torch::Tensor& train, double seconds, torch::Generator& generator) {
     FlowMatchingSettings settings;
     settings.alignment.rotationStarts = 4;
     FlowMatchingMethod method(train, 64, settings);
     SkipClipAdam optimizer(cnf->parameters(), WarmupCosineSchedule{1e-3, 1e-3, 1e-4, 0, 4000});
-    const auto start = Clock::now();
-    int64_t steps = 0;
-    double loss = 0;
-    while (since(start) < seconds) {
-        loss = method.step(cnf, optimizer, generator).loss;
-        if (++steps % 200 == 0)
-            std::printf("    E-CNF step %lld, %.0f s, loss %.4f\n", (long long) steps, since(start), loss);
-    }
-    return steps;
+    return trainFor("E-CNF", method, cnf, optimizer, seconds, generator);
 }
 
 /** Train the E-ACF by maximum likelihood for the given wall time; returns the number of updates. */
@@ -64,15 +73,7 @@ int64_t trainAcf(AugmentedCouplingFlow& flow, const torch::Tensor& train, double
     config.batchSize = 64;
     MaximumLikelihoodMethod method(train, config, 0.0);
     SkipClipAdam optimizer(flow->parameters(), WarmupCosineSchedule{5e-4, 5e-4, 5e-5, 0, 4000});
-    const auto start = Clock::now();
-    int64_t steps = 0;
-    double loss = 0;
-    while (since(start) < seconds) {
-        loss = method.step(flow, optimizer, generator).loss;
-        if (++steps % 200 == 0)
-            std::printf("    E-ACF step %lld, %.0f s, loss %.4f\n", (long long) steps, since(start), loss);
-    }
-    return steps;
+    return trainFor("E-ACF", method, flow, optimizer, seconds, generator);
 }
 
 } // namespace

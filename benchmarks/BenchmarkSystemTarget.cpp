@@ -1,15 +1,23 @@
 // Throughput of SystemTarget (reduced energies + forces per second) on the CPU platform for a
 // 22-atom molecule-like System (an alanine-dipeptide stand-in: bonds, angles, torsions, a
 // NonbondedForce without cutoff and a GBSAOBCForce), batch 1024, against a plain single-Context
-// loop. Target: pool rate >= 0.9 x workers x the single-Context (Threads=1) rate.
+// loop. Target: pool rate >= 0.9 x workers x the single-Context (Threads=1) rate. Within one run
+// that ratio is BM_SystemTarget/workers:2/forces:1/pin:1 over BM_PlainContextPerThread/threads:2
+// (two Contexts, each looping in its own pinned thread); BM_PlainContextPool/workers:2 is the
+// same pool without SystemTarget's own work. On a shared machine, interleave repetitions:
+//   BenchmarkSystemTarget --benchmark_filter='PlainContextPerThread|PlainContextPool|SystemTarget/workers:[12]/forces:1/pin:1/reference:0'
+//     --benchmark_repetitions=9 --benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true
 //
 // The CPU platform runs its kernels on a thread of its own even with Threads=1, so every
-// evaluation is a series of hand-offs between the caller and that thread. Where an idle core is
+// evaluation is a series of hand-offs between the caller and that thread (about 20 each way for
+// this System; most of the time is spent in the kernel's context switches). Where an idle core is
 // slow to wake (virtual machines), an unpinned single-Context loop is dominated by wake-up
 // latency: run the single-Context cases under `taskset -c 0` to measure their compute rate.
 
+#include "PlainContextPool.h"
 #include "PluginTestEnvironment.h"
 #include "SystemTarget.h"
+#include "internal/ContextWorkerPool.h"
 #include "openmm/Context.h"
 #include "openmm/GBSAOBCForce.h"
 #include "openmm/HarmonicAngleForce.h"
@@ -30,11 +38,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#ifdef __linux__
-#include <pthread.h>
-#include <sched.h>
-#endif
 
 using namespace BoltzmannPlugin;
 using namespace OpenMM;
@@ -219,26 +222,37 @@ static void BM_PlainContextLoop(benchmark::State& state) {
 BENCHMARK(BM_PlainContextLoop)->ArgName("threads")->Arg(1)->Arg(0)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // The ceiling for a pool of plain Contexts in one process: each benchmark thread owns a Context
-// (Threads=1) created in that thread, pinned to CPU thread_index (Linux), and loops over the batch.
+// (Threads=1) created in that thread, bound to the thread_index-th allowed CPU, and loops over the batch.
 static void BM_PlainContextPerThread(benchmark::State& state) {
     loadOpenMMBGPlugins();
-#ifdef __linux__
     // With one thread this is the main thread: restore its CPU set afterwards.
-    cpu_set_t saved, set;
-    pthread_getaffinity_np(pthread_self(), sizeof(saved), &saved);
-    CPU_ZERO(&set);
-    CPU_SET(state.thread_index(), &set);
-    pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-#endif
-    System system = makeSystem();
-    VerletIntegrator integrator(0.001);
-    Context context(system, integrator, Platform::getPlatformByName("CPU"), {{"Threads", "1"}});
-    runPlainLoop(state, context);
-#ifdef __linux__
-    pthread_setaffinity_np(pthread_self(), sizeof(saved), &saved);
-#endif
+    const vector<int> saved = allowedCpus();
+    if (state.thread_index() < (int) saved.size())
+        bindCurrentThread({saved[state.thread_index()]});
+    {
+        System system = makeSystem();
+        VerletIntegrator integrator(0.001);
+        Context context(system, integrator, Platform::getPlatformByName("CPU"), {{"Threads", "1"}});
+        runPlainLoop(state, context);
+    }
+    bindCurrentThread(saved);
 }
 BENCHMARK(BM_PlainContextPerThread)->Threads(1)->Threads(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// SystemTarget's worker pool driving plain Contexts (Threads=1, one per pinned worker) over the
+// batch, without SystemTarget's own work (tensor copies, checks, reduced units): the pool's share
+// of the gap between BM_SystemTarget and BM_PlainContextPerThread. Argument: workers.
+static void BM_PlainContextPool(benchmark::State& state) {
+    loadOpenMMBGPlugins();
+    const int workers = state.range(0);
+    const System system = makeSystem();
+    const vector<vector<Vec3>> configurations = batchAsVectors(makeBatch());
+    PlainContextPool pool(system, workers, true);
+    for (auto _ : state)
+        benchmark::DoNotOptimize(pool.energies(configurations, true));
+    state.counters["configs/s"] = benchmark::Counter(double(BatchSize) * state.iterations(), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_PlainContextPool)->ArgName("workers")->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // SystemTarget::evaluate on the whole batch; workers = 1 is the serial path. Arguments: workers,
 // forces (0 = energies only), pin (bind workers to CPUs), platform (0 = CPU, 1 = Reference).

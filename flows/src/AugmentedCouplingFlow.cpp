@@ -1,16 +1,16 @@
 #include "bg/AugmentedCouplingFlow.h"
 
-#include "bg/Checksum.h"
 #include "bg/SavedFlow.h"
 
 #include "CheckpointedCoupling.h"
+#include "FileBytes.h"
+#include "ModelConfigFields.h"
+#include "SavedModelFormat.h"
 
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 namespace bg {
@@ -37,10 +37,7 @@ AugmentedCouplingFlowImpl::AugmentedCouplingFlowImpl(const FlowConfig& cfg)
                     p.copy_(firstBlock[index++]);
         }
     }
-    torch::Tensor features = config.particleTypes.empty()
-                                     ? torch::arange(config.numParticles, torch::kInt64)
-                                     : torch::tensor(std::vector<int64_t>(config.particleTypes.begin(), config.particleTypes.end()), torch::kInt64);
-    nodeFeatures = register_buffer("nodeFeatures", features);
+    nodeFeatures = register_buffer("nodeFeatures", particleTypeIndices(config));
     if (config.dtype == "float64") {
         // Module::to(dtype) converts every buffer, the integer node features too: restore them.
         to(torch::kFloat64);
@@ -188,19 +185,8 @@ static const std::string magicVersion1 = "BGFLOW1\n", magicVersion2 = "BGFLOW2\n
 
 namespace {
 
-/** A parsed saveFlow() header: the configuration JSON and where the torch archive starts. */
-struct SavedFlowLayout {
-    std::string configJson;
-    size_t archiveOffset = 0;
-};
-
-size_t parseLength(const std::string& text) {
-    if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos || text.size() > 18)
-        throw std::invalid_argument("loadFlow: malformed header");
-    return std::stoull(text);
-}
-
-SavedFlowLayout parseSavedFlow(const std::string& bytes) {
+/** Verify a saveFlow() header (and the checksum of version 2); the configuration JSON and where the archive starts. */
+SavedModelLayout parseSavedFlow(const std::string& bytes) {
     const bool version2 = bytes.compare(0, magicVersion2.size(), magicVersion2) == 0;
     if (!version2 && bytes.compare(0, magicVersion1.size(), magicVersion1) != 0)
         throw std::invalid_argument("loadFlow: the data is not a saved AugmentedCouplingFlow");
@@ -209,51 +195,18 @@ SavedFlowLayout parseSavedFlow(const std::string& bytes) {
     if (lineEnd == std::string::npos)
         throw std::invalid_argument("loadFlow: truncated header");
     const std::string header = bytes.substr(headerStart, lineEnd - headerStart);
-    SavedFlowLayout layout;
-    size_t configLength = 0;
-    if (version2) {
-        std::istringstream fields(header);
-        std::string configText, payloadText, checksumText, extra;
-        if (!(fields >> configText >> payloadText >> checksumText) || (fields >> extra))
-            throw std::invalid_argument("loadFlow: malformed header");
-        configLength = parseLength(configText);
-        const size_t payloadLength = parseLength(payloadText);
-        uint32_t expected = 0;
-        try {
-            expected = checksumFromHex(checksumText);
-        }
-        catch (const std::invalid_argument&) {
-            throw std::invalid_argument("loadFlow: malformed header");
-        }
-        const size_t available = bytes.size() - (lineEnd + 1);
-        if (available < payloadLength)
-            throw std::invalid_argument("loadFlow: truncated data (" + std::to_string(available) + " of " + std::to_string(payloadLength) +
-                                        " bytes): the data is corrupted");
-        if (available > payloadLength || configLength > payloadLength ||
-            checksum(bytes.data() + lineEnd + 1, payloadLength) != expected)
-            throw std::invalid_argument("loadFlow: checksum mismatch: the data is corrupted");
-    }
-    else {
-        configLength = parseLength(header);
-        if (lineEnd + 1 + configLength > bytes.size())
-            throw std::invalid_argument("loadFlow: truncated configuration");
-    }
-    layout.configJson = bytes.substr(lineEnd + 1, configLength);
-    layout.archiveOffset = lineEnd + 1 + configLength;
-    return layout;
+    if (version2)
+        return unpackSavedModel(bytes, header, lineEnd, "loadFlow");
+    const size_t configLength = parseHeaderLength(header, "loadFlow");
+    if (lineEnd + 1 + configLength > bytes.size())
+        throw std::invalid_argument("loadFlow: truncated configuration");
+    return {bytes.substr(lineEnd + 1, configLength), lineEnd + 1 + configLength};
 }
 
 } // namespace
 
 std::string saveFlow(AugmentedCouplingFlow& flow) {
-    std::string json = flow->getConfig().toJson();
-    torch::serialize::OutputArchive archive;
-    flow->save(archive);
-    std::ostringstream weights;
-    archive.save_to(weights);
-    const std::string payload = json + weights.str();
-    return magicVersion2 + std::to_string(json.size()) + " " + std::to_string(payload.size()) + " " + checksumToHex(checksum(payload)) +
-           "\n" + payload;
+    return packSavedModule(magicVersion2, flow);
 }
 
 FlowConfig readFlowConfig(const std::string& bytes) {
@@ -261,38 +214,19 @@ FlowConfig readFlowConfig(const std::string& bytes) {
 }
 
 AugmentedCouplingFlow loadFlow(const std::string& bytes) {
-    const SavedFlowLayout layout = parseSavedFlow(bytes);
+    const SavedModelLayout layout = parseSavedFlow(bytes);
     FlowConfig config = FlowConfig::fromJson(layout.configJson);
     AugmentedCouplingFlow flow(config);
-    std::istringstream weights(bytes.substr(layout.archiveOffset));
-    torch::serialize::InputArchive archive;
-    try {
-        archive.load_from(weights);
-        flow->load(archive);
-    }
-    catch (const c10::Error& e) {
-        throw std::invalid_argument(std::string("loadFlow: cannot read the weights: ") + e.what_without_backtrace());
-    }
+    loadSavedWeights(flow, bytes, layout, "loadFlow");
     return flow;
 }
 
 void saveFlowToFile(AugmentedCouplingFlow& flow, const std::string& path) {
-    std::ofstream out(path, std::ios::binary);
-    if (!out)
-        throw std::invalid_argument("saveFlowToFile: cannot open " + path);
-    std::string bytes = saveFlow(flow);
-    out.write(bytes.data(), bytes.size());
-    if (!out)
-        throw std::invalid_argument("saveFlowToFile: cannot write " + path);
+    writeFileBytes(path, saveFlow(flow), "saveFlowToFile");
 }
 
 AugmentedCouplingFlow loadFlowFromFile(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        throw std::invalid_argument("loadFlowFromFile: cannot open " + path);
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    return loadFlow(buffer.str());
+    return loadFlow(readFileBytes(path, "loadFlowFromFile"));
 }
 
 } // namespace bg

@@ -1,10 +1,10 @@
 #include "bg/CnfConfig.h"
 
 #include "JsonObject.h"
+#include "ModelConfigFields.h"
 
 #include <nlohmann/json.hpp>
 
-#include <set>
 #include <stdexcept>
 #include <string>
 
@@ -101,40 +101,24 @@ static void readEnums(const json& j, CnfConfig& c) {
 
 CnfConfig CnfConfig::fromJson(const std::string& text) {
     json j = parseJsonObject(text, "CnfConfig");
+    rejectUnknownKeys(j,
+                      {"model", "numParticles", "dimension", "egnnLayers", "egnnWidth", "invariantFeatures", "timeEmbeddingDim",
+                       "timeScale", "numEmbeddings", "embeddingDim", "particleTypes", "baseScale", "sigmaMin", "solver", "rtol", "atol",
+                       "maxSteps", "rk4Steps", "divergence", "dtype"},
+                      "CnfConfig");
     CnfConfig c;
-    const std::set<std::string> known = {"model", "numParticles", "dimension", "egnnLayers", "egnnWidth", "invariantFeatures",
-                                         "timeEmbeddingDim", "timeScale", "numEmbeddings", "embeddingDim", "particleTypes", "baseScale", "sigmaMin",
-                                         "solver", "rtol", "atol", "maxSteps", "rk4Steps", "divergence", "dtype"};
-    for (auto it = j.begin(); it != j.end(); ++it)
-        if (known.count(it.key()) == 0)
-            fail("unknown key '" + it.key() + "'");
-    try {
-        auto get = [&](const char* key, auto& field) {
-            if (j.contains(key))
-                j.at(key).get_to(field);
-        };
+    readJsonValues("CnfConfig", [&] {
         readEnums(j, c);
-        get("numParticles", c.numParticles);
-        get("dimension", c.dimension);
-        get("egnnLayers", c.egnnLayers);
-        get("egnnWidth", c.egnnWidth);
-        get("invariantFeatures", c.invariantFeatures);
-        get("timeEmbeddingDim", c.timeEmbeddingDim);
-        get("timeScale", c.timeScale);
-        get("numEmbeddings", c.numEmbeddings);
-        get("embeddingDim", c.embeddingDim);
-        get("particleTypes", c.particleTypes);
-        get("baseScale", c.baseScale);
-        get("sigmaMin", c.sigmaMin);
-        get("rtol", c.rtol);
-        get("atol", c.atol);
-        get("maxSteps", c.maxSteps);
-        get("rk4Steps", c.rk4Steps);
-        get("dtype", c.dtype);
-    }
-    catch (const json::exception& e) {
-        fail(std::string("wrong value type: ") + e.what());
-    }
+        readSharedModelFields(j, c);
+        readOptional(j, "timeEmbeddingDim", c.timeEmbeddingDim);
+        readOptional(j, "timeScale", c.timeScale);
+        readOptional(j, "baseScale", c.baseScale);
+        readOptional(j, "sigmaMin", c.sigmaMin);
+        readOptional(j, "rtol", c.rtol);
+        readOptional(j, "atol", c.atol);
+        readOptional(j, "maxSteps", c.maxSteps);
+        readOptional(j, "rk4Steps", c.rk4Steps);
+    });
     c.validate();
     return c;
 }

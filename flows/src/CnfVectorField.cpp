@@ -2,6 +2,8 @@
 
 #include "bg/ZeroCoMGaussian.h"
 
+#include "ModelConfigFields.h"
+
 #include <torch/torch.h>
 
 #include <cmath>
@@ -20,23 +22,12 @@ torch::Tensor sinusoidalTimeEmbedding(const torch::Tensor& t, int dim, double sc
 
 CnfVectorFieldImpl::CnfVectorFieldImpl(const CnfConfig& config) : config(config) {
     config.validate();
-    EGNNSettings s;
-    s.numChannelsIn = 1;
-    s.numVectorsOut = 1;
-    s.numLayers = config.egnnLayers;
-    s.mlpWidth = config.egnnWidth;
-    s.numFeatures = config.invariantFeatures;
-    s.numEmbeddings = config.numEmbeddings;
-    s.embeddingDim = config.embeddingDim;
+    EGNNSettings s = egnnSettingsFor(config, 1, 1);
     s.numConditioning = config.timeEmbeddingDim;
     egnn = register_module("egnn", EGNN(s));
     outputScale = register_parameter("outputScale", torch::ones({1}));
-    if (config.numEmbeddings > 0) {
-        if (config.particleTypes.empty())
-            nodeFeatures = torch::arange(config.numParticles, torch::kLong);
-        else
-            nodeFeatures = torch::tensor(std::vector<int64_t>(config.particleTypes.begin(), config.particleTypes.end()), torch::kLong);
-    }
+    if (config.numEmbeddings > 0)
+        nodeFeatures = particleTypeIndices(config);
     if (config.dtype == "float64")
         to(torch::kFloat64);
 }

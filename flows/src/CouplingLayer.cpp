@@ -1,5 +1,7 @@
 #include "bg/CouplingLayer.h"
 
+#include "ModelConfigFields.h"
+
 #include <torch/torch.h>
 
 namespace bg {
@@ -11,15 +13,7 @@ CouplingLayerImpl::CouplingLayerImpl(const FlowConfig& config, bool swap)
     numInner = config.resolvedInnerTransforms();
     numRefs = numReferencePoints(config.projection, config.dimension);
     numParams = numProjectionParameters(config.projection, config.innerTransform, config.dimension, config.splineBins);
-    EGNNSettings settings;
-    settings.numChannelsIn = half;
-    settings.numVectorsOut = half * numInner * numRefs;
-    settings.numLayers = config.egnnLayers;
-    settings.mlpWidth = config.egnnWidth;
-    settings.numFeatures = config.invariantFeatures;
-    settings.numEmbeddings = config.numEmbeddings;
-    settings.embeddingDim = config.embeddingDim;
-    egnn = register_module("egnn", EGNN(settings));
+    egnn = register_module("egnn", EGNN(egnnSettingsFor(config, half, half * numInner * numRefs)));
     heads = register_module("heads", torch::nn::ModuleList());
     for (int i = 0; i < numInner; i++)
         heads->push_back(ConditionerHead(config.invariantFeatures, config.headWidths, half * numParams, config.identityInit));

@@ -1,10 +1,10 @@
 #include "bg/FlowConfig.h"
 
 #include "JsonObject.h"
+#include "ModelConfigFields.h"
 
 #include <nlohmann/json.hpp>
 
-#include <set>
 #include <stdexcept>
 #include <string>
 
@@ -139,47 +139,31 @@ std::string FlowConfig::toJson() const {
 
 FlowConfig FlowConfig::fromJson(const std::string& text) {
     json j = parseJsonObject(text, "FlowConfig");
+    rejectUnknownKeys(j,
+                      {"numParticles", "dimension", "numAugmented", "projection", "innerTransform", "splineBins", "radiusMax",
+                       "cartesianRange", "frameRegulariser", "numBlocks", "numInnerTransforms", "egnnLayers", "egnnWidth",
+                       "invariantFeatures", "headWidths", "eta", "auxLossWeight", "numEmbeddings", "embeddingDim", "particleTypes",
+                       "identityInit", "dtype"},
+                      "FlowConfig");
     FlowConfig c;
-    const std::set<std::string> known = {"numParticles", "dimension", "numAugmented", "projection", "innerTransform",
-                                         "splineBins", "radiusMax", "cartesianRange", "frameRegulariser", "numBlocks", "numInnerTransforms",
-                                         "egnnLayers", "egnnWidth", "invariantFeatures", "headWidths", "eta",
-                                         "auxLossWeight", "numEmbeddings", "embeddingDim", "particleTypes", "identityInit", "dtype"};
-    for (auto it = j.begin(); it != j.end(); ++it)
-        if (known.count(it.key()) == 0)
-            fail("unknown key '" + it.key() + "'");
-    try {
-        auto get = [&](const char* key, auto& field) {
-            if (j.contains(key))
-                j.at(key).get_to(field);
-        };
-        get("numParticles", c.numParticles);
-        get("dimension", c.dimension);
-        get("numAugmented", c.numAugmented);
+    readJsonValues("FlowConfig", [&] {
+        readSharedModelFields(j, c);
+        readOptional(j, "numAugmented", c.numAugmented);
         if (j.contains("projection"))
             c.projection = projectionFromString(j.at("projection").get<std::string>());
         if (j.contains("innerTransform"))
             c.innerTransform = transformFromString(j.at("innerTransform").get<std::string>());
-        get("splineBins", c.splineBins);
-        get("radiusMax", c.radiusMax);
-        get("cartesianRange", c.cartesianRange);
-        get("frameRegulariser", c.frameRegulariser);
-        get("numBlocks", c.numBlocks);
-        get("numInnerTransforms", c.numInnerTransforms);
-        get("egnnLayers", c.egnnLayers);
-        get("egnnWidth", c.egnnWidth);
-        get("invariantFeatures", c.invariantFeatures);
-        get("headWidths", c.headWidths);
-        get("eta", c.eta);
-        get("auxLossWeight", c.auxLossWeight);
-        get("numEmbeddings", c.numEmbeddings);
-        get("embeddingDim", c.embeddingDim);
-        get("particleTypes", c.particleTypes);
-        get("identityInit", c.identityInit);
-        get("dtype", c.dtype);
-    }
-    catch (const json::exception& e) {
-        fail(std::string("wrong value type: ") + e.what());
-    }
+        readOptional(j, "splineBins", c.splineBins);
+        readOptional(j, "radiusMax", c.radiusMax);
+        readOptional(j, "cartesianRange", c.cartesianRange);
+        readOptional(j, "frameRegulariser", c.frameRegulariser);
+        readOptional(j, "numBlocks", c.numBlocks);
+        readOptional(j, "numInnerTransforms", c.numInnerTransforms);
+        readOptional(j, "headWidths", c.headWidths);
+        readOptional(j, "eta", c.eta);
+        readOptional(j, "auxLossWeight", c.auxLossWeight);
+        readOptional(j, "identityInit", c.identityInit);
+    });
     c.validate();
     return c;
 }

@@ -1,10 +1,10 @@
 #include "bg/FlowMatchingMethod.h"
 
 #include "JsonObject.h"
+#include "SingleUpdateStats.h"
 
 #include <torch/torch.h>
 
-#include <set>
 #include <stdexcept>
 #include <string>
 
@@ -15,12 +15,9 @@ using nlohmann::json;
 FlowMatchingSettings FlowMatchingSettings::fromJson(const std::string& text) {
     const std::string owner = "FlowMatchingSettings";
     json j = parseJsonObject(text, owner);
-    const std::set<std::string> known = {"pairing", "alignmentIterations", "reflections", "permute", "randomRotations"};
-    for (auto it = j.begin(); it != j.end(); ++it)
-        if (known.count(it.key()) == 0)
-            throw std::invalid_argument(owner + ": unknown key '" + it.key() + "'");
+    rejectUnknownKeys(j, {"pairing", "alignmentIterations", "reflections", "permute", "randomRotations"}, owner);
     FlowMatchingSettings s;
-    try {
+    readJsonValues(owner, [&] {
         if (j.contains("pairing")) {
             const std::string p = j.at("pairing").get<std::string>();
             if (p == "independent")
@@ -32,18 +29,11 @@ FlowMatchingSettings FlowMatchingSettings::fromJson(const std::string& text) {
             else
                 throw std::invalid_argument(owner + ": unknown pairing '" + p + "' (independent | ot | equivariant-ot)");
         }
-        if (j.contains("alignmentIterations"))
-            s.alignment.iterations = j.at("alignmentIterations").get<int>();
-        if (j.contains("reflections"))
-            s.alignment.reflections = j.at("reflections").get<bool>();
-        if (j.contains("permute"))
-            s.alignment.permute = j.at("permute").get<bool>();
-        if (j.contains("randomRotations"))
-            s.randomRotations = j.at("randomRotations").get<bool>();
-    }
-    catch (const json::exception& e) {
-        throw std::invalid_argument(owner + ": wrong value type: " + e.what());
-    }
+        readOptional(j, "alignmentIterations", s.alignment.iterations);
+        readOptional(j, "reflections", s.alignment.reflections);
+        readOptional(j, "permute", s.alignment.permute);
+        readOptional(j, "randomRotations", s.randomRotations);
+    });
     if (s.alignment.iterations < 1)
         throw std::invalid_argument(owner + ": alignmentIterations must be at least 1");
     return s;
@@ -67,6 +57,7 @@ FlowMatchingMethod::FlowMatchingMethod(const torch::Tensor& data, int64_t batchS
         throw std::invalid_argument("FlowMatchingMethod: needs at least batchSize = " + std::to_string(batchSize) + " samples, got " +
                                     std::to_string(data.size(0)));
     this->data = removeCentreOfMass(data.detach());
+    order = ShuffledBatches(data.size(0), batchSize);
 }
 
 torch::Tensor FlowMatchingMethod::pairedNoise(EquivariantCnf& cnf, const torch::Tensor& x1, torch::Generator& generator) const {
@@ -93,15 +84,8 @@ torch::Tensor FlowMatchingMethod::loss(EquivariantCnf& cnf, const torch::Tensor&
 }
 
 StepStats FlowMatchingMethod::step(EquivariantCnf& cnf, SkipClipAdam& optimizer, torch::Generator& generator) {
-    if (!permutation.defined() || position >= callsPerEpoch()) {
-        if (permutation.defined())
-            epoch++;
-        permutation = torch::randperm(data.size(0), generator, torch::TensorOptions().dtype(torch::kInt64));
-        position = 0;
-    }
     const auto options = torch::TensorOptions().dtype(cnf->dtype()).device(cnf->device());
-    torch::Tensor x1 = data.index_select(0, permutation.narrow(0, position * batchSize, batchSize)).to(options);
-    position++;
+    torch::Tensor x1 = data.index_select(0, order.next(generator)).to(options);
     const bool rotating = settings.pairing == Pairing::EquivariantOt && settings.alignment.rotate && settings.randomRotations;
     if (rotating)
         x1 = x1.matmul(randomRotations(batchSize, x1.size(2), options, generator).transpose(1, 2));
@@ -111,32 +95,15 @@ StepStats FlowMatchingMethod::step(EquivariantCnf& cnf, SkipClipAdam& optimizer,
     torch::Tensor value = loss(cnf, x0, x1, t);
     value.backward();
     StepReport report = optimizer.step();
-    StepStats stats;
-    stats.loss = value.item<double>();
-    stats.gradNorm = report.gradientNorm;
-    stats.learningRate = report.learningRate;
-    stats.updates = 1;
-    stats.skipped = report.skipped ? 1 : 0;
-    stats.clipped = report.clipped ? 1 : 0;
-    stats.samples = batchSize;
-    return stats;
+    return singleUpdateStats(value.item<double>(), report, batchSize);
 }
 
 void FlowMatchingMethod::save(torch::serialize::OutputArchive& archive) const {
-    archive.write("fm_permutation", permutation.defined() ? permutation : torch::empty({0}, torch::kInt64));
-    archive.write("fm_counters", torch::tensor({position, epoch, int64_t(permutation.defined() ? 1 : 0)}, torch::kInt64));
+    order.save(archive, "fm");
 }
 
 void FlowMatchingMethod::load(torch::serialize::InputArchive& archive) {
-    torch::Tensor saved, counters;
-    archive.read("fm_permutation", saved);
-    archive.read("fm_counters", counters);
-    if (counters[2].item<int64_t>() != 0 && saved.numel() != data.size(0))
-        throw std::runtime_error("FlowMatchingMethod: the checkpoint was written for " + std::to_string(saved.numel()) +
-                                 " training samples, not " + std::to_string(data.size(0)));
-    position = counters[0].item<int64_t>();
-    epoch = counters[1].item<int64_t>();
-    permutation = counters[2].item<int64_t>() != 0 ? saved.clone() : torch::Tensor();
+    order.load(archive, "fm", "FlowMatchingMethod");
 }
 
 } // namespace bg

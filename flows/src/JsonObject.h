@@ -1,7 +1,8 @@
 #ifndef BG_JSONOBJECT_H_
 #define BG_JSONOBJECT_H_
 
-// Private helper of the JSON-configurable classes in flows/ (FlowConfig, TrainingConfig, FabSettings).
+// Private helpers of the JSON-configurable classes in flows/ (FlowConfig, CnfConfig, TrainingConfig,
+// FabSettings, FlowMatchingSettings).
 
 #include <nlohmann/json.hpp>
 
@@ -49,6 +50,39 @@ inline nlohmann::json parseJsonObject(const std::string& text, const std::string
     if (!j.is_object())
         throw std::invalid_argument(owner + ": the JSON text must be an object");
     return j;
+}
+
+/**
+ * Throw std::invalid_argument("<owner>: unknown key '<prefix><key>'") for the first key of the
+ * object j that is not in known.
+ */
+inline void rejectUnknownKeys(const nlohmann::json& j, const std::set<std::string>& known, const std::string& owner,
+                              const std::string& prefix = "") {
+    for (auto it = j.begin(); it != j.end(); ++it)
+        if (known.count(it.key()) == 0)
+            throw std::invalid_argument(owner + ": unknown key '" + prefix + it.key() + "'");
+}
+
+/** Set field from j[key] if the object j has that key (nlohmann::json::exception for a wrong type). */
+template <class T>
+void readOptional(const nlohmann::json& j, const char* key, T& field) {
+    if (j.contains(key))
+        j.at(key).get_to(field);
+}
+
+/**
+ * Run read(), which reads values out of a parsed JSON object; a value of the wrong type
+ * (nlohmann::json::exception) becomes std::invalid_argument("<owner>: wrong value type: ...").
+ * Other exceptions pass through.
+ */
+template <class Read>
+void readJsonValues(const std::string& owner, Read read) {
+    try {
+        read();
+    }
+    catch (const nlohmann::json::exception& e) {
+        throw std::invalid_argument(owner + ": wrong value type: " + e.what());
+    }
 }
 
 } // namespace bg

@@ -5,6 +5,8 @@
 
 #include "bg/MicroBatching.h"
 
+#include "SingleUpdateStats.h"
+
 #include <torch/torch.h>
 
 #include <stdexcept>
@@ -23,10 +25,11 @@ MaximumLikelihoodMethod::MaximumLikelihoodMethod(const torch::Tensor& trainingDa
         throw std::invalid_argument("MaximumLikelihoodMethod: " + std::to_string(trainingData.size(0)) +
                                     " training samples are fewer than one batch of " + std::to_string(batchSize));
     data = centreConfigurations(trainingData.detach().to(torch::kCPU));
+    order = ShuffledBatches(data.size(0), batchSize);
 }
 
 int64_t MaximumLikelihoodMethod::callsPerEpoch() const {
-    return data.size(0) / (batchSize * ranks);
+    return order.batchesPerEpoch();
 }
 
 void MaximumLikelihoodMethod::setDistributed(std::shared_ptr<DistributedContext> context) {
@@ -37,21 +40,14 @@ void MaximumLikelihoodMethod::setDistributed(std::shared_ptr<DistributedContext>
                                     std::to_string(context->worldSize()) + " ranks x " + std::to_string(batchSize));
     rank = context->rank();
     ranks = context->worldSize();
+    order = ShuffledBatches(data.size(0), batchSize * ranks);   // global minibatches, alike on every rank
 }
 
 StepStats MaximumLikelihoodMethod::step(AugmentedCouplingFlow& flow, SkipClipAdam& optimizer, torch::Generator& generator) {
-    if (!permutation.defined() || position >= callsPerEpoch()) {
-        if (permutation.defined())
-            epoch++;
-        permutation = torch::randperm(data.size(0), generator, torch::TensorOptions().dtype(torch::kInt64));
-        position = 0;
-    }
     const FlowConfig& fc = flow->getConfig();
     const auto dtype = fc.dtype == "float64" ? torch::kFloat64 : torch::kFloat32;
     // The global minibatch and its augmented variables, alike on every rank; this rank's share of both.
-    const int64_t global = batchSize * ranks;
-    torch::Tensor x = data.index_select(0, permutation.narrow(0, position * global, global)).to(flow->device(), dtype);
-    position++;
+    torch::Tensor x = data.index_select(0, order.next(generator)).to(flow->device(), dtype);
     torch::Tensor a = flow->augmentedTarget().sample(x, fc.numAugmented, generator);
     if (ranks > 1) {
         x = x.narrow(0, rank * batchSize, batchSize);
@@ -77,37 +73,15 @@ StepStats MaximumLikelihoodMethod::step(AugmentedCouplingFlow& flow, SkipClipAda
         return chunkLoss;
     });
     StepReport report = optimizer.step();
-    StepStats stats;
-    stats.loss = loss.defined() ? loss.item<double>() : 0.0;
-    stats.gradNorm = report.gradientNorm;
-    stats.learningRate = report.learningRate;
-    stats.updates = 1;
-    stats.skipped = report.skipped ? 1 : 0;
-    stats.clipped = report.clipped ? 1 : 0;
-    stats.masked = masked;
-    stats.samples = batchSize - masked;
-    return stats;
+    return singleUpdateStats(loss.defined() ? loss.item<double>() : 0.0, report, batchSize - masked, masked);
 }
 
 void MaximumLikelihoodMethod::save(torch::serialize::OutputArchive& archive) const {
-    archive.write("ml_permutation", permutation.defined() ? permutation : torch::empty({0}, torch::kInt64));
-    archive.write("ml_counters", torch::tensor({position, epoch, int64_t(permutation.defined() ? 1 : 0)}, torch::kInt64));
+    order.save(archive, "ml");
 }
 
 void MaximumLikelihoodMethod::load(torch::serialize::InputArchive& archive) {
-    torch::Tensor saved, counters;
-    archive.read("ml_permutation", saved);
-    archive.read("ml_counters", counters);
-    position = counters[0].item<int64_t>();
-    epoch = counters[1].item<int64_t>();
-    if (counters[2].item<int64_t>() != 0) {
-        if (saved.numel() != data.size(0))
-            throw std::runtime_error("MaximumLikelihoodMethod: the checkpoint was written for " + std::to_string(saved.numel()) +
-                                     " training samples, not " + std::to_string(data.size(0)));
-        permutation = saved.clone();
-    }
-    else
-        permutation = torch::Tensor();
+    order.load(archive, "ml", "MaximumLikelihoodMethod");
 }
 
 } // namespace bg

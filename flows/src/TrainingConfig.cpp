@@ -6,7 +6,6 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
-#include <set>
 #include <stdexcept>
 
 namespace bg {
@@ -15,12 +14,6 @@ using nlohmann::json;
 
 static void fail(const std::string& message) {
     throw std::invalid_argument("TrainingConfig: " + message);
-}
-
-static void rejectUnknown(const json& j, const std::set<std::string>& known, const std::string& prefix) {
-    for (auto it = j.begin(); it != j.end(); ++it)
-        if (known.count(it.key()) == 0)
-            fail("unknown key '" + prefix + it.key() + "'");
 }
 
 void TrainingConfig::validate() const {
@@ -101,11 +94,11 @@ std::string TrainingConfig::toJson() const {
 
 TrainingConfig TrainingConfig::fromJson(const std::string& text) {
     json j = parseJsonObject(text, "TrainingConfig");
-    rejectUnknown(j,
-                  {"method", "batchSize", "epochs", "schedule", "clipFactor", "ignoreFactor", "gradNormWindow", "maskLogProbBelow",
-                   "maxRowsPerPass", "evalEvery", "evalFlowSamples", "evalTestSamples", "evalBatchSize", "marginalDraws",
-                   "checkpointEvery", "logEvery", "seed", "numThreads", "device", "fab"},
-                  "");
+    rejectUnknownKeys(j,
+                      {"method", "batchSize", "epochs", "schedule", "clipFactor", "ignoreFactor", "gradNormWindow", "maskLogProbBelow",
+                       "maxRowsPerPass", "evalEvery", "evalFlowSamples", "evalTestSamples", "evalBatchSize", "marginalDraws",
+                       "checkpointEvery", "logEvery", "seed", "numThreads", "device", "fab"},
+                      "TrainingConfig");
     TrainingConfig c;
     std::string current;
     try {
@@ -121,7 +114,7 @@ TrainingConfig TrainingConfig::fromJson(const std::string& text) {
             const json& s = j.at("schedule");
             if (!s.is_object())
                 fail("schedule must be an object");
-            rejectUnknown(s, {"initialLr", "peakLr", "endLr", "warmupEpochs"}, "schedule.");
+            rejectUnknownKeys(s, {"initialLr", "peakLr", "endLr", "warmupEpochs"}, "TrainingConfig", "schedule.");
             get(s, "initialLr", c.schedule.initialLr);
             get(s, "peakLr", c.schedule.peakLr);
             get(s, "endLr", c.schedule.endLr);

@@ -6,6 +6,8 @@
 #include "bg/NpyIO.h"
 #include "bg/TrainingState.h"
 
+#include "TrainingInterval.h"
+
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
@@ -32,15 +34,6 @@ static uint64_t splitMix64(uint64_t z) {
 
 uint64_t evaluationSeed(uint64_t seed, int64_t step) {
     return splitMix64(splitMix64(seed) ^ splitMix64(uint64_t(step) + 0x5eedULL));
-}
-
-static std::string formatDuration(double seconds) {
-    if (!std::isfinite(seconds) || seconds < 0)
-        return "--:--:--";
-    int64_t s = int64_t(seconds + 0.5);
-    char buffer[32];
-    std::snprintf(buffer, sizeof(buffer), "%02lld:%02lld:%02lld", (long long) (s / 3600), (long long) (s / 60 % 60), (long long) (s % 60));
-    return buffer;
 }
 
 TrainingDriver::TrainingDriver(AugmentedCouplingFlow flow, const TrainingConfig& config, std::unique_ptr<TrainingMethod> method,
@@ -247,6 +240,27 @@ NamedValues TrainingDriver::evaluateHere(bool final) {
     return values;
 }
 
+std::string TrainingDriver::stopReason(std::chrono::steady_clock::time_point start, int64_t stepsThisRun) {
+    if (options.stopAfter > 0 && stepsThisRun >= options.stopAfter)
+        return "stop-after";
+    // The time limit is a joint decision of the ranks (anyRank), so that they stop at the same step.
+    if (options.maxMinutes > 0 &&
+        anyRank(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >= 60.0 * options.maxMinutes))
+        return "time limit";
+    return "";
+}
+
+void TrainingDriver::evaluateDuringRun() {
+    NamedValues values = evaluate(false);
+    if (!options.quiet && !values.empty()) {
+        std::ostringstream line;
+        line << "eval at step " << step << ":";
+        for (const auto& [name, value] : values)
+            line << "  " << name << " " << std::setprecision(5) << value;
+        out() << line.str() << std::endl;
+    }
+}
+
 RunResult TrainingDriver::run() {
     using Clock = std::chrono::steady_clock;
     openLog(step > 0);
@@ -255,17 +269,12 @@ RunResult TrainingDriver::run() {
     int64_t stepsThisRun = 0;
     RunResult result;
     result.totalSteps = totalSteps;
-    // Interval accumulators for the 'train' rows.
-    double lossSum = 0, normSum = 0, lr = 0, intervalSeconds = 0;
-    int64_t intervalSteps = 0, skipped = 0, clipped = 0, masked = 0, samples = 0, finiteLosses = 0;
-    std::string stopReason = "finished";
+    TrainingInterval interval;   // the figures of the next 'train' row
+    std::string stopped = "finished";
     while (step < totalSteps) {
-        if (options.stopAfter > 0 && stepsThisRun >= options.stopAfter) {
-            stopReason = "stop-after";
-            break;
-        }
-        if (options.maxMinutes > 0 && anyRank(std::chrono::duration<double>(Clock::now() - start).count() >= 60.0 * options.maxMinutes)) {
-            stopReason = "time limit";
+        const std::string reason = stopReason(start, stepsThisRun);
+        if (!reason.empty()) {
+            stopped = reason;
             break;
         }
         const auto t0 = Clock::now();
@@ -276,66 +285,19 @@ RunResult TrainingDriver::run() {
         step++;
         stepsThisRun++;
         elapsed += seconds;
-        intervalSeconds += seconds;
-        intervalSteps++;
-        if (std::isfinite(stats.loss)) {
-            lossSum += stats.loss;
-            finiteLosses++;
-        }
-        normSum += stats.gradNorm;
-        if (stats.updates > stats.skipped)
-            lr = stats.learningRate;
-        skipped += stats.skipped;
-        clipped += stats.clipped;
-        masked += stats.masked;
-        samples += stats.samples + stats.masked;
+        interval.add(stats, seconds);
         if (step % config.logEvery == 0 || step == totalSteps) {
-            const double loss = finiteLosses > 0 ? lossSum / double(finiteLosses) : NAN;
-            const double rate = intervalSeconds > 0 ? double(samples) / intervalSeconds : 0.0;
-            log << "train," << step << "," << double(step) / double(calls) << "," << elapsed << "," << loss << ","
-                << normSum / double(intervalSteps) << "," << lr << "," << skipped << "," << clipped << "," << masked << "," << rate
-                << ",,\n";
-            // Method-specific figures of the interval's last step (FAB: AIS acceptance, step size,
-            // buffer size, time split), one 'method' row each.
-            for (const auto& [name, value] : stats.extra)
-                log << "method," << step << "," << double(step) / double(calls) << "," << elapsed << ",,,,,,,," << name << "," << value
-                    << "\n";
+            const double epoch = double(step) / double(calls);
+            interval.writeLogRows(log, step, epoch, elapsed, stats.extra);
             log.flush();
-            if (!options.quiet) {
-                const double perStep = elapsed / double(step);
-                std::ostringstream line;
-                line << "step " << step << "/" << totalSteps << " (epoch " << std::fixed << std::setprecision(2)
-                     << double(step) / double(calls) << ")  loss " << std::setprecision(4) << loss << "  lr " << std::scientific
-                     << std::setprecision(2) << lr << std::defaultfloat << "  " << std::fixed << std::setprecision(0) << rate
-                     << " samples/s  ETA " << formatDuration(perStep * double(totalSteps - step));
-                if (skipped > 0)
-                    line << "  skipped " << skipped;
-                if (masked > 0)
-                    line << "  masked " << masked;
-                if (!lastEval.empty()) {
-                    // Show the headline figures of the latest evaluation: the ESS values and the test NLL.
-                    line << "  |";
-                    for (const auto& item : lastEval)
-                        if (item.first == "test_nll" || item.first == "reverse_ess" || item.first == "ais_ess")
-                            line << " " << item.first << " " << std::defaultfloat << std::setprecision(4) << item.second;
-                }
-                out() << line.str() << std::endl;
-            }
-            lossSum = normSum = intervalSeconds = 0;
-            intervalSteps = skipped = clipped = masked = samples = finiteLosses = 0;
+            if (!options.quiet)
+                out() << interval.progressLine(step, totalSteps, epoch, elapsed, lastEval) << std::endl;
+            interval.reset();
         }
         if (config.checkpointEvery > 0 && step % config.checkpointEvery == 0 && step < totalSteps)
             writeCheckpoint();
-        if (config.evalEvery > 0 && step % config.evalEvery == 0 && step < totalSteps) {
-            NamedValues values = evaluate(false);
-            if (!options.quiet && !values.empty()) {
-                std::ostringstream line;
-                line << "eval at step " << step << ":";
-                for (const auto& [name, value] : values)
-                    line << "  " << name << " " << std::setprecision(5) << value;
-                out() << line.str() << std::endl;
-            }
-        }
+        if (config.evalEvery > 0 && step % config.evalEvery == 0 && step < totalSteps)
+            evaluateDuringRun();
     }
     if (step >= totalSteps) {
         result.finalMetrics = evaluate(true);
@@ -343,7 +305,7 @@ RunResult TrainingDriver::run() {
     }
     writeCheckpoint();
     result.step = step;
-    result.stopReason = step >= totalSteps ? "finished" : stopReason;
+    result.stopReason = step >= totalSteps ? "finished" : stopped;
     return result;
 }
 

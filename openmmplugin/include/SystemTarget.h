@@ -14,6 +14,8 @@
 
 namespace BoltzmannPlugin {
 
+class ContextWorkerPool;
+
 /**
  * A SystemTarget is the target density of a Boltzmann generator, p(x) ~ exp(-U(x)/kT), where
  * U is the potential energy of an OpenMM System evaluated by OpenMM itself.
@@ -28,11 +30,13 @@ namespace BoltzmannPlugin {
  * Contexts use a private copy of the System from which every BoltzmannGeneratorForce has been
  * removed (so evaluating the target never recurses into the flow), an integrator whose kinetic
  * energy does not require forces (energy-only evaluation computes no forces), and the platform
- * chosen at construction. With more than one worker, each worker thread owns one Context
- * (created inside that thread; on the CPU platform with Threads=1 unless the caller overrides
- * it), workers claim contiguous blocks of rows of the batch until none are left, and results are
- * written in input order. With one worker, a single Context is used serially in the calling
- * thread.
+ * chosen at construction. With more than one worker, each worker thread of a ContextWorkerPool
+ * owns one Context (created inside that thread; on the CPU platform with Threads=1 unless the
+ * caller overrides it), workers claim blocks of rows of the batch (shrinking towards one row as
+ * the batch runs out) until none are left, and results are written in input order. With one
+ * worker, a single Context is used serially in the calling thread. Float32 and float64 inputs are
+ * read as they are; evaluate() runs no parallel LibTorch operation (whose threads would spin on
+ * the workers' cores).
  *
  * Outputs are reduced: u = U/kT (dimensionless) with kT = BOLTZ*T, BOLTZ = kB*NA/1000
  * kJ/(mol K), and forces -du/dx = F/kT in 1/nm, as float64 tensors on the CPU. Configurations
@@ -166,7 +170,6 @@ public:
 
 private:
     class Evaluator;
-    class WorkerPool;
     double temperature, kT;
     std::vector<int> particles;
     std::vector<OpenMM::Vec3> positions;
@@ -178,8 +181,8 @@ private:
     std::map<std::string, double> parameters;
     bg::EnergyRegularisation regularisation;
     std::unique_ptr<OpenMM::System> innerSystem;
-    std::unique_ptr<Evaluator> serialEvaluator;
-    std::unique_ptr<WorkerPool> pool;
+    std::vector<std::unique_ptr<Evaluator>> evaluators;   // one per worker
+    std::unique_ptr<ContextWorkerPool> pool;              // null for the serial path (one worker)
     std::mutex evaluateMutex;
 };
 

@@ -1,8 +1,8 @@
 // Independence Metropolis-Hastings moves with flow proposals (BoltzmannGeneratorIntegrator).
 
 #include "internal/FlowMove.h"
+#include "internal/ArchiveBlock.h"
 #include "internal/BoltzmannGeneratorModelState.h"
-#include "internal/CheckpointBlock.h"
 #include "openmm/OpenMMException.h"
 #include "openmm/internal/ContextImpl.h"
 
@@ -10,7 +10,6 @@
 
 #include <cmath>
 #include <limits>
-#include <sstream>
 
 using namespace BoltzmannPlugin;
 using namespace OpenMM;
@@ -136,17 +135,14 @@ void FlowMoveSampler::save(BoltzmannGeneratorModel& model, ostream& stream) cons
         archive.write("logQ", cache->logQ);
         archive.write("logPi", cache->logPi);
     }
-    ostringstream bytes;
-    archive.save_to(bytes);
-    writeCheckpointBlock(stream, bytes.str());
+    writeArchiveBlock(stream, archive);
 }
 
 void FlowMoveSampler::load(BoltzmannGeneratorModel& model, istream& stream) {
     const string data = readCheckpointBlock(stream, "flow-move proposals");
     try {
-        istringstream bytes(data);
         torch::serialize::InputArchive archive;
-        archive.load_from(bytes);
+        loadArchiveBytes(data, archive);
         torch::Tensor counters;
         archive.read("counters", counters);
         cache.reset(new Cache());

@@ -1,5 +1,6 @@
 #include "SystemTarget.h"
 #include "BoltzmannGeneratorForce.h"
+#include "internal/ContextWorkerPool.h"
 #include "SimTKOpenMMRealType.h"
 #include "openmm/Context.h"
 #include "openmm/LangevinMiddleIntegrator.h"
@@ -11,19 +12,12 @@
 #include <torch/types.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
-#include <condition_variable>
 #include <cstdint>
 #include <exception>
 #include <limits>
 #include <set>
 #include <thread>
-
-#ifdef __linux__
-#include <pthread.h>
-#include <sched.h>
-#endif
 
 using namespace BoltzmannPlugin;
 using namespace OpenMM;
@@ -31,56 +25,23 @@ using namespace std;
 
 namespace {
 
-
-// Creating and destroying a Context touch process-wide OpenMM state (platform and kernel
-// registries, the CPU platform's per-Context data), which is not safe to modify from several
-// threads at once: do both one Context at a time, even when worker threads start or stop together.
-mutex& contextLifetimeMutex() {
-    static mutex m;
-    return m;
-}
-
-// The CPUs the calling thread may run on (empty where this cannot be determined).
-vector<int> allowedCpus() {
-    vector<int> cpus;
-#ifdef __linux__
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof(set), &set) == 0)
-        for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
-            if (CPU_ISSET(cpu, &set))
-                cpus.push_back(cpu);
-#endif
-    return cpus;
-}
-
-// Restrict the calling thread to one CPU (best effort; a no-op where unsupported).
-void bindCurrentThreadToCpu(int cpu) {
-#ifdef __linux__
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-#else
-    (void) cpu;
-#endif
-}
-
-// One batch (or part of one) to evaluate: raw row-major buffers, indexed by row.
+// One batch to evaluate: raw row-major buffers, indexed by row. Every output element of a row is
+// written when the row is evaluated, so the caller need not initialise them.
 struct Job {
-    const double* x = nullptr;   // [B, N, D]
+    const double* x = nullptr;        // [B, N, D] if the input is float64, else null
+    const float* xFloat = nullptr;    // [B, N, D] if the input is float32, else null
     int64_t batch = 0;
     bool computeForces = false;
     double* energy = nullptr;    // [B]
-    double* forces = nullptr;    // [B, N, D], zero-filled by the caller; null if not requested
-    bool* valid = nullptr;       // [B], false-filled by the caller
+    double* forces = nullptr;    // [B, N, D]; null if not requested
+    bool* valid = nullptr;       // [B]
 };
 
 } // namespace
 
 /**
  * One inner Context with its integrator and a positions buffer holding all System particles;
- * evaluates rows of a Job. Used by the serial path and owned by each pool worker.
+ * evaluates rows of a Job. One per worker (the serial path has one, used in the calling thread).
  */
 class SystemTarget::Evaluator {
 public:
@@ -119,7 +80,11 @@ public:
             try {
                 if (!stateValid)
                     throw OpenMMException("SystemTarget: the inner Context refused the box or parameters");
-                evaluateRow(job, b, job.x + b * rowSize, n);
+                const bool finite = job.x != nullptr ? loadRow(job.x + b * rowSize, n) : loadRow(job.xFloat + b * rowSize, n);
+                if (finite)
+                    evaluateRow(job, b, n);
+                else
+                    markInvalid(job, b, rowSize);
             }
             catch (...) {
                 markInvalid(job, b, rowSize);
@@ -143,17 +108,21 @@ private:
         if (job.forces != nullptr)
             fill(job.forces + b * rowSize, job.forces + (b + 1) * rowSize, 0.0);
     }
-    void evaluateRow(const Job& job, int64_t b, const double* row, int n) {
-        const int64_t rowSize = (int64_t) n * dim;
-        for (int64_t k = 0; k < rowSize; k++)
-            if (!isfinite(row[k])) {
-                markInvalid(job, b, rowSize);
-                return;
-            }
+    /** Put one row [N, D] (nm) into the modelled particles' positions; false if it is not finite. */
+    template <class T>
+    bool loadRow(const T* row, int n) {
+        for (int64_t k = 0; k < (int64_t) n * dim; k++)
+            if (!isfinite(row[k]))
+                return false;
         for (int i = 0; i < n; i++) {
-            const double* r = row + (int64_t) i * dim;
+            const T* r = row + (int64_t) i * dim;
             buffer[particles[i]] = Vec3(r[0], r[1], dim == 3 ? r[2] : 0.0);
         }
+        return true;
+    }
+    /** Evaluate the positions loadRow() set, writing row b of the job's outputs. */
+    void evaluateRow(const Job& job, int64_t b, int n) {
+        const int64_t rowSize = (int64_t) n * dim;
         context->setPositions(buffer);
         if (hasVirtualSites)
             context->computeVirtualSites();
@@ -192,135 +161,6 @@ private:
     bool hasVirtualSites;
     unique_ptr<Integrator> integrator;
     unique_ptr<Context> context;
-};
-
-/**
- * Worker threads, each creating and owning one Evaluator (Context) inside its own thread, and
- * optionally bound to one CPU. For a job, workers claim contiguous blocks of rows from a shared
- * counter until none are left; each row's results go to that row's place in the output, so the
- * order is the input order. execute() returns when all rows are done.
- */
-class SystemTarget::WorkerPool {
-public:
-    WorkerPool(const System& system, const SystemTarget& owner, const map<string, string>& properties, int numWorkers,
-               bool pinWorkers)
-            : numWorkers(numWorkers) {
-        if (pinWorkers) {
-            vector<int> allowed = allowedCpus();
-            if ((int) allowed.size() >= numWorkers)
-                cpus.assign(allowed.begin(), allowed.begin() + numWorkers);
-        }
-        threads.reserve(numWorkers);
-        try {
-            for (int k = 0; k < numWorkers; k++)
-                threads.emplace_back(&WorkerPool::run, this, k, cref(system), cref(owner), cref(properties));
-        }
-        catch (const exception& e) {
-            lock_guard<mutex> lock(m);
-            startupError = string("could not start a worker thread: ") + e.what();
-        }
-        unique_lock<mutex> lock(m);
-        doneCv.wait(lock, [&] { return started == (int) threads.size(); });
-        if (!startupError.empty()) {
-            lock.unlock();
-            stop();
-            throw OpenMMException("SystemTarget: could not create an inner Context on platform '" + owner.platformName +
-                                  "': " + startupError);
-        }
-    }
-    ~WorkerPool() {
-        stop();
-    }
-    void execute(const Job& j) {
-        unique_lock<mutex> lock(m);
-        job = j;
-        // About 8 blocks per worker, at most 32 rows each.
-        blockSize = max<int64_t>(1, min<int64_t>(32, j.batch / (8 * numWorkers)));
-        nextRow = 0;
-        pending = numWorkers;
-        generation++;
-        startCv.notify_all();
-        doneCv.wait(lock, [&] { return pending == 0; });
-    }
-
-private:
-    void stop() {
-        {
-            lock_guard<mutex> lock(m);
-            stopping = true;
-        }
-        startCv.notify_all();
-        for (thread& t : threads)
-            if (t.joinable())
-                t.join();
-    }
-    void run(int index, const System& system, const SystemTarget& owner, const map<string, string>& properties) {
-        // Bind the worker before its Context exists: threads the platform starts for the Context
-        // (the CPU platform's thread pool) inherit the binding, so their hand-offs stay on one core.
-        if (index < (int) cpus.size())
-            bindCurrentThreadToCpu(cpus[index]);
-        unique_ptr<Evaluator> evaluator;
-        string error;
-        try {
-            evaluator.reset(new Evaluator(system, owner, properties));
-        }
-        catch (const exception& e) {
-            error = e.what();
-        }
-        catch (...) {
-            error = "unknown error";
-        }
-        uint64_t seen = 0;
-        {
-            lock_guard<mutex> lock(m);
-            if (!error.empty() && startupError.empty())
-                startupError = error;
-            started++;
-            seen = generation;
-        }
-        doneCv.notify_all();
-        while (true) {
-            Job local;
-            int64_t block = 1;
-            {
-                unique_lock<mutex> lock(m);
-                startCv.wait(lock, [&] { return stopping || generation != seen; });
-                if (stopping)
-                    break;
-                seen = generation;
-                local = job;
-                block = blockSize;
-            }
-            // Claim contiguous blocks of rows until none are left, so a worker slowed down by
-            // something else on its core does not hold up the batch.
-            while (evaluator != nullptr) {
-                const int64_t begin = nextRow.fetch_add(block);
-                if (begin >= local.batch)
-                    break;
-                evaluator->evaluateRows(local, begin, min(begin + block, local.batch));
-            }
-            {
-                lock_guard<mutex> lock(m);
-                pending--;
-            }
-            doneCv.notify_all();
-        }
-        // Destroy the Context in the thread that created it.
-        evaluator.reset();
-    }
-
-    const int numWorkers;
-    vector<int> cpus;   // CPU of each worker; empty if workers are not pinned
-    vector<thread> threads;
-    mutex m;
-    condition_variable startCv, doneCv;
-    Job job;
-    uint64_t generation = 0;
-    int64_t blockSize = 1;
-    atomic<int64_t> nextRow{0};
-    int pending = 0, started = 0;
-    bool stopping = false;
-    string startupError;
 };
 
 SystemTarget::SystemTarget(const System& system, double temperature, const vector<int>& particles,
@@ -381,21 +221,33 @@ SystemTarget::SystemTarget(const System& system, double temperature, const vecto
         contextProperties["Threads"] = "1";
     if (this->numWorkers == 0)
         this->numWorkers = max(1u, thread::hardware_concurrency());
-    if (this->numWorkers == 1) {
+    // One Evaluator (inner Context) per worker; with several workers each is created, used and
+    // destroyed in its own worker thread.
+    evaluators.resize(this->numWorkers);
+    auto createEvaluator = [&, contextProperties](int k) {
         try {
-            serialEvaluator.reset(new Evaluator(*innerSystem, *this, contextProperties));
+            evaluators[k].reset(new Evaluator(*innerSystem, *this, contextProperties));
         }
         catch (const exception& e) {
-            throw OpenMMException("SystemTarget: could not create an inner Context on platform '" + platformName + "': " + e.what());
+            throw OpenMMException("could not create an inner Context on platform '" + platformName + "': " + e.what());
+        }
+    };
+    if (this->numWorkers == 1) {
+        try {
+            createEvaluator(0);
+        }
+        catch (const exception& e) {
+            throw OpenMMException(string("SystemTarget: ") + e.what());
         }
     }
     else
-        pool.reset(new WorkerPool(*innerSystem, *this, contextProperties, this->numWorkers, pinWorkers));
+        pool.reset(new ContextWorkerPool("SystemTarget", this->numWorkers, createEvaluator,
+                                         [this](int k) { evaluators[k].reset(); }, pinWorkers));
 }
 
 SystemTarget::~SystemTarget() {
     pool.reset();
-    serialEvaluator.reset();
+    evaluators.clear();
 }
 
 int SystemTarget::numParticles() const {
@@ -454,16 +306,22 @@ bg::EnergyEvaluation SystemTarget::evaluate(const torch::Tensor& x, bool compute
                               (x.defined() ? c10::str(x.sizes()) : string("an undefined tensor")));
     if (!at::isFloatingType(x.scalar_type()))
         throw OpenMMException("SystemTarget: x must be a floating-point tensor");
-    torch::Tensor input = x.detach().to(torch::kCPU, torch::kFloat64).contiguous();
+    // Float32 and float64 are read as they are; no tensor operation here runs in parallel, as
+    // LibTorch's intra-op threads would spin afterwards on the cores the workers need.
+    const bool keepFloat = x.scalar_type() == torch::kFloat32;
+    torch::Tensor input = x.detach().to(torch::kCPU, keepFloat ? torch::kFloat32 : torch::kFloat64).contiguous();
     const int64_t batch = input.size(0);
     bg::EnergyEvaluation result;
     result.energy = torch::empty({batch}, torch::kFloat64);
-    result.valid = torch::zeros({batch}, torch::kBool);
+    result.valid = torch::empty({batch}, torch::kBool);
     if (computeForces)
-        result.forces = torch::zeros({batch, n, dim}, torch::kFloat64);
+        result.forces = torch::empty({batch, n, dim}, torch::kFloat64);
 
     Job job;
-    job.x = input.data_ptr<double>();
+    if (keepFloat)
+        job.xFloat = input.data_ptr<float>();
+    else
+        job.x = input.data_ptr<double>();
     job.batch = batch;
     job.computeForces = computeForces;
     job.energy = result.energy.data_ptr<double>();
@@ -472,9 +330,9 @@ bg::EnergyEvaluation SystemTarget::evaluate(const torch::Tensor& x, bool compute
     lock_guard<mutex> lock(evaluateMutex);
     if (batch > 0) {
         if (pool != nullptr)
-            pool->execute(job);
+            pool->execute(batch, [&](int k, int64_t begin, int64_t end) { evaluators[k]->evaluateRows(job, begin, end); });
         else
-            serialEvaluator->evaluateRows(job, 0, batch);
+            evaluators[0]->evaluateRows(job, 0, batch);
     }
     if (regularisation.active())
         regularisation.apply(result);

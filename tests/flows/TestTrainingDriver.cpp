@@ -270,3 +270,81 @@ TEST(TrainingDriver, StillResumesFromABareArchive) {
     d->resumeFromCheckpoint();
     EXPECT_EQ(d->getStep(), 5);
 }
+
+namespace {
+
+// A method whose steps report fixed figures and touch no weights: step k (1-based) of each pair
+// has loss k (NaN for step 3), gradient norm 2k, learning rate 0.1k (step 4's only update is
+// skipped), 10 samples and 1 masked sample; step 2 also reports a method figure.
+class ScriptedMethod : public TrainingMethod {
+public:
+    std::string name() const override {
+        return "scripted";
+    }
+    int64_t callsPerEpoch() const override {
+        return 2;
+    }
+    StepStats step(AugmentedCouplingFlow&, SkipClipAdam&, torch::Generator&) override {
+        const int k = ++calls;
+        StepStats s;
+        s.loss = k == 3 ? NAN : double(k);
+        s.gradNorm = 2.0 * k;
+        s.learningRate = 0.1 * k;
+        s.updates = 1;
+        s.skipped = k == 4 ? 1 : 0;
+        s.clipped = k == 1 ? 1 : 0;
+        s.masked = 1;
+        s.samples = 10;
+        if (k == 2)
+            s.extra = {{"acceptance", 0.5}};
+        return s;
+    }
+    int calls = 0;
+};
+
+} // namespace
+
+TEST(TrainingDriver, TrainRowsHoldTheIntervalsMeansAndTotals) {
+    DriverSetup setup;
+    setup.config.epochs = 2;   // 4 steps
+    setup.config.logEvery = 2;
+    setup.config.evalEvery = 0;
+    const std::string dir = bgtest::freshDirectory("driver-interval");
+    torch::manual_seed(8);
+    DriverOptions options;
+    options.outputDirectory = dir;
+    std::ostringstream progress;
+    options.progress = &progress;
+    TrainingDriver driver(AugmentedCouplingFlow(bgtest::tinyFlowConfig()), setup.config, std::make_unique<ScriptedMethod>(),
+                          setup.test, nullptr, options);
+    ASSERT_TRUE(driver.run().finished);
+    std::vector<std::vector<std::string>> rows;
+    for (const std::string& line : readLines(dir + "/train-log.csv")) {
+        std::vector<std::string> cells;
+        std::stringstream ss(line);
+        std::string cell;
+        while (std::getline(ss, cell, ','))
+            cells.push_back(cell);
+        if (!cells.empty() && (cells[0] == "train" || cells[0] == "method"))
+            rows.push_back(cells);
+    }
+    ASSERT_EQ(rows.size(), 3u);
+    // Columns 4-9 (loss, grad_norm, lr, skipped, clipped, masked) of a 'train' row.
+    auto expectFigures = [](const std::vector<std::string>& row, const std::vector<double>& expected) {
+        for (size_t k = 0; k < expected.size(); k++)
+            EXPECT_DOUBLE_EQ(std::stod(row[4 + k]), expected[k]) << "column " << 4 + k;
+    };
+    // Steps 1-2: mean loss 1.5, mean norm 3, lr of step 2, 1 clipped, 2 masked, then step 2's figure.
+    EXPECT_EQ(std::vector<std::string>(rows[0].begin(), rows[0].begin() + 3), (std::vector<std::string>{"train", "2", "1"}));
+    expectFigures(rows[0], {1.5, 3.0, 0.2, 0, 1, 2});
+    EXPECT_GT(std::stod(rows[0][10]), 0.0);
+    EXPECT_EQ(rows[1][0] + " " + rows[1][11] + " " + rows[1][12], "method acceptance 0.5");
+    // Steps 3-4: only step 4's loss is finite, its update was skipped (lr stays that of step 3).
+    EXPECT_EQ(rows[2][1], "4");
+    expectFigures(rows[2], {4.0, 7.0, 0.3, 1, 0, 2});
+    // One progress line per train row.
+    const std::string text = progress.str();
+    EXPECT_NE(text.find("step 2/4 (epoch 1.00)  loss 1.5000  lr 2.00e-01"), std::string::npos) << text;
+    EXPECT_NE(text.find("step 4/4 (epoch 2.00)  loss 4.0000  lr 3.00e-01"), std::string::npos) << text;
+    EXPECT_NE(text.find("skipped 1"), std::string::npos) << text;
+}

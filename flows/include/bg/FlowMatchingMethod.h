@@ -4,6 +4,7 @@
 #include "bg/EquivariantAlignment.h"
 #include "bg/EquivariantCnf.h"
 #include "bg/Optimizer.h"
+#include "bg/ShuffledBatches.h"
 #include "bg/TrainingMethod.h"
 
 #include <torch/serialize/archive.h>
@@ -58,7 +59,7 @@ public:
         return "fm";
     }
     int64_t callsPerEpoch() const {
-        return data.size(0) / batchSize;
+        return order.batchesPerEpoch();
     }
     /** One minibatch update; returns the loss, gradient norm and learning rate. */
     StepStats step(EquivariantCnf& cnf, SkipClipAdam& optimizer, torch::Generator& generator);
@@ -77,8 +78,7 @@ private:
     torch::Tensor data;
     int64_t batchSize;
     FlowMatchingSettings settings;
-    torch::Tensor permutation;   // order of the current epoch (undefined before the first step)
-    int64_t position = 0, epoch = 0;
+    ShuffledBatches order;
 };
 
 } // namespace bg

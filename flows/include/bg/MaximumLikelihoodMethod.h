@@ -1,6 +1,7 @@
 #ifndef BG_MAXIMUM_LIKELIHOOD_METHOD_H_
 #define BG_MAXIMUM_LIKELIHOOD_METHOD_H_
 
+#include "bg/ShuffledBatches.h"
 #include "bg/TrainingConfig.h"
 #include "bg/TrainingMethod.h"
 
@@ -59,9 +60,7 @@ private:
     torch::Tensor data;
     int64_t batchSize, maxRowsPerPass;
     double maskBelow, auxWeight;
-    torch::Tensor permutation;   // order of the current epoch (undefined before the first step)
-    int64_t position = 0;        // next minibatch of the current epoch
-    int64_t epoch = 0;           // completed epochs
+    ShuffledBatches order;
     int64_t rank = 0, ranks = 1; // this rank's share of each global minibatch of ranks x batchSize rows
 };
 

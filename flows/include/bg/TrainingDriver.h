@@ -11,6 +11,7 @@
 
 #include <torch/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <fstream>
 #include <functional>
@@ -144,6 +145,10 @@ private:
     bool gatherRankStates(torch::serialize::OutputArchive& archive);
     void restoreRankState(torch::serialize::InputArchive& archive);
     void openLog(bool append);
+    /** Why run() must stop before the next step ("stop-after", "time limit"), or "" to go on. */
+    std::string stopReason(std::chrono::steady_clock::time_point start, int64_t stepsThisRun);
+    /** An evaluation between steps, with its progress line. */
+    void evaluateDuringRun();
     void logEval(const NamedValues& values);
     std::ostream& out();
     AugmentedCouplingFlow flow;

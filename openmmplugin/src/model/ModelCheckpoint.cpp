@@ -1,14 +1,12 @@
 // Checkpoints of the per-Context model: flow, generator and training state in one block.
 
 #include "bg/TrainingState.h"
+#include "internal/ArchiveBlock.h"
 #include "internal/BoltzmannGeneratorModelState.h"
-#include "internal/CheckpointBlock.h"
 #include "openmm/OpenMMException.h"
 #include "openmm/internal/ContextImpl.h"
 
 #include <torch/torch.h>
-
-#include <sstream>
 
 using namespace BoltzmannPlugin;
 using namespace OpenMM;
@@ -26,17 +24,14 @@ void BoltzmannGeneratorModel::saveState(ostream& stream) {
         state->mlOptimizer->save(optimizerArchive);
         archive.write("mlOptimizer", optimizerArchive);
     }
-    ostringstream bytes;
-    archive.save_to(bytes);
-    writeCheckpointBlock(stream, bytes.str());
+    writeArchiveBlock(stream, archive);
 }
 
 void BoltzmannGeneratorModel::loadState(ContextImpl& context, istream& stream) {
     const string data = readCheckpointBlock(stream, "flow state");
     try {
-        istringstream bytes(data);
         torch::serialize::InputArchive archive;
-        archive.load_from(bytes);
+        loadArchiveBytes(data, archive);
         const bg::TrainingStateContents contents = bg::readTrainingStateContents(archive);
         if (!contents.methodName.empty() && state->fab == nullptr) {
             refreshTarget(context);

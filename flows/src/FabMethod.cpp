@@ -1,13 +1,10 @@
 #include "bg/FabMethod.h"
 
-#include "JsonObject.h"
-
 #include "bg/DistributedContext.h"
 #include "bg/MaskedLogProb.h"
 #include "bg/Metrics.h"
 #include "bg/MicroBatching.h"
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include <ATen/Parallel.h>
@@ -39,99 +36,7 @@ double threadCpuSeconds() {
     return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
 }
 
-void requirePositive(int64_t value, const char* field) {
-    if (value <= 0)
-        throw std::invalid_argument(std::string("FabSettings: ") + field + " must be positive");
-}
-
 } // namespace
-
-// ----------------------------------------------------------------------------------------------
-// Settings
-
-void FabSettings::validate() const {
-    requirePositive(batchSize, "batchSize");
-    requirePositive(updatesPerIteration, "updatesPerIteration");
-    requirePositive(bufferMaxBatches, "bufferMaxBatches");
-    requirePositive(bufferMinBatches, "bufferMinBatches");
-    if (bufferMinBatches > bufferMaxBatches)
-        throw std::invalid_argument("FabSettings: bufferMinBatches must not exceed bufferMaxBatches");
-    if (bufferMinBatches < updatesPerIteration)
-        throw std::invalid_argument("FabSettings: bufferMinBatches must be at least updatesPerIteration (the buffer is sampled without replacement)");
-    if (!(weightClip > 0.0))
-        throw std::invalid_argument("FabSettings: weightClip must be positive");
-    requirePositive(evalAisSamples, "evalAisSamples");
-    requirePositive(evalAisBatch, "evalAisBatch");
-    if (maxRowsPerPass < 0 || maxEvaluationBatch < 0)
-        throw std::invalid_argument("FabSettings: maxRowsPerPass and maxEvaluationBatch must not be negative");
-    ais.validate();
-}
-
-std::string FabSettings::toJson() const {
-    nlohmann::ordered_json j;
-    j["batchSize"] = batchSize;
-    j["updatesPerIteration"] = updatesPerIteration;
-    j["bufferMaxBatches"] = bufferMaxBatches;
-    j["bufferMinBatches"] = bufferMinBatches;
-    j["weightClip"] = weightClip;
-    j["evalAisSamples"] = evalAisSamples;
-    j["evalAisBatch"] = evalAisBatch;
-    j["maxRowsPerPass"] = maxRowsPerPass;
-    j["maxEvaluationBatch"] = maxEvaluationBatch;
-    j["concurrentAis"] = concurrentAis;
-    nlohmann::ordered_json a;
-    a["numIntermediate"] = ais.numIntermediate;
-    a["hmcSteps"] = ais.hmcSteps;
-    a["leapfrogSteps"] = ais.leapfrogSteps;
-    a["initialStepSize"] = ais.initialStepSize;
-    a["targetAcceptance"] = ais.targetAcceptance;
-    a["adaptationFactor"] = ais.adaptationFactor;
-    a["adaptStepSizes"] = ais.adaptStepSizes;
-    j["ais"] = a;
-    return j.dump(2);
-}
-
-FabSettings FabSettings::fromJson(const std::string& text) {
-    nlohmann::json j = parseJsonObject(text, "FabSettings");
-    FabSettings s;
-    auto take = [](const nlohmann::json& object, const std::string& key, auto& value, const std::string& where) {
-        try {
-            value = object.at(key).get<std::decay_t<decltype(value)>>();
-        } catch (const nlohmann::json::exception&) {
-            throw std::invalid_argument("FabSettings: " + where + key + " has the wrong type");
-        }
-    };
-    for (auto& [key, value] : j.items()) {
-        if (key == "batchSize") take(j, key, s.batchSize, "");
-        else if (key == "updatesPerIteration") take(j, key, s.updatesPerIteration, "");
-        else if (key == "bufferMaxBatches") take(j, key, s.bufferMaxBatches, "");
-        else if (key == "bufferMinBatches") take(j, key, s.bufferMinBatches, "");
-        else if (key == "weightClip") take(j, key, s.weightClip, "");
-        else if (key == "evalAisSamples") take(j, key, s.evalAisSamples, "");
-        else if (key == "evalAisBatch") take(j, key, s.evalAisBatch, "");
-        else if (key == "maxRowsPerPass") take(j, key, s.maxRowsPerPass, "");
-        else if (key == "maxEvaluationBatch") take(j, key, s.maxEvaluationBatch, "");
-        else if (key == "concurrentAis") take(j, key, s.concurrentAis, "");
-        else if (key == "ais") {
-            if (!value.is_object())
-                throw std::invalid_argument("FabSettings: ais must be an object");
-            for (auto& [k, v] : value.items()) {
-                (void) v;
-                if (k == "numIntermediate") take(value, k, s.ais.numIntermediate, "ais.");
-                else if (k == "hmcSteps") take(value, k, s.ais.hmcSteps, "ais.");
-                else if (k == "leapfrogSteps") take(value, k, s.ais.leapfrogSteps, "ais.");
-                else if (k == "initialStepSize") take(value, k, s.ais.initialStepSize, "ais.");
-                else if (k == "targetAcceptance") take(value, k, s.ais.targetAcceptance, "ais.");
-                else if (k == "adaptationFactor") take(value, k, s.ais.adaptationFactor, "ais.");
-                else if (k == "adaptStepSizes") take(value, k, s.ais.adaptStepSizes, "ais.");
-                else throw std::invalid_argument("FabSettings: unknown key ais." + k);
-            }
-        } else
-            throw std::invalid_argument("FabSettings: unknown key " + key);
-    }
-    s.validate();
-    return s;
-}
 
 // ----------------------------------------------------------------------------------------------
 // Loss

@@ -227,6 +227,16 @@ def _pyplot():
     return plt
 
 
+def _save(plt, fig, ax, path, title):
+    """Title ``ax`` (if ``title``), lay out and write ``fig`` to the PNG ``path``, close it; returns ``path``."""
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def plot_ramachandran(phi, psi, path, weights=None, bins=64, title=None):
     """Write a Ramachandran plot (log density of (phi, psi), radians) to the PNG ``path``;
     ``weights`` (e.g. importance weights) reweight the histogram."""
@@ -239,12 +249,7 @@ def plot_ramachandran(phi, psi, path, weights=None, bins=64, title=None):
     fig.colorbar(image, ax=ax, label="log probability")
     ax.set_xlabel(r"$\phi$ (rad)")
     ax.set_ylabel(r"$\psi$ (rad)")
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, ax, path, title)
 
 
 def plot_energy_histograms(energies, path, bins=80, xlabel="reduced energy U/kT", title=None):
@@ -263,12 +268,7 @@ def plot_energy_histograms(energies, path, bins=80, xlabel="reduced energy U/kT"
     ax.set_xlabel(xlabel)
     ax.set_ylabel("density")
     ax.legend()
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, ax, path, title)
 
 
 def plot_weight_histogram(log_weights, path, bins=80, title=None):
@@ -283,12 +283,7 @@ def plot_weight_histogram(log_weights, path, bins=80, title=None):
         ax.legend()
     ax.set_xlabel("log w - max log w")
     ax.set_ylabel("count")
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, ax, path, title)
 
 
 def _ramachandran_free_energy(phi, psi, bins, weights=None):

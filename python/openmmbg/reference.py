@@ -259,26 +259,27 @@ DW4_SETTINGS = dict(timestep=0.05, n_leapfrog=20, persistence=0.5, thin=150, bur
 LJ13_SETTINGS = dict(timestep=0.015, n_leapfrog=20, persistence=0.0, thin=25, burn_in=2000)
 
 
+def _sample_cluster(reference, defaults, spread, minimum, n_samples, seed, settings):
+    """GHMC samples of a cluster problem from a random start (:func:`random_cluster` with ``spread``
+    and ``minimum``, nm); ``settings`` override ``defaults`` (see :func:`sample_ghmc`)."""
+    start = random_cluster(np.random.default_rng(seed + 7919), reference.system.getNumParticles(), reference.dimensions,
+                           spread, minimum)
+    return sample_ghmc(reference.system, start, reference.temperature, n_samples, seed=seed,
+                       dimensions=reference.dimensions, **dict(defaults, **settings))
+
+
 def sample_dw4(n_samples, seed, **settings):
     """DW4 samples at 300 K (reduced units), positions [n, 4, 2] with zero centre of mass.
     ``settings`` override :data:`DW4_SETTINGS` (see :func:`sample_ghmc`)."""
     from . import systems
-    reference = systems.dw4()
-    options = dict(DW4_SETTINGS, **settings)
-    start = random_cluster(np.random.default_rng(seed + 7919), reference.system.getNumParticles(), reference.dimensions, 3.0, 2.5)
-    return sample_ghmc(reference.system, start, reference.temperature, n_samples, seed=seed,
-                       dimensions=reference.dimensions, **options)
+    return _sample_cluster(systems.dw4(), DW4_SETTINGS, 3.0, 2.5, n_samples, seed, settings)
 
 
 def sample_lj13(n_samples, seed, **settings):
     """LJ13 samples at 300 K (reduced units), positions [n, 13, 3] with zero centre of mass.
     ``settings`` override :data:`LJ13_SETTINGS` (see :func:`sample_ghmc`)."""
     from . import systems
-    reference = systems.lj13()
-    options = dict(LJ13_SETTINGS, **settings)
-    start = random_cluster(np.random.default_rng(seed + 7919), reference.system.getNumParticles(), reference.dimensions, 1.3, 0.9)
-    return sample_ghmc(reference.system, start, reference.temperature, n_samples, seed=seed,
-                       dimensions=reference.dimensions, **options)
+    return _sample_cluster(systems.lj13(), LJ13_SETTINGS, 1.3, 0.9, n_samples, seed, settings)
 
 
 # ----------------------------------------------------------------------------------------------

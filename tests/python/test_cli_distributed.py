@@ -16,6 +16,7 @@ TINY_FAB = ["--system", "dw4", "--method", "fab", "--threads", "1", "--seed", "4
             "--set", "flow.numBlocks=1", "--set", "flow.egnnLayers=1", "--set", "flow.egnnWidth=8",
             "--set", "flow.invariantFeatures=8", "--set", "flow.headWidths=[8,8]", "--set", "epochs=3",
             "--set", "batchSize=16", "--set", "fab.bufferMinBatches=2", "--set", "fab.bufferMaxBatches=4",
+            "--set", "fab.updatesPerIteration=2",
             "--set", "evalFlowSamples=64", "--set", "fab.evalAisSamples=32", "--eval-every", "0",
             "--distributed", "--distributed-timeout", "60"]
 

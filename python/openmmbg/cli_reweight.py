@@ -110,10 +110,10 @@ def _write_csv(path, log_weights, weights):
 
 
 def _reweight(args):
-    from . import reweighting
+    from . import reweighting, trajectories
     system = _read_system(args.system)
     force = _generator_in(system)
-    positions, boxes = reweighting._read_frames(args.trajectory, args.top)
+    positions, boxes = trajectories.read_frames(args.trajectory, args.top)
     frames = _Frames(positions, boxes)
     context = _context(system, force, frames, args.platform, args.seed)
     log_weights = reweighting.log_weights(frames, force, context, temperature=args.temperature, num_draws=args.draws,

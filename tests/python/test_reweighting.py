@@ -1,9 +1,5 @@
-"""openmmbg.reweighting: trajectory reading (mdtraj), conversion and importance reweighting with a fake
-BoltzmannGeneratorForce; openmmbg.analysis.plot_ramachandran_reweighting.
-
-The modules are loaded from python/openmmbg/ by file path, so these tests run without the compiled
-package (they need only numpy, openmm, mdtraj and matplotlib)."""
-import importlib.util
+"""openmmbg.trajectories and openmmbg.reweighting: trajectory reading (mdtraj), conversion and
+importance reweighting with a fake BoltzmannGeneratorForce; openmmbg.analysis.plot_ramachandran_reweighting."""
 import os
 import struct
 import warnings
@@ -13,21 +9,9 @@ import openmm
 import pytest
 from openmm import app, unit
 
-REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PACKAGE = os.path.join(REPOSITORY, "python", "openmmbg")
+from openmmbg import analysis, reweighting, trajectories
+
 KB = unit.MOLAR_GAS_CONSTANT_R.value_in_unit(unit.kilojoule_per_mole / unit.kelvin)
-
-
-def load_module(name):
-    """python/openmmbg/<name>.py as a standalone module."""
-    spec = importlib.util.spec_from_file_location("openmmbg_source_" + name, os.path.join(PACKAGE, name + ".py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-reweighting = load_module("reweighting")
-analysis = load_module("analysis")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -171,7 +155,7 @@ def test_dcd_round_trip(tmp_path, box_nm):
     # With a topology, mdtraj.load reads the same frames.
     np.testing.assert_allclose(reweighting.trajectory_positions(path, top=topology), positions, rtol=0, atol=1e-6)
     # Unit cells come with the frames (nm, rows a, b, c).
-    _, boxes = reweighting._read_frames(path)
+    _, boxes = trajectories.read_frames(path)
     if box_nm is None:
         assert boxes is None
     else:
@@ -191,7 +175,7 @@ def test_dcd_frames_keep_their_own_unit_cells(tmp_path):
         if source is None:
             import mdtraj
             source = mdtraj.load(str(path), top=mdtraj.Topology.from_openmm(topology))
-        positions, boxes = reweighting._read_frames(source)
+        positions, boxes = trajectories.read_frames(source)
         np.testing.assert_allclose(positions, frames, atol=1e-6)
         np.testing.assert_allclose(boxes, [np.eye(3) * size for size in sizes], atol=1e-6)
 

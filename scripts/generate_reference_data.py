@@ -31,7 +31,7 @@ import numpy as np
 import openmm
 
 import openmmbg
-from openmmbg import analysis, reference
+from openmmbg import analysis, reference, replica_exchange
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -137,7 +137,7 @@ def run_chain(set_name, n, seed, args):
         def progress(k, total):
             if k % max(1, total // 10) == 0:
                 log("  aldp300 seed %d: %d/%d samples" % (seed, k, total))
-        return reference.sample_aldp300(n, seed, n_replicas=args.aldp300_replicas,
+        return replica_exchange.sample_aldp300(n, seed, n_replicas=args.aldp300_replicas,
                                         steps_per_exchange=args.aldp300_steps_per_exchange,
                                         exchanges_per_sample=args.aldp300_exchanges_per_sample,
                                         burn_in_exchanges=args.aldp300_burn_in_exchanges, progress=progress)

@@ -13,7 +13,7 @@ import openmm.unit as unit
 import pytest
 
 import openmmbg.systems as systems
-from openmmbg import analysis, reference
+from openmmbg import analysis, reference, replica_exchange
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 REFERENCE_DIR = os.path.join(REPOSITORY, "data", "reference")
@@ -173,21 +173,21 @@ def test_langevin_and_replica_exchange_smoke():
     assert out.positions.shape == (3, 22, 3) and np.all(analysis.is_l_chiral(out.positions))
     again = reference.sample_aldp800(3, seed=1, thin=20, burn_in=20)
     np.testing.assert_array_equal(out.positions, again.positions)
-    re = reference.sample_aldp300(4, seed=2, n_replicas=3, t_max=500.0, steps_per_exchange=10,
+    re = replica_exchange.sample_aldp300(4, seed=2, n_replicas=3, t_max=500.0, steps_per_exchange=10,
                                   exchanges_per_sample=2, burn_in_exchanges=2)
     assert re.positions.shape == (4, 22, 3) and re.temperature == 300.0
     assert len(re.info["pair_acceptance"]) == 2
     assert all(0.0 <= p <= 1.0 for p in re.info["pair_acceptance"])
-    assert re.info["temperatures_K"] == pytest.approx(reference.geometric_temperatures(300.0, 500.0, 3))
+    assert re.info["temperatures_K"] == pytest.approx(replica_exchange.geometric_temperatures(300.0, 500.0, 3))
 
 
 def test_geometric_temperatures_and_round_trips():
-    temperatures = reference.geometric_temperatures(300.0, 1300.0, 6)
+    temperatures = replica_exchange.geometric_temperatures(300.0, 1300.0, 6)
     assert temperatures[0] == pytest.approx(300.0) and temperatures[-1] == pytest.approx(1300.0)
     ratios = np.array(temperatures[1:]) / np.array(temperatures[:-1])
     np.testing.assert_allclose(ratios, ratios[0])
     # Rows: time; columns: walkers; entries: temperature index. Each walker completes one
     # bottom -> top -> bottom trip (walker 2 starts at the top, which does not count as a start).
     history = np.array([[0, 1, 2], [1, 0, 2], [2, 1, 0], [1, 2, 0], [0, 2, 1], [1, 0, 2], [2, 1, 0], [2, 0, 1], [1, 2, 0]])
-    assert reference.count_round_trips(history, 3) == 3
-    assert reference.count_round_trips(history[:4], 3) == 0
+    assert replica_exchange.count_round_trips(history, 3) == 3
+    assert replica_exchange.count_round_trips(history[:4], 3) == 0

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include <string>
 #include <vector>
@@ -100,6 +101,16 @@ protected:
      */
     double tolerance(double doublePrecision, double magnitude = 1.0) const {
         return lowPrecision() ? std::max(doublePrecision, 1e-4 * magnitude) : doublePrecision;
+    }
+    /**
+     * actual == expected as EXPECT_DOUBLE_EQ checks it (4 ULP) on Reference, CPU and CUDA double;
+     * within 1e-4 * max(|expected|, 1) where OpenMM computes in float (CUDA single and mixed).
+     */
+    void expectEqualInPrecision(double actual, double expected) const {
+        if (lowPrecision())
+            EXPECT_NEAR(actual, expected, 1e-4 * std::max(std::abs(expected), 1.0));
+        else
+            EXPECT_DOUBLE_EQ(actual, expected);
     }
     OpenMM::Platform* platform = nullptr;
     std::string platformName;   ///< the platform's name, without the precision ("CUDA")

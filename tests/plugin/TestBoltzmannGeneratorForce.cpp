@@ -178,7 +178,7 @@ TEST_P(ForceOnPlatform, RespectsForceGroups) {
     double all = context.getState(State::Energy).getPotentialEnergy();
     double allButOurs = context.getState(State::Energy, false, ~(1 << 5)).getPotentialEnergy();
     EXPECT_NE(bonds, 0.0);
-    EXPECT_NEAR(all, allButOurs, tolerance(1e-12) * fabs(all));
+    expectEqualInPrecision(all, allButOurs);
 }
 
 TEST_P(ForceOnPlatform, ReadsTheModelledPositions) {
@@ -194,13 +194,13 @@ TEST_P(ForceOnPlatform, ReadsTheModelledPositions) {
     const int order[] = {3, 0, 2};
     for (int i = 0; i < 3; i++)
         for (int k = 0; k < 3; k++)
-            EXPECT_NEAR(modelled[i][k], positions[order[i]][k], tolerance(1e-12));
+            expectEqualInPrecision(modelled[i][k], positions[order[i]][k]);
     // After dynamics the kernel sees the new positions, not a stale copy.
     integrator.step(5);
     State state = context.getState(State::Positions);
     modelled = force->getModelledPositions(context);
     for (int k = 0; k < 3; k++)
-        EXPECT_NEAR(modelled[0][k], state.getPositions()[3][k], tolerance(1e-12));
+        expectEqualInPrecision(modelled[0][k], state.getPositions()[3][k]);
 }
 
 TEST_P(ForceOnPlatform, NeedsAContextThatContainsIt) {

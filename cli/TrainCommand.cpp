@@ -20,6 +20,7 @@
 #include <iomanip>
 #include <iostream>
 #include <memory>
+#include <sstream>
 #include <stdexcept>
 
 namespace BoltzmannPlugin {
@@ -85,6 +86,13 @@ void checkOutputDirectory(const TrainArguments& a) {
         throw UsageError(a.out + " already holds a run (checkpoint.pt); pass --resume to continue it or choose another --out");
 }
 
+/** A temperature for messages, e.g. "300 K". */
+std::string kelvinText(double t) {
+    std::ostringstream text;
+    text << t << " K";
+    return text.str();
+}
+
 /** The data directory and the reference splits of a run: train (required for ML) and test (optional). */
 struct RunData {
     std::string directory;
@@ -96,6 +104,14 @@ RunData loadRunData(const TrainArguments& a, const ReferenceProblem& problem, co
     data.directory = dataDirectory(a.dataDir);
     try {
         const std::string set = problem.referenceSet(temperature);
+        if (set.empty() && c.training.method == "ml") {
+            std::string available;
+            for (const ReferenceDataSet& s : problem.referenceSets)
+                available += (available.empty() ? "" : ", ") + kelvinText(s.temperature);
+            throw UsageError("--method ml trains on reference samples, and " + a.system + " has none at " + kelvinText(temperature) +
+                             (available.empty() ? std::string() : " (it has them at " + available + ": pass --temperature accordingly)") +
+                             "; --method fab trains from the energy alone at any temperature");
+        }
         if (c.training.method == "ml")
             data.train = loadReferenceSplit(data.directory, set, "train", c.flow.numParticles, c.flow.dimension, true);
         data.test = loadReferenceSplit(data.directory, set, "test", c.flow.numParticles, c.flow.dimension, false);

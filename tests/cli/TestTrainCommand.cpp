@@ -150,6 +150,10 @@ TEST(TrainCommand, BadArgumentsGiveExitCode2) {
     EXPECT_NE(fab.err.find("weightClip"), std::string::npos) << fab.err;
     EXPECT_EQ(with({"--system", "lj13", "--method", "ml"}, "bad8").code, 2);   // no lj13 data in the synthetic directory
     EXPECT_EQ(with({"--system", "dw4", "--method", "ml", "--resume"}, "bad9").code, 2);   // nothing to resume
+    Outcome otherTemperature = with({"--system", "dw4", "--method", "ml", "--temperature", "400"}, "bad12");   // no 400 K samples
+    EXPECT_EQ(otherTemperature.code, 2);
+    EXPECT_NE(otherTemperature.err.find("300 K"), std::string::npos) << otherTemperature.err;
+    EXPECT_NE(otherTemperature.err.find("--method fab"), std::string::npos) << otherTemperature.err;
     EXPECT_EQ(run({"train", "--system", "dw4"}).code, 2);     // missing required options
     EXPECT_EQ(run({"frobnicate"}).code, 2);                   // unknown subcommand
     EXPECT_EQ(run({"train", "--system", "dw4", "--method", "ml", "--out", freshOut("bad10"), "--data-dir", data, "--bogus"}).code, 2);

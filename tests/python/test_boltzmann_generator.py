@@ -307,16 +307,19 @@ def test_reweight_md_frames_accounts_for_md_only_restraints():
         openmmbg.reweight(frames, force, context, md_groups={0})       # flow frames: no MD
 
 
-def periodic_lj_system(lj_group=0):
-    """Three particles in a periodic 2 nm box, Lennard-Jones (sigma 0.3 nm, cutoff 0.9 nm,
-    CutoffPeriodic) between all pairs, so the energy depends on the box."""
+def periodic_lj_system(lj_group=0, box=None, cutoff=0.9, mass=40.0):
+    """Three particles in a periodic box (default 2 nm cubic; ``box``: three Vec3, nm), Lennard-Jones
+    (sigma 0.3 nm, epsilon 1 kJ/mol, ``cutoff`` nm, CutoffPeriodic) between all pairs, so the energy
+    depends on the box."""
     system = openmm.System()
     for _ in range(3):
-        system.addParticle(40.0)
-    system.setDefaultPeriodicBoxVectors(openmm.Vec3(2, 0, 0), openmm.Vec3(0, 2, 0), openmm.Vec3(0, 0, 2))
+        system.addParticle(mass)
+    if box is None:
+        box = (openmm.Vec3(2, 0, 0), openmm.Vec3(0, 2, 0), openmm.Vec3(0, 0, 2))
+    system.setDefaultPeriodicBoxVectors(*box)
     lj = openmm.CustomNonbondedForce("4*eps*((sig/r)^12-(sig/r)^6); sig=0.3; eps=1")
     lj.setNonbondedMethod(openmm.CustomNonbondedForce.CutoffPeriodic)
-    lj.setCutoffDistance(0.9)
+    lj.setCutoffDistance(cutoff)
     for _ in range(3):
         lj.addParticle([])
     lj.setForceGroup(lj_group)
@@ -445,16 +448,7 @@ def test_reweight_triclinic_unit_cells_of_openmm_boxes(tmp_path):
     # angles carries rounding that OpenMM's reduced-form check refuses unless it is rebuilt.
     from openmm.app.internal.unitcell import computePeriodicBoxVectors
     box = computePeriodicBoxVectors(3.0, 3.0, 3.0, math.radians(60), math.radians(60), math.radians(90))
-    system = openmm.System()
-    for _ in range(3):
-        system.addParticle(12.0)
-    system.setDefaultPeriodicBoxVectors(*box)
-    nonbonded = openmm.CustomNonbondedForce("4*((0.3/r)^12-(0.3/r)^6)")
-    nonbonded.setNonbondedMethod(openmm.CustomNonbondedForce.CutoffPeriodic)
-    nonbonded.setCutoffDistance(1.0)
-    for _ in range(3):
-        nonbonded.addParticle([])
-    system.addForce(nonbonded)
+    system = periodic_lj_system(box=box, cutoff=1.0, mass=12.0)
     force = make_force([0, 1], 3, identity=True, seed=5, projection="vector")
     system.addForce(force)
     positions = [openmm.Vec3(0.1, 0.1, 0.1), openmm.Vec3(0.45, 0.1, 0.1), openmm.Vec3(1.2, 1.0, 0.9)] * unit.nanometer

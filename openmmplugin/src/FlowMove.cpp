@@ -139,10 +139,7 @@ void FlowMoveSampler::save(BoltzmannGeneratorModel& model, ostream& stream) cons
 }
 
 void FlowMoveSampler::load(BoltzmannGeneratorModel& model, istream& stream) {
-    const string data = readCheckpointBlock(stream, "flow-move proposals");
-    try {
-        torch::serialize::InputArchive archive;
-        loadArchiveBytes(data, archive);
+    readArchiveBlock(stream, "flow-move proposals", [&](torch::serialize::InputArchive& archive, const string&) {
         torch::Tensor counters;
         archive.read("counters", counters);
         cache.reset(new Cache());
@@ -153,8 +150,5 @@ void FlowMoveSampler::load(BoltzmannGeneratorModel& model, istream& stream) {
             cache->next = counters[0].item<int64_t>();
             cache->version = model.getParameterVersion();
         }
-    }
-    catch (const exception& e) {
-        throw OpenMMException(string("BoltzmannGeneratorIntegrator: cannot read the flow-move proposals of the checkpoint: ") + e.what());
-    }
+    });
 }

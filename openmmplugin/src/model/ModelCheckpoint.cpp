@@ -28,10 +28,7 @@ void BoltzmannGeneratorModel::saveState(ostream& stream) {
 }
 
 void BoltzmannGeneratorModel::loadState(ContextImpl& context, istream& stream) {
-    const string data = readCheckpointBlock(stream, "flow state");
-    try {
-        torch::serialize::InputArchive archive;
-        loadArchiveBytes(data, archive);
+    readArchiveBlock(stream, "flow state", [&](torch::serialize::InputArchive& archive, const string& data) {
         const bg::TrainingStateContents contents = bg::readTrainingStateContents(archive);
         if (!contents.methodName.empty() && state->fab == nullptr) {
             refreshTarget(context);
@@ -57,11 +54,5 @@ void BoltzmannGeneratorModel::loadState(ContextImpl& context, istream& stream) {
         }
         else
             state->pendingMlOptimizer = data;
-    }
-    catch (const OpenMMException&) {
-        throw;
-    }
-    catch (const exception& e) {
-        throw OpenMMException(string("BoltzmannGeneratorIntegrator: cannot read the flow state of the checkpoint: ") + e.what());
-    }
+    });
 }

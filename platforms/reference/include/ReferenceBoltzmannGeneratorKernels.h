@@ -12,9 +12,7 @@ namespace BoltzmannPlugin {
  */
 class ReferenceCalcBoltzmannGeneratorForceKernel : public CalcBoltzmannGeneratorForceKernel {
 public:
-    ReferenceCalcBoltzmannGeneratorForceKernel(std::string name, const OpenMM::Platform& platform)
-            : CalcBoltzmannGeneratorForceKernel(name, platform) {
-    }
+    using CalcBoltzmannGeneratorForceKernel::CalcBoltzmannGeneratorForceKernel;   // (name, platform)
     void initialize(const OpenMM::System& system, const BoltzmannGeneratorForce& force) override;
     double execute(OpenMM::ContextImpl& context, bool includeForces, bool includeEnergy) override;
     void copyModelledPositions(OpenMM::ContextImpl& context, std::vector<OpenMM::Vec3>& positions) override;

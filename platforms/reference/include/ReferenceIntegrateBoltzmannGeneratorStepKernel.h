@@ -16,9 +16,7 @@ namespace BoltzmannPlugin {
  */
 class ReferenceIntegrateBoltzmannGeneratorStepKernel : public IntegrateBoltzmannGeneratorStepKernel {
 public:
-    ReferenceIntegrateBoltzmannGeneratorStepKernel(std::string name, const OpenMM::Platform& platform)
-            : IntegrateBoltzmannGeneratorStepKernel(name, platform) {
-    }
+    using IntegrateBoltzmannGeneratorStepKernel::IntegrateBoltzmannGeneratorStepKernel;   // (name, platform)
     void initialize(const OpenMM::System& system, const BoltzmannGeneratorIntegrator& integrator,
                     const std::vector<int>& planarParticles) override;
     void execute(OpenMM::ContextImpl& context, const BoltzmannGeneratorIntegrator& integrator, double kT) override;

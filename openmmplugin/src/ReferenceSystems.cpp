@@ -24,11 +24,30 @@ string joinPath(const string& directory, const string& name) {
     return directory + "/" + name;
 }
 
-// Add all pairs i < j of n particles to a CustomBondForce (no per-bond parameters).
-void addAllPairs(CustomBondForce& force, int n) {
+// A CustomBondForce over all pairs i < j of a System's particles (no per-bond parameters): its
+// name, its energy expression in the pair distance r and its global parameters (name, value).
+struct PairForce {
+    const char* name;
+    const char* energy;
+    vector<pair<const char*, double>> parameters;
+};
+
+// A System of n particles of mass 1 with these pair forces, in this order.
+System* createPairSystem(int n, const vector<PairForce>& forces) {
+    unique_ptr<System> system(new System());
     for (int i = 0; i < n; i++)
-        for (int j = i + 1; j < n; j++)
-            force.addBond(i, j);
+        system->addParticle(1.0);
+    for (const PairForce& pairForce : forces) {
+        CustomBondForce* force = new CustomBondForce(pairForce.energy);
+        system->addForce(force);
+        force->setName(pairForce.name);
+        for (const auto& [name, value] : pairForce.parameters)
+            force->addGlobalParameter(name, value);
+        for (int i = 0; i < n; i++)
+            for (int j = i + 1; j < n; j++)
+                force->addBond(i, j);
+    }
+    return system.release();
 }
 
 } // namespace
@@ -44,41 +63,26 @@ double referenceSystemEnergyUnit() {
 }
 
 System* createDoubleWell4System() {
-    const int n = 4;
-    unique_ptr<System> system(new System());
-    for (int i = 0; i < n; i++)
-        system->addParticle(1.0);
     // The energy of one pair, in kJ/mol: kT_ref times the reduced pair energy. s = d - d0 in nm.
-    CustomBondForce* doubleWell = new CustomBondForce(
-        "dw4_kT*(dw4_a*s + dw4_b*s^2 + dw4_c*s^4); s = r - dw4_d0");
-    doubleWell->setName("DoubleWell");
-    doubleWell->addGlobalParameter("dw4_kT", referenceSystemEnergyUnit());   // kJ/mol
-    doubleWell->addGlobalParameter("dw4_a", 0.0);                             // reduced energy / nm
-    doubleWell->addGlobalParameter("dw4_b", -4.0);                            // reduced energy / nm^2
-    doubleWell->addGlobalParameter("dw4_c", 0.9);                             // reduced energy / nm^4
-    doubleWell->addGlobalParameter("dw4_d0", 4.0);                            // nm
-    addAllPairs(*doubleWell, n);
-    system->addForce(doubleWell);
-    return system.release();
+    const PairForce doubleWell = {"DoubleWell",
+                                  "dw4_kT*(dw4_a*s + dw4_b*s^2 + dw4_c*s^4); s = r - dw4_d0",
+                                  {{"dw4_kT", referenceSystemEnergyUnit()},   // kJ/mol
+                                   {"dw4_a", 0.0},                             // reduced energy / nm
+                                   {"dw4_b", -4.0},                            // reduced energy / nm^2
+                                   {"dw4_c", 0.9},                             // reduced energy / nm^4
+                                   {"dw4_d0", 4.0}}};                          // nm
+    return createPairSystem(4, {doubleWell});
 }
 
 System* createLennardJones13System() {
     const int n = 13;
-    unique_ptr<System> system(new System());
-    for (int i = 0; i < n; i++)
-        system->addParticle(1.0);
-
     // Lennard-Jones over all pairs, written as eps * q * (q - 2) with q = (r_m / r)^6, which equals
     // eps * [(r_m/r)^12 - 2 (r_m/r)^6] and avoids forming the two large powers separately.
-    CustomBondForce* lennardJones = new CustomBondForce(
-        "lj13_kT*lj13_epsilon*q*(q - 2); q = (lj13_rm/r)^6");
-    lennardJones->setName("LennardJones");
-    lennardJones->addGlobalParameter("lj13_kT", referenceSystemEnergyUnit());   // kJ/mol
-    lennardJones->addGlobalParameter("lj13_epsilon", 1.0);                      // reduced energy
-    lennardJones->addGlobalParameter("lj13_rm", 1.0);                           // nm
-    addAllPairs(*lennardJones, n);
-    system->addForce(lennardJones);
-
+    const PairForce lennardJones = {"LennardJones",
+                                    "lj13_kT*lj13_epsilon*q*(q - 2); q = (lj13_rm/r)^6",
+                                    {{"lj13_kT", referenceSystemEnergyUnit()},   // kJ/mol
+                                     {"lj13_epsilon", 1.0},                      // reduced energy
+                                     {"lj13_rm", 1.0}}};                         // nm
     // The harmonic term k_h * sum_i |x_i - xbar|^2 about the unweighted centre xbar of all particles.
     // Since sum_i |x_i - xbar|^2 = (1/N) sum_{i<j} |x_i - x_j|^2 (expand both sides), it is a pair
     // sum, and a CustomBondForce over all pairs computes it exactly. This form was chosen over the
@@ -92,14 +96,12 @@ System* createLennardJones13System() {
     //  - every term is non-negative, so there is no cancellation, and its gradient
     //    (2 k_h / N) sum_j (x_i - x_j) = 2 k_h (x_i - xbar) is exactly the gradient of the original.
     // Both forces declare lj13_kT with the same value; a Context holds one parameter of that name.
-    CustomBondForce* centre = new CustomBondForce("lj13_kT*lj13_kh*r^2/lj13_n");
-    centre->setName("CentreHarmonic");
-    centre->addGlobalParameter("lj13_kT", referenceSystemEnergyUnit());   // kJ/mol
-    centre->addGlobalParameter("lj13_kh", 0.5);                           // reduced energy / nm^2
-    centre->addGlobalParameter("lj13_n", n);                              // number of particles
-    addAllPairs(*centre, n);
-    system->addForce(centre);
-    return system.release();
+    const PairForce centre = {"CentreHarmonic",
+                              "lj13_kT*lj13_kh*r^2/lj13_n",
+                              {{"lj13_kT", referenceSystemEnergyUnit()},   // kJ/mol
+                               {"lj13_kh", 0.5},                           // reduced energy / nm^2
+                               {"lj13_n", n}}};                            // number of particles
+    return createPairSystem(n, {lennardJones, centre});
 }
 
 double alanineDipeptideDefaultTemperature() {

@@ -1,8 +1,7 @@
 #ifndef OPENMM_BOLTZMANN_GENERATOR_FORCE_PROXY_H_
 #define OPENMM_BOLTZMANN_GENERATOR_FORCE_PROXY_H_
 
-#include "internal/windowsExportBoltzmannGenerator.h"
-#include "openmm/serialization/SerializationProxy.h"
+#include "VersionedSerializationProxy.h"
 
 namespace BoltzmannPlugin {
 
@@ -16,11 +15,9 @@ namespace BoltzmannPlugin {
  * deserialize() throws OpenMMException for an unknown version, malformed base64 or values the
  * force's setters refuse (e.g. weights saved from a flow with another configuration).
  */
-class OPENMM_EXPORT_BG BoltzmannGeneratorForceProxy : public OpenMM::SerializationProxy {
+class OPENMM_EXPORT_BG BoltzmannGeneratorForceProxy : public VersionedSerializationProxy {
 public:
     BoltzmannGeneratorForceProxy();
-    void serialize(const void* object, OpenMM::SerializationNode& node) const override;
-    void* deserialize(const OpenMM::SerializationNode& node) const override;
 };
 
 } // namespace BoltzmannPlugin

@@ -1,8 +1,7 @@
 #ifndef OPENMM_BOLTZMANN_GENERATOR_INTEGRATOR_PROXY_H_
 #define OPENMM_BOLTZMANN_GENERATOR_INTEGRATOR_PROXY_H_
 
-#include "internal/windowsExportBoltzmannGenerator.h"
-#include "openmm/serialization/SerializationProxy.h"
+#include "VersionedSerializationProxy.h"
 
 namespace BoltzmannPlugin {
 
@@ -11,11 +10,9 @@ namespace BoltzmannPlugin {
  * flow-move and training intervals, proposal batch size, ESS window, random seed and integration
  * force groups. Version 1.
  */
-class OPENMM_EXPORT_BG BoltzmannGeneratorIntegratorProxy : public OpenMM::SerializationProxy {
+class OPENMM_EXPORT_BG BoltzmannGeneratorIntegratorProxy : public VersionedSerializationProxy {
 public:
     BoltzmannGeneratorIntegratorProxy();
-    void serialize(const void* object, OpenMM::SerializationNode& node) const override;
-    void* deserialize(const OpenMM::SerializationNode& node) const override;
 };
 
 } // namespace BoltzmannPlugin

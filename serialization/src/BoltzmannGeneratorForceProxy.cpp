@@ -17,12 +17,7 @@ using namespace std;
 // and 2 (plain-text attributes; version 1 without planar, seed and settings) are still read.
 static const int currentVersion = 3;
 
-BoltzmannGeneratorForceProxy::BoltzmannGeneratorForceProxy() : SerializationProxy("BoltzmannGeneratorForce") {
-}
-
-void BoltzmannGeneratorForceProxy::serialize(const void* object, SerializationNode& node) const {
-    const BoltzmannGeneratorForce& force = *reinterpret_cast<const BoltzmannGeneratorForce*>(object);
-    node.setIntProperty("version", currentVersion);
+static void writeForce(const BoltzmannGeneratorForce& force, SerializationNode& node) {
     node.setStringProperty("nameBase64", encodeBase64(force.getName()));
     node.setIntProperty("forceGroup", force.getForceGroup());
     node.setDoubleProperty("temperature", force.getTemperature());
@@ -39,10 +34,7 @@ void BoltzmannGeneratorForceProxy::serialize(const void* object, SerializationNo
     }
 }
 
-void* BoltzmannGeneratorForceProxy::deserialize(const SerializationNode& node) const {
-    int version = node.getIntProperty("version");
-    if (version < 1 || version > currentVersion)
-        throw OpenMMException("BoltzmannGeneratorForceProxy: unsupported version " + to_string(version));
+static BoltzmannGeneratorForce* readForce(const SerializationNode& node, int version) {
     vector<int> particles;
     for (const SerializationNode& p : node.getChildNode("Particles").getChildren())
         particles.push_back(p.getIntProperty("index"));
@@ -70,4 +62,8 @@ void* BoltzmannGeneratorForceProxy::deserialize(const SerializationNode& node) c
         throw;
     }
     return force;
+}
+
+BoltzmannGeneratorForceProxy::BoltzmannGeneratorForceProxy()
+        : VersionedSerializationProxy("BoltzmannGeneratorForce", "BoltzmannGeneratorForceProxy", ::currentVersion, writeForce, readForce) {
 }

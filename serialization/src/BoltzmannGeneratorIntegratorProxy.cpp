@@ -1,6 +1,5 @@
 #include "BoltzmannGeneratorIntegratorProxy.h"
 #include "BoltzmannGeneratorIntegrator.h"
-#include "openmm/OpenMMException.h"
 #include "openmm/serialization/SerializationNode.h"
 
 #include <memory>
@@ -12,12 +11,7 @@ using namespace std;
 
 static const int currentVersion = 1;
 
-BoltzmannGeneratorIntegratorProxy::BoltzmannGeneratorIntegratorProxy() : SerializationProxy("BoltzmannGeneratorIntegrator") {
-}
-
-void BoltzmannGeneratorIntegratorProxy::serialize(const void* object, SerializationNode& node) const {
-    const BoltzmannGeneratorIntegrator& integrator = *reinterpret_cast<const BoltzmannGeneratorIntegrator*>(object);
-    node.setIntProperty("version", currentVersion);
+static void writeIntegrator(const BoltzmannGeneratorIntegrator& integrator, SerializationNode& node) {
     node.setDoubleProperty("stepSize", integrator.getStepSize());
     node.setDoubleProperty("constraintTolerance", integrator.getConstraintTolerance());
     node.setDoubleProperty("friction", integrator.getFriction());
@@ -29,10 +23,7 @@ void BoltzmannGeneratorIntegratorProxy::serialize(const void* object, Serializat
     node.setIntProperty("integrationForceGroups", integrator.getIntegrationForceGroups());
 }
 
-void* BoltzmannGeneratorIntegratorProxy::deserialize(const SerializationNode& node) const {
-    const int version = node.getIntProperty("version");
-    if (version < 1 || version > currentVersion)
-        throw OpenMMException("BoltzmannGeneratorIntegratorProxy: unsupported version " + to_string(version));
+static BoltzmannGeneratorIntegrator* readIntegrator(const SerializationNode& node, int /* version: 1 */) {
     unique_ptr<BoltzmannGeneratorIntegrator> integrator(
             new BoltzmannGeneratorIntegrator(node.getDoubleProperty("friction"), node.getDoubleProperty("stepSize")));
     integrator->setConstraintTolerance(node.getDoubleProperty("constraintTolerance"));
@@ -43,4 +34,9 @@ void* BoltzmannGeneratorIntegratorProxy::deserialize(const SerializationNode& no
     integrator->setRandomNumberSeed(node.getIntProperty("randomSeed"));
     integrator->setIntegrationForceGroups(node.getIntProperty("integrationForceGroups", 0xFFFFFFFF));
     return integrator.release();
+}
+
+BoltzmannGeneratorIntegratorProxy::BoltzmannGeneratorIntegratorProxy()
+        : VersionedSerializationProxy("BoltzmannGeneratorIntegrator", "BoltzmannGeneratorIntegratorProxy", ::currentVersion,
+                                      writeIntegrator, readIntegrator) {
 }

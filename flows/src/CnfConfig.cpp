@@ -16,12 +16,34 @@ static void fail(const std::string& message) {
     throw std::invalid_argument("CnfConfig: " + message);
 }
 
-const char* toString(OdeMethod method) {
-    return method == OdeMethod::Rk4 ? "rk4" : "dopri5";
-}
+static constexpr EnumNames<OdeMethod, 2> solverNames = {"CnfConfig", "solver", {{OdeMethod::Dopri5, "dopri5"}, {OdeMethod::Rk4, "rk4"}}};
 
-const char* toString(DivergenceMethod method) {
-    return method == DivergenceMethod::Hutchinson ? "hutchinson" : "exact";
+static constexpr EnumNames<DivergenceMethod, 2> divergenceNames = {
+        "CnfConfig", "divergence", {{DivergenceMethod::Exact, "exact"}, {DivergenceMethod::Hutchinson, "hutchinson"}}};
+
+/**
+ * The JSON fields of a CnfConfig besides "model", listed once for toJson() and fromJson()
+ * (JsonObject.h): visit(key, member) for each, with the name table for an enum, in the order
+ * fromJson() reads them.
+ */
+static const auto cnfFields = [](auto& c, auto&& visit) {
+    visit("solver", c.solver, solverNames);
+    visit("divergence", c.divergence, divergenceNames);
+    visitSharedModelFields(c, visit);
+    visit("timeEmbeddingDim", c.timeEmbeddingDim);
+    visit("timeScale", c.timeScale);
+    visit("baseScale", c.baseScale);
+    visit("sigmaMin", c.sigmaMin);
+    visit("rtol", c.rtol);
+    visit("atol", c.atol);
+    visit("maxSteps", c.maxSteps);
+    visit("rk4Steps", c.rk4Steps);
+};
+
+/** The key beside the field list: "model", the model kind, which must be "ecnf" where present. */
+static void checkModelKind(const json& j) {
+    if (j.contains("model") && j.at("model").get<std::string>() != "ecnf")
+        fail("model must be 'ecnf', got '" + j.at("model").get<std::string>() + "'");
 }
 
 void CnfConfig::validate() const {
@@ -59,68 +81,21 @@ void CnfConfig::validate() const {
 }
 
 std::string CnfConfig::toJson() const {
-    json j = {{"model", "ecnf"},
-              {"numParticles", numParticles},
-              {"dimension", dimension},
-              {"egnnLayers", egnnLayers},
-              {"egnnWidth", egnnWidth},
-              {"invariantFeatures", invariantFeatures},
-              {"timeEmbeddingDim", timeEmbeddingDim},
-              {"timeScale", timeScale},
-              {"numEmbeddings", numEmbeddings},
-              {"embeddingDim", embeddingDim},
-              {"particleTypes", particleTypes},
-              {"baseScale", baseScale},
-              {"sigmaMin", sigmaMin},
-              {"solver", toString(solver)},
-              {"rtol", rtol},
-              {"atol", atol},
-              {"maxSteps", maxSteps},
-              {"rk4Steps", rk4Steps},
-              {"divergence", toString(divergence)},
-              {"dtype", dtype}};
+    json j = fieldsToJson(*this, cnfFields);
+    j["model"] = "ecnf";
     return j.dump(2);
 }
 
-static void readEnums(const json& j, CnfConfig& c) {
-    if (j.contains("model") && j.at("model").get<std::string>() != "ecnf")
-        fail("model must be 'ecnf', got '" + j.at("model").get<std::string>() + "'");
-    if (j.contains("solver")) {
-        std::string s = j.at("solver").get<std::string>();
-        if (s != "dopri5" && s != "rk4")
-            fail("unknown solver '" + s + "' (dopri5 | rk4)");
-        c.solver = s == "rk4" ? OdeMethod::Rk4 : OdeMethod::Dopri5;
-    }
-    if (j.contains("divergence")) {
-        std::string s = j.at("divergence").get<std::string>();
-        if (s != "exact" && s != "hutchinson")
-            fail("unknown divergence '" + s + "' (exact | hutchinson)");
-        c.divergence = s == "hutchinson" ? DivergenceMethod::Hutchinson : DivergenceMethod::Exact;
-    }
+CnfConfig CnfConfig::fromJson(const std::string& text) {
+    return configFromJson<CnfConfig>(text, "CnfConfig", cnfFields, {"model"}, checkModelKind);
 }
 
-CnfConfig CnfConfig::fromJson(const std::string& text) {
-    json j = parseJsonObject(text, "CnfConfig");
-    rejectUnknownKeys(j,
-                      {"model", "numParticles", "dimension", "egnnLayers", "egnnWidth", "invariantFeatures", "timeEmbeddingDim",
-                       "timeScale", "numEmbeddings", "embeddingDim", "particleTypes", "baseScale", "sigmaMin", "solver", "rtol", "atol",
-                       "maxSteps", "rk4Steps", "divergence", "dtype"},
-                      "CnfConfig");
-    CnfConfig c;
-    readJsonValues("CnfConfig", [&] {
-        readEnums(j, c);
-        readSharedModelFields(j, c);
-        readOptional(j, "timeEmbeddingDim", c.timeEmbeddingDim);
-        readOptional(j, "timeScale", c.timeScale);
-        readOptional(j, "baseScale", c.baseScale);
-        readOptional(j, "sigmaMin", c.sigmaMin);
-        readOptional(j, "rtol", c.rtol);
-        readOptional(j, "atol", c.atol);
-        readOptional(j, "maxSteps", c.maxSteps);
-        readOptional(j, "rk4Steps", c.rk4Steps);
-    });
-    c.validate();
-    return c;
+const char* toString(OdeMethod method) {
+    return solverNames.name(method);
+}
+
+const char* toString(DivergenceMethod method) {
+    return divergenceNames.name(method);
 }
 
 } // namespace bg

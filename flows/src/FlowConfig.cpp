@@ -16,40 +16,34 @@ static void fail(const std::string& message) {
     throw std::invalid_argument("FlowConfig: " + message);
 }
 
-const char* toString(Projection projection) {
-    switch (projection) {
-    case Projection::Vector:
-        return "vector";
-    case Projection::Cartesian:
-        return "cartesian";
-    default:
-        return "spherical";
-    }
-}
+static constexpr EnumNames<Projection, 3> projectionNames = {
+        "FlowConfig",
+        "projection",
+        {{Projection::Vector, "vector"}, {Projection::Cartesian, "cartesian"}, {Projection::Spherical, "spherical"}}};
 
-const char* toString(InnerTransform transform) {
-    return transform == InnerTransform::Affine ? "affine" : "spline";
-}
+static constexpr EnumNames<InnerTransform, 2> transformNames = {
+        "FlowConfig", "inner transform", {{InnerTransform::Affine, "affine"}, {InnerTransform::Spline, "spline"}}};
 
-static Projection projectionFromString(const std::string& name) {
-    if (name == "vector")
-        return Projection::Vector;
-    if (name == "cartesian")
-        return Projection::Cartesian;
-    if (name == "spherical")
-        return Projection::Spherical;
-    fail("unknown projection '" + name + "' (vector | cartesian | spherical)");
-    return Projection::Spherical;
-}
-
-static InnerTransform transformFromString(const std::string& name) {
-    if (name == "affine")
-        return InnerTransform::Affine;
-    if (name == "spline")
-        return InnerTransform::Spline;
-    fail("unknown inner transform '" + name + "' (affine | spline)");
-    return InnerTransform::Spline;
-}
+/**
+ * The JSON fields of a FlowConfig, listed once for toJson() and fromJson() (JsonObject.h): visit(key,
+ * member) for each, with the name table for an enum, in the order fromJson() reads them.
+ */
+static const auto flowFields = [](auto& c, auto&& visit) {
+    visitSharedModelFields(c, visit);
+    visit("numAugmented", c.numAugmented);
+    visit("projection", c.projection, projectionNames);
+    visit("innerTransform", c.innerTransform, transformNames);
+    visit("splineBins", c.splineBins);
+    visit("radiusMax", c.radiusMax);
+    visit("cartesianRange", c.cartesianRange);
+    visit("frameRegulariser", c.frameRegulariser);
+    visit("numBlocks", c.numBlocks);
+    visit("numInnerTransforms", c.numInnerTransforms);
+    visit("headWidths", c.headWidths);
+    visit("eta", c.eta);
+    visit("auxLossWeight", c.auxLossWeight);
+    visit("identityInit", c.identityInit);
+};
 
 int FlowConfig::resolvedInnerTransforms() const {
     if (numInnerTransforms > 0)
@@ -112,60 +106,19 @@ void FlowConfig::validate() const {
 }
 
 std::string FlowConfig::toJson() const {
-    json j = {{"numParticles", numParticles},
-              {"dimension", dimension},
-              {"numAugmented", numAugmented},
-              {"projection", toString(projection)},
-              {"innerTransform", toString(innerTransform)},
-              {"splineBins", splineBins},
-              {"radiusMax", radiusMax},
-              {"cartesianRange", cartesianRange},
-              {"frameRegulariser", frameRegulariser},
-              {"numBlocks", numBlocks},
-              {"numInnerTransforms", numInnerTransforms},
-              {"egnnLayers", egnnLayers},
-              {"egnnWidth", egnnWidth},
-              {"invariantFeatures", invariantFeatures},
-              {"headWidths", headWidths},
-              {"eta", eta},
-              {"auxLossWeight", auxLossWeight},
-              {"numEmbeddings", numEmbeddings},
-              {"embeddingDim", embeddingDim},
-              {"particleTypes", particleTypes},
-              {"identityInit", identityInit},
-              {"dtype", dtype}};
-    return j.dump(2);
+    return fieldsToJson(*this, flowFields).dump(2);
 }
 
 FlowConfig FlowConfig::fromJson(const std::string& text) {
-    json j = parseJsonObject(text, "FlowConfig");
-    rejectUnknownKeys(j,
-                      {"numParticles", "dimension", "numAugmented", "projection", "innerTransform", "splineBins", "radiusMax",
-                       "cartesianRange", "frameRegulariser", "numBlocks", "numInnerTransforms", "egnnLayers", "egnnWidth",
-                       "invariantFeatures", "headWidths", "eta", "auxLossWeight", "numEmbeddings", "embeddingDim", "particleTypes",
-                       "identityInit", "dtype"},
-                      "FlowConfig");
-    FlowConfig c;
-    readJsonValues("FlowConfig", [&] {
-        readSharedModelFields(j, c);
-        readOptional(j, "numAugmented", c.numAugmented);
-        if (j.contains("projection"))
-            c.projection = projectionFromString(j.at("projection").get<std::string>());
-        if (j.contains("innerTransform"))
-            c.innerTransform = transformFromString(j.at("innerTransform").get<std::string>());
-        readOptional(j, "splineBins", c.splineBins);
-        readOptional(j, "radiusMax", c.radiusMax);
-        readOptional(j, "cartesianRange", c.cartesianRange);
-        readOptional(j, "frameRegulariser", c.frameRegulariser);
-        readOptional(j, "numBlocks", c.numBlocks);
-        readOptional(j, "numInnerTransforms", c.numInnerTransforms);
-        readOptional(j, "headWidths", c.headWidths);
-        readOptional(j, "eta", c.eta);
-        readOptional(j, "auxLossWeight", c.auxLossWeight);
-        readOptional(j, "identityInit", c.identityInit);
-    });
-    c.validate();
-    return c;
+    return configFromJson<FlowConfig>(text, "FlowConfig", flowFields);
+}
+
+const char* toString(Projection projection) {
+    return projectionNames.name(projection);
+}
+
+const char* toString(InnerTransform transform) {
+    return transformNames.name(transform);
 }
 
 } // namespace bg

@@ -12,23 +12,18 @@ namespace bg {
 
 using nlohmann::json;
 
+static constexpr EnumNames<Pairing, 3> pairingNames = {
+        "FlowMatchingSettings",
+        "pairing",
+        {{Pairing::Independent, "independent"}, {Pairing::MinibatchOt, "ot"}, {Pairing::EquivariantOt, "equivariant-ot"}}};
+
 FlowMatchingSettings FlowMatchingSettings::fromJson(const std::string& text) {
     const std::string owner = "FlowMatchingSettings";
     json j = parseJsonObject(text, owner);
     rejectUnknownKeys(j, {"pairing", "alignmentIterations", "reflections", "permute", "randomRotations"}, owner);
     FlowMatchingSettings s;
     readJsonValues(owner, [&] {
-        if (j.contains("pairing")) {
-            const std::string p = j.at("pairing").get<std::string>();
-            if (p == "independent")
-                s.pairing = Pairing::Independent;
-            else if (p == "ot")
-                s.pairing = Pairing::MinibatchOt;
-            else if (p == "equivariant-ot")
-                s.pairing = Pairing::EquivariantOt;
-            else
-                throw std::invalid_argument(owner + ": unknown pairing '" + p + "' (independent | ot | equivariant-ot)");
-        }
+        readOptional(j, "pairing", s.pairing, pairingNames);
         readOptional(j, "alignmentIterations", s.alignment.iterations);
         readOptional(j, "reflections", s.alignment.reflections);
         readOptional(j, "permute", s.alignment.permute);
@@ -40,8 +35,7 @@ FlowMatchingSettings FlowMatchingSettings::fromJson(const std::string& text) {
 }
 
 std::string FlowMatchingSettings::toJson() const {
-    const char* names[] = {"independent", "ot", "equivariant-ot"};
-    json j = {{"pairing", names[static_cast<int>(pairing)]},
+    json j = {{"pairing", pairingNames.name(pairing)},
               {"alignmentIterations", alignment.iterations},
               {"reflections", alignment.reflections},
               {"permute", alignment.permute},

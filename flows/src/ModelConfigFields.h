@@ -15,21 +15,22 @@
 namespace bg {
 
 /**
- * Read the shared fields present in a parsed configuration object: numParticles, dimension,
- * egnnLayers, egnnWidth, invariantFeatures, numEmbeddings, embeddingDim, particleTypes, dtype.
- * Throws nlohmann::json::exception for a value of the wrong type (see readJsonValues()).
+ * Call visit(key, member) for the shared fields of a configuration (FlowConfig or CnfConfig, const
+ * or not), in this order: numParticles, dimension, egnnLayers, egnnWidth, invariantFeatures,
+ * numEmbeddings, embeddingDim, particleTypes, dtype. Part of each configuration's field list
+ * (fieldsToJson(), fieldKeys(), readFields() in JsonObject.h).
  */
-template <class Config>
-void readSharedModelFields(const nlohmann::json& j, Config& c) {
-    readOptional(j, "numParticles", c.numParticles);
-    readOptional(j, "dimension", c.dimension);
-    readOptional(j, "egnnLayers", c.egnnLayers);
-    readOptional(j, "egnnWidth", c.egnnWidth);
-    readOptional(j, "invariantFeatures", c.invariantFeatures);
-    readOptional(j, "numEmbeddings", c.numEmbeddings);
-    readOptional(j, "embeddingDim", c.embeddingDim);
-    readOptional(j, "particleTypes", c.particleTypes);
-    readOptional(j, "dtype", c.dtype);
+template <class Config, class Visit>
+void visitSharedModelFields(Config& c, Visit&& visit) {
+    visit("numParticles", c.numParticles);
+    visit("dimension", c.dimension);
+    visit("egnnLayers", c.egnnLayers);
+    visit("egnnWidth", c.egnnWidth);
+    visit("invariantFeatures", c.invariantFeatures);
+    visit("numEmbeddings", c.numEmbeddings);
+    visit("embeddingDim", c.embeddingDim);
+    visit("particleTypes", c.particleTypes);
+    visit("dtype", c.dtype);
 }
 
 /**

@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <stdexcept>
+#include <utility>
 
 namespace bg {
 
@@ -30,32 +31,24 @@ void TrainingConfig::validate() const {
         fail("schedule.peakLr must be positive");
     if (!(schedule.warmupEpochs >= 0) || !std::isfinite(schedule.warmupEpochs))
         fail("schedule.warmupEpochs must be finite and not negative");
-    if (!(clipFactor > 0))
-        fail("clipFactor must be positive");
-    if (!(ignoreFactor > 0))
-        fail("ignoreFactor must be positive");
-    if (gradNormWindow < 1)
-        fail("gradNormWindow must be positive");
-    if (std::isnan(maskLogProbBelow))
-        fail("maskLogProbBelow must not be NaN");
-    if (maxRowsPerPass < 0)
-        fail("maxRowsPerPass must be 0 (whole batch) or positive");
-    if (evalEvery < 0)
-        fail("evalEvery must not be negative");
-    if (evalFlowSamples < 0)
-        fail("evalFlowSamples must not be negative");
-    if (evalTestSamples < 0)
-        fail("evalTestSamples must not be negative (0 = all)");
-    if (evalBatchSize < 1)
-        fail("evalBatchSize must be positive");
-    if (marginalDraws < 1)
-        fail("marginalDraws must be positive");
-    if (checkpointEvery < 0)
-        fail("checkpointEvery must not be negative");
-    if (logEvery < 1)
-        fail("logEvery must be positive");
-    if (numThreads < 1)
-        fail("numThreads must be positive");
+    // The remaining bounds, checked in this order: {violated, message}.
+    const std::pair<bool, const char*> bounds[] = {
+            {!(clipFactor > 0), "clipFactor must be positive"},
+            {!(ignoreFactor > 0), "ignoreFactor must be positive"},
+            {gradNormWindow < 1, "gradNormWindow must be positive"},
+            {std::isnan(maskLogProbBelow), "maskLogProbBelow must not be NaN"},
+            {maxRowsPerPass < 0, "maxRowsPerPass must be 0 (whole batch) or positive"},
+            {evalEvery < 0, "evalEvery must not be negative"},
+            {evalFlowSamples < 0, "evalFlowSamples must not be negative"},
+            {evalTestSamples < 0, "evalTestSamples must not be negative (0 = all)"},
+            {evalBatchSize < 1, "evalBatchSize must be positive"},
+            {marginalDraws < 1, "marginalDraws must be positive"},
+            {checkpointEvery < 0, "checkpointEvery must not be negative"},
+            {logEvery < 1, "logEvery must be positive"},
+            {numThreads < 1, "numThreads must be positive"}};
+    for (const auto& [violated, message] : bounds)
+        if (violated)
+            fail(message);
     if (device != "cpu" && device.rfind("cuda", 0) != 0)
         fail("device must be \"cpu\" or \"cuda\" (optionally \"cuda:<index>\"), got \"" + device + "\"");
     // Malformed JSON, a value that is not an object, or duplicate keys.

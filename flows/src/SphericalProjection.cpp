@@ -20,11 +20,11 @@ ProjectionResult sphericalProjection(const torch::Tensor& points, const torch::T
         torch::Tensor along = innerProduct(offset, zAxis), across = innerProduct(offset, yAxis);
         torch::Tensor r = safeNorm(offset);
         torch::Tensor theta = torch::atan2(across, along);
-        ElementwiseResult radial = rationalQuadraticSpline(r, params.select(-2, 0), splines.radius, inverse);
+        RadialTransform radial = radialTransform(r, d, params.select(-2, 0), splines.radius, inverse);
         ElementwiseResult angular = rationalQuadraticSpline(theta, params.select(-2, 1), splines.azimuth, inverse);
-        torch::Tensor rNew = radial.y, thetaNew = angular.y;
+        torch::Tensor rNew = radial.spline.y, thetaNew = angular.y;
         torch::Tensor back = origin + rNew.unsqueeze(-1) * (thetaNew.cos().unsqueeze(-1) * zAxis + thetaNew.sin().unsqueeze(-1) * yAxis);
-        torch::Tensor logDet = rNew.log() - r.log() + radial.logDet + angular.logDet;
+        torch::Tensor logDet = radial.sphereLogDet + radial.spline.logDet + angular.logDet;
         return {back, logDet};
     }
     torch::Tensor xTilde = refs.select(-2, 2) - origin;
@@ -35,17 +35,17 @@ ProjectionResult sphericalProjection(const torch::Tensor& points, const torch::T
     torch::Tensor r = safeNorm(offset);
     torch::Tensor theta = torch::atan2(rho, w);
     torch::Tensor phi = torch::atan2(v, u);
-    ElementwiseResult radial = rationalQuadraticSpline(r, params.select(-2, 0), splines.radius, inverse);
+    RadialTransform radial = radialTransform(r, d, params.select(-2, 0), splines.radius, inverse);
     ElementwiseResult polar = rationalQuadraticSpline(theta, params.select(-2, 1), splines.polar, inverse);
     ElementwiseResult azimuthal = rationalQuadraticSpline(phi, params.select(-2, 2), splines.azimuth, inverse);
-    torch::Tensor rNew = radial.y, thetaNew = polar.y, phiNew = azimuthal.y;
+    torch::Tensor rNew = radial.spline.y, thetaNew = polar.y, phiNew = azimuthal.y;
     torch::Tensor sinTheta = thetaNew.sin();
     torch::Tensor direction = thetaNew.cos().unsqueeze(-1) * zAxis +
                               sinTheta.unsqueeze(-1) * (phiNew.cos().unsqueeze(-1) * xAxis + phiNew.sin().unsqueeze(-1) * yAxis);
     torch::Tensor back = origin + rNew.unsqueeze(-1) * direction;
     // Cartesian -> spherical contributes -(2 log r + log sin theta); the way back +(2 log r' + log sin theta').
-    torch::Tensor logDet = 2 * (rNew.log() - r.log()) + sinTheta.log() - (rho / r).log() + radial.logDet +
-                           polar.logDet + azimuthal.logDet;
+    torch::Tensor logDet = radial.sphereLogDet + sinTheta.log() - (rho / r).log() + radial.spline.logDet + polar.logDet +
+                           azimuthal.logDet;
     return {back, logDet};
 }
 

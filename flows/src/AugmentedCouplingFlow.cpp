@@ -209,16 +209,8 @@ std::string saveFlow(AugmentedCouplingFlow& flow) {
     return packSavedModule(magicVersion2, flow);
 }
 
-FlowConfig readFlowConfig(const std::string& bytes) {
-    return FlowConfig::fromJson(parseSavedFlow(bytes).configJson);
-}
-
 AugmentedCouplingFlow loadFlow(const std::string& bytes) {
-    const SavedModelLayout layout = parseSavedFlow(bytes);
-    FlowConfig config = FlowConfig::fromJson(layout.configJson);
-    AugmentedCouplingFlow flow(config);
-    loadSavedWeights(flow, bytes, layout, "loadFlow");
-    return flow;
+    return loadSavedModule<AugmentedCouplingFlow>(bytes, parseSavedFlow(bytes), "loadFlow");
 }
 
 void saveFlowToFile(AugmentedCouplingFlow& flow, const std::string& path) {
@@ -227,6 +219,11 @@ void saveFlowToFile(AugmentedCouplingFlow& flow, const std::string& path) {
 
 AugmentedCouplingFlow loadFlowFromFile(const std::string& path) {
     return loadFlow(readFileBytes(path, "loadFlowFromFile"));
+}
+
+// bg/SavedFlow.h
+FlowConfig readFlowConfig(const std::string& bytes) {
+    return FlowConfig::fromJson(parseSavedFlow(bytes).configJson);
 }
 
 } // namespace bg

@@ -33,15 +33,12 @@ std::string saveCnf(EquivariantCnf& cnf) {
     return packSavedModule(magic, cnf);
 }
 
-CnfConfig readCnfConfig(const std::string& bytes) {
-    return CnfConfig::fromJson(parseSaved(bytes).configJson);
+EquivariantCnf loadCnf(const std::string& bytes) {
+    return loadSavedModule<EquivariantCnf>(bytes, parseSaved(bytes), "loadCnf");
 }
 
-EquivariantCnf loadCnf(const std::string& bytes) {
-    const SavedModelLayout layout = parseSaved(bytes);
-    EquivariantCnf cnf(CnfConfig::fromJson(layout.configJson));
-    loadSavedWeights(cnf, bytes, layout, "loadCnf");
-    return cnf;
+CnfConfig readCnfConfig(const std::string& bytes) {
+    return CnfConfig::fromJson(parseSaved(bytes).configJson);
 }
 
 void saveCnfToFile(EquivariantCnf& cnf, const std::string& path) {

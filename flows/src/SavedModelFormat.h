@@ -12,6 +12,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 namespace bg {
 
@@ -56,6 +58,19 @@ void loadSavedWeights(ModuleHolder& module, const std::string& bytes, const Save
     catch (const c10::Error& e) {
         throw std::invalid_argument(owner + ": cannot read the weights: " + e.what_without_backtrace());
     }
+}
+
+/**
+ * The module of verified saved bytes: built from its configuration JSON (Config::fromJson() of the
+ * module's configuration type, which throws std::invalid_argument for an invalid configuration),
+ * then its weights loaded (loadSavedWeights()).
+ */
+template <class ModuleHolder>
+ModuleHolder loadSavedModule(const std::string& bytes, const SavedModelLayout& layout, const std::string& owner) {
+    using Config = std::decay_t<decltype(std::declval<ModuleHolder&>()->getConfig())>;
+    ModuleHolder module(Config::fromJson(layout.configJson));
+    loadSavedWeights(module, bytes, layout, owner);
+    return module;
 }
 
 /** A header's decimal length (1 to 18 digits); throws std::invalid_argument("<owner>: malformed header"). */

@@ -96,14 +96,10 @@ int main(int argc, char** argv) {
     }
     loadOpenMMBGPlugins();
     torch::set_num_threads(threads);
-    std::vector<OpenMM::Vec3> positions;
-    std::unique_ptr<OpenMM::System> openmmSystem(
-        BoltzmannPlugin::createReferenceProblemSystem(problem, BoltzmannPlugin::findDataDirectory(), positions));
-    const int n = openmmSystem->getNumParticles(), d = problem.dimension;
-    std::vector<int> particles(n);
-    for (int i = 0; i < n; i++)
-        particles[i] = i;
-    BoltzmannPlugin::SystemTarget target(*openmmSystem, problem.temperature, particles, positions, "CPU", 1, d, {}, false);
+    std::unique_ptr<BoltzmannPlugin::SystemTarget> problemTarget(
+            BoltzmannPlugin::createReferenceProblemTarget(problem, BoltzmannPlugin::findDataDirectory(), problem.temperature, "CPU", 1));
+    BoltzmannPlugin::SystemTarget& target = *problemTarget;
+    const int n = target.numParticles(), d = problem.dimension;
     const std::string dir = std::string(OPENMMBG_DATA_DIR) + "/reference/" + system;
     torch::Tensor train = readNpy(dir + "-train.npy", torch::kFloat32), test = readNpy(dir + "-test.npy", torch::kFloat32);
 

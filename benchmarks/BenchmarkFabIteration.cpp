@@ -90,15 +90,10 @@ int main(int argc, char** argv) {
         limitHeapFragmentation();
     loadOpenMMBGPlugins();
     torch::set_num_threads(threads);
-    std::vector<OpenMM::Vec3> positions;
-    std::unique_ptr<OpenMM::System> openmmSystem(
-        BoltzmannPlugin::createReferenceProblemSystem(problem, BoltzmannPlugin::findDataDirectory(), positions));
-    const int n = openmmSystem->getNumParticles();
-    std::vector<int> particles(n);
-    for (int i = 0; i < n; i++)
-        particles[i] = i;
-    BoltzmannPlugin::SystemTarget target(*openmmSystem, problem.temperature, particles, positions, "CPU", workers, problem.dimension, {},
-                                         false);
+    std::unique_ptr<BoltzmannPlugin::SystemTarget> problemTarget(BoltzmannPlugin::createReferenceProblemTarget(
+            problem, BoltzmannPlugin::findDataDirectory(), problem.temperature, "CPU", workers));
+    BoltzmannPlugin::SystemTarget& target = *problemTarget;
+    const int n = target.numParticles();
     // The flow of the problem's FAB preset (DW4, LJ13: the paper's spherical projection, 12 blocks, EGNN 3 x 64, F 128).
     FlowConfig config = FlowConfig::fromJson(problem.flowPresets.at("fab"));
     config.numParticles = n;

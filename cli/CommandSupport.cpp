@@ -8,7 +8,6 @@
 
 #include <cstdlib>
 #include <fstream>
-#include <map>
 #include <stdexcept>
 
 namespace BoltzmannPlugin {
@@ -60,13 +59,8 @@ std::string dataDirectory(const std::string& requested) {
 std::unique_ptr<SystemTarget> makeTarget(const ReferenceProblem& problem, const std::string& dataDirectory, double temperature, int workers) {
     loadOpenMMPlugins();
     try {
-        std::vector<OpenMM::Vec3> positions;
-        std::unique_ptr<OpenMM::System> system(createReferenceProblemSystem(problem, dataDirectory, positions));
-        std::vector<int> particles(system->getNumParticles());
-        for (int i = 0; i < (int) particles.size(); i++)
-            particles[i] = i;
-        return std::make_unique<SystemTarget>(*system, temperature, particles, positions, platformName(), workers, problem.dimension,
-                                              std::map<std::string, std::string>(), false);
+        return std::unique_ptr<SystemTarget>(
+                createReferenceProblemTarget(problem, dataDirectory, temperature, platformName(), workers));
     }
     catch (const OpenMM::OpenMMException& e) {
         throw UsageError(e.what());

@@ -18,6 +18,8 @@
 
 namespace BoltzmannPlugin {
 
+class SystemTarget;
+
 /** A set of reference configurations, <data>/reference/<set>-<split>.npy, drawn at a temperature. */
 struct ReferenceDataSet {
     std::string set;            ///< e.g. "aldp800"
@@ -94,6 +96,21 @@ OPENMM_EXPORT_BG ReferenceProblem referenceProblem(const std::string& name);
  */
 OPENMM_EXPORT_BG OpenMM::System* createReferenceProblemSystem(const ReferenceProblem& problem, const std::string& dataDirectory,
                                                               std::vector<OpenMM::Vec3>& positions);
+
+/**
+ * The target density of a reference problem at a temperature: a SystemTarget (SystemTarget.h) of
+ * its System (createReferenceProblemSystem()) that models all particles, in the System's order,
+ * with D = problem.dimension and workers not pinned to CPUs.
+ *
+ * @param dataDirectory  where files of the System are read from (alanine dipeptide)
+ * @param temperature    K, positive
+ * @param platformName   the OpenMM platform of the inner Contexts ("Reference", "CPU", ...)
+ * @param workers        the number of OpenMM Contexts evaluating energies (SystemTarget's numWorkers)
+ * @return a new SystemTarget owned by the caller
+ * @throws OpenMM::OpenMMException as createReferenceProblemSystem() and the SystemTarget constructor
+ */
+OPENMM_EXPORT_BG SystemTarget* createReferenceProblemTarget(const ReferenceProblem& problem, const std::string& dataDirectory,
+                                                            double temperature, const std::string& platformName, int workers);
 
 } // namespace BoltzmannPlugin
 

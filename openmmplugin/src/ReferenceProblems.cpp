@@ -1,6 +1,7 @@
 #include "ReferenceProblems.h"
 
 #include "ReferenceSystems.h"
+#include "SystemTarget.h"
 #include "bg/JsonText.h"
 #include "openmm/OpenMMException.h"
 
@@ -13,6 +14,8 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <memory>
+#include <numeric>
 #include <set>
 #include <sstream>
 
@@ -263,6 +266,16 @@ OpenMM::System* createReferenceProblemSystem(const ReferenceProblem& problem, co
              std::to_string(problem.numParticles));
     }
     return system;
+}
+
+SystemTarget* createReferenceProblemTarget(const ReferenceProblem& problem, const std::string& dataDirectory, double temperature,
+                                           const std::string& platformName, int workers) {
+    std::vector<OpenMM::Vec3> positions;
+    std::unique_ptr<OpenMM::System> system(createReferenceProblemSystem(problem, dataDirectory, positions));
+    std::vector<int> particles(system->getNumParticles());
+    std::iota(particles.begin(), particles.end(), 0);
+    return new SystemTarget(*system, temperature, particles, positions, platformName, workers, problem.dimension,
+                            std::map<std::string, std::string>(), false);
 }
 
 } // namespace BoltzmannPlugin

@@ -1,13 +1,17 @@
 // The registry of reference problems (data/problems/*.json): the problems and their facts, agreement
-// with the System factories, unknown names refused with the known ones listed, OPENMMBG_DATA_DIR
-// overriding the lookup (a new problem is a new file), malformed files refused.
+// with the System factories, their targets over all particles, unknown names refused with the known
+// ones listed, OPENMMBG_DATA_DIR overriding the lookup (a new problem is a new file), malformed files
+// refused.
 
 #include "ReferenceProblems.h"
 #include "ReferenceSystems.h"
+#include "SystemTarget.h"
 #include "openmm/OpenMMException.h"
 
 #include <gtest/gtest.h>
+#include <torch/torch.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -80,6 +84,27 @@ TEST(ReferenceProblems, SystemsComeFromTheFactories) {
     std::vector<OpenMM::Vec3> positions;
     std::unique_ptr<OpenMM::System> aldp(createReferenceProblemSystem(referenceProblem("aldp"), findDataDirectory(), positions));
     EXPECT_NE(positions[8][0], 0.0);   // the minimised structure, not zeros
+}
+
+TEST(ReferenceProblems, TargetsModelEveryParticleAtTheirTemperature) {
+    // DW4 on a square of side d0 = 4 nm: the four sides sit at the minimum s = 0 of the pair energy
+    // a s + b s^2 + c s^4 (a = 0, b = -4, c = 0.9, reduced units at 300 K), the two diagonals at
+    // s = 4 sqrt(2) - 4; u scales with 300 K / T.
+    const ReferenceProblem dw4 = referenceProblem("dw4");
+    torch::Tensor square = torch::tensor({0.0, 0.0, 4.0, 0.0, 4.0, 4.0, 0.0, 4.0}, torch::kFloat64).view({1, 4, 2});
+    const double s = 4.0 * std::sqrt(2.0) - 4.0, reduced = 2 * (-4.0 * s * s + 0.9 * std::pow(s, 4));
+    for (double temperature : {300.0, 600.0}) {
+        std::unique_ptr<SystemTarget> target(createReferenceProblemTarget(dw4, findDataDirectory(), temperature, "Reference", 1));
+        EXPECT_EQ(target->numParticles(), 4);
+        EXPECT_EQ(target->dimension(), 2);
+        const double u = target->evaluate(square, false).energy.item<double>();
+        EXPECT_NEAR(u, reduced * 300.0 / temperature, 1e-9 * std::abs(reduced));
+    }
+    std::unique_ptr<SystemTarget> lj13(createReferenceProblemTarget(referenceProblem("lj13"), findDataDirectory(), 300.0, "Reference", 1));
+    EXPECT_EQ(lj13->numParticles(), 13);
+    EXPECT_EQ(lj13->dimension(), 3);
+    const std::string message = messageOf([&] { delete createReferenceProblemTarget(dw4, findDataDirectory(), 300.0, "NoSuchPlatform", 1); });
+    EXPECT_NE(message.find("SystemTarget: unknown platform 'NoSuchPlatform'"), std::string::npos) << message;
 }
 
 TEST(ReferenceProblems, UnknownNamesAreRefusedWithTheKnownOnes) {

@@ -28,6 +28,8 @@ void BoltzmannGeneratorForceProxy::serialize(const void* object, SerializationNo
     node.setDoubleProperty("temperature", force.getTemperature());
     node.setBoolProperty("planar", force.isPlanar());
     node.setIntProperty("randomSeed", force.getRandomNumberSeed());
+    node.setBoolProperty("distributedTraining", force.getDistributedTraining());
+    node.setDoubleProperty("distributedTimeout", force.getDistributedTimeout());
     node.setStringProperty("trainingSettingsBase64", encodeBase64(force.getTrainingSettings()));
     SerializationNode& particles = node.createChildNode("Particles");
     for (int p : force.getParticles())
@@ -53,6 +55,8 @@ void* BoltzmannGeneratorForceProxy::deserialize(const SerializationNode& node) c
         else
             force->setName(node.getStringProperty("name", force->getName()));
         force->setForceGroup(node.getIntProperty("forceGroup", 0));
+        force->setDistributedTraining(node.getBoolProperty("distributedTraining", false));   // absent from older XML
+        force->setDistributedTimeout(node.getDoubleProperty("distributedTimeout", force->getDistributedTimeout()));
         if (version >= 2) {
             force->setPlanar(node.getBoolProperty("planar"));
             force->setRandomNumberSeed(node.getIntProperty("randomSeed"));

@@ -112,7 +112,13 @@ private:
     /** The unweighted mean position (D values, nm) of the modelled particles among all System positions. */
     std::vector<double> centreOf(const std::vector<OpenMM::Vec3>& positions) const;
     void checkPositions(const std::vector<OpenMM::Vec3>& positions, const char* where) const;
-    /** Create the FAB method and its optimiser on first use. */
+    /**
+     * With distributed training on and not yet joined: join the process's data-parallel run
+     * (ModelDistributed.cpp), take rank 0's flow, generator and seed, and make the existing FAB method
+     * and optimisers take part. Throws an OpenMMException naming the force without a launcher.
+     */
+    void joinDistributedRun();
+    /** Create the FAB method and its optimiser on first use (taking part in the run, if joined). */
     void ensureFab();
     /** Create the maximum-likelihood optimiser on first use (with any optimiser state read from a checkpoint). */
     void ensureMlOptimizer(int64_t updatesPerEpoch);
@@ -126,6 +132,8 @@ private:
     int64_t parameterVersion = 0;
     std::string appliedFlowConfig, appliedFlowWeights;   // the force's flow when this Context last took it
     int appliedSeed = 0;
+    bool distributedTraining = false;   // the force's setting when this Context took it
+    double distributedTimeout = 300.0;  // s
     std::unique_ptr<State> state;
 };
 

@@ -276,6 +276,8 @@ public:
      *
      * @param context     a Context whose System contains this force
      * @param iterations  FAB iterations, positive
+     * @throws OpenMM::OpenMMException for iterations < 1, unusable FAB settings, or (with
+     *         setDistributedTraining(true)) a run that cannot be joined or a peer rank that fails
      */
     BoltzmannGeneratorTrainingReport train(OpenMM::Context& context, int iterations) const;
     /**
@@ -285,6 +287,9 @@ public:
      * @param positions   n*N positions of the modelled particles in nm, n at least the batch size
      *                    of the training settings
      * @param iterations  minibatch updates, positive
+     * @throws OpenMM::OpenMMException for bad positions, fewer configurations than one batch (with
+     *         setDistributedTraining(true): than ranks x batch size), iterations < 1, or a run that
+     *         cannot be joined or a peer rank that fails
      */
     BoltzmannGeneratorTrainingReport trainOnSamples(OpenMM::Context& context, const std::vector<OpenMM::Vec3>& positions,
                                                     int iterations) const;

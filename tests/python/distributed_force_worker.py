@@ -2,14 +2,16 @@
 builds a small DW4 System with the force, trains through the Python API and writes what the test
 compares into a JSON file.
 
-    python distributed_force_worker.py ml|fab BATCH OUT.json [--distributed]
+    python distributed_force_worker.py ml|fab|abandon BATCH OUT.json [--distributed]
 
 ml: trainOnSamples() on fixed configurations (ML_UPDATES updates); fab: train() (FAB_ITERATIONS
-iterations), then one step of a BoltzmannGeneratorIntegrator with in-step training in a second
-Context of the same process. With --distributed the force's distributed training is on, and the
+iterations), then steps of a BoltzmannGeneratorIntegrator with in-step training in a second
+Context of the same process (one step; one more after a checkpoint, taken twice); abandon: rank 1
+leaves after one update and rank 0 reports the error of its next call. With --distributed the force's distributed training is on, and the
 launcher variables (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT) must be set."""
 import hashlib
 import json
+import os
 import sys
 
 import numpy as np
@@ -84,14 +86,35 @@ def run_fab(batch_size, distributed):
     integrator.setFlowMoveInterval(0)
     integrator.setRandomNumberSeed(21)
     force, context = make_context(batch_size, distributed, integrator)
-    context.getIntegrator().step(1)
+    integrator.step(1)
     result.update(integratorWeights=digest(force, context), integratorLoss=integrator.getLastLoss(),
                   integratorIterations=integrator.getNumTrainingIterations())
+    # A checkpoint carries this rank's FAB stream: the step after it is taken twice alike.
+    checkpoint = context.createCheckpoint()
+    integrator.step(1)
+    again = digest(force, context)
+    context.loadCheckpoint(checkpoint)
+    integrator.step(1)
+    result.update(stepAfterCheckpoint=again, stepAfterReload=digest(force, context))
     return result
+
+
+def run_abandoned(batch_size, distributed):
+    """Rank 1 leaves after one update (as if it died); rank 0's next call must fail, not wait."""
+    force, context = make_context(batch_size, distributed)
+    data = training_data() * unit.nanometer
+    force.trainOnSamples(context, data, 1)
+    if os.environ.get("RANK") == "1":
+        os._exit(0)
+    try:
+        force.trainOnSamples(context, data, 2)
+        return {"error": None}
+    except openmm.OpenMMException as e:
+        return {"error": str(e)}
 
 
 if __name__ == "__main__":
     mode, batch, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    result = (run_ml if mode == "ml" else run_fab)(batch, "--distributed" in sys.argv[4:])
+    result = {"ml": run_ml, "fab": run_fab, "abandon": run_abandoned}[mode](batch, "--distributed" in sys.argv[4:])
     with open(out, "w") as f:
         json.dump(result, f)

@@ -5,8 +5,10 @@ distributed_force_worker.py on the same small DW4 System.
 (a) maximum likelihood: two ranks with batch B/2 end with the parameters of one process with batch
     B (log q at fixed configurations within a float64 tolerance), bitwise alike on both ranks;
 (b) FAB: train() and a BoltzmannGeneratorIntegrator step with in-step training (a second Context of
-    the same process, sharing its process group) end with identical weights on both ranks;
-(c) without the launcher variables the first training call raises, naming the class and RANK."""
+    the same process, sharing its process group) end with identical weights on both ranks, and a
+    step after a reloaded checkpoint repeats bitwise;
+(c) without the launcher variables the first training call raises, naming the class and RANK, and
+    a rank that dies makes the other's next training call raise instead of waiting."""
 import json
 import math
 import os
@@ -45,9 +47,15 @@ def launch(mode, batch, out, rank=None, port=None):
     return subprocess.Popen(arguments, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def finish(processes, outputs):
-    """Wait for the processes; the JSON results of each, in order."""
-    logs = [p.communicate(timeout=300) for p in processes]
+def finish(processes, outputs, seconds=240):
+    """Wait for the processes (killing all of them if one outlives `seconds`); the JSON results of each."""
+    try:
+        logs = [p.communicate(timeout=seconds) for p in processes]
+    except subprocess.TimeoutExpired:
+        for p in processes:
+            p.kill()
+        logs = [p.communicate() for p in processes]
+        pytest.fail("a process did not finish within %d s; its output:\n%s" % (seconds, "\n".join(e for _, e in logs)))
     for p, (_, stderr) in zip(processes, logs):
         assert p.returncode == 0, stderr
     results = []
@@ -87,6 +95,18 @@ def test_fab_and_the_integrators_in_step_training_keep_the_ranks_identical(tmp_p
     assert rank0["integratorIterations"] == 1
     assert rank0["integratorWeights"] == rank1["integratorWeights"]
     assert math.isfinite(rank0["integratorLoss"]) and rank0["integratorLoss"] == rank1["integratorLoss"]
+    # Reloading a checkpoint on both ranks repeats the next step bitwise (each rank's FAB stream travels with it).
+    assert rank0["stepAfterCheckpoint"] == rank0["stepAfterReload"] == rank1["stepAfterReload"]
+    assert rank0["stepAfterCheckpoint"] != rank0["integratorWeights"]
+
+
+def test_a_rank_that_dies_makes_the_others_training_call_raise(tmp_path):
+    port = free_port()
+    out = tmp_path / "abandon-rank0.json"
+    (rank0,) = finish([launch("abandon", BATCH // 2, out, 0, port), launch("abandon", BATCH // 2, tmp_path / "unused.json", 1, port)],
+                      [out])
+    assert rank0["error"] is not None and "BoltzmannGeneratorForce" in rank0["error"], rank0
+    assert "rank 0" in rank0["error"] and "peer rank died" in rank0["error"], rank0
 
 
 def test_distributed_training_without_a_launcher_raises(monkeypatch):

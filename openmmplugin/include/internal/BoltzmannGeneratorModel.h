@@ -17,7 +17,9 @@ class ContextImpl;
 }
 
 namespace bg {
+class DistributedContext;
 class SkipClipAdam;
+struct StepStats;
 class TrainingMethod;
 }   // namespace bg
 
@@ -39,7 +41,8 @@ namespace BoltzmannPlugin {
  *
  * The implementation is split by job: BoltzmannGeneratorModel.cpp (set-up), ModelTarget.cpp
  * (target refresh), ModelSampling.cpp (samples, densities, weights, energies), ModelTraining.cpp
- * (FAB and maximum likelihood), ModelCheckpoint.cpp (saveState/loadState).
+ * (FAB and maximum likelihood), ModelDistributed.cpp (joining a data-parallel run), ModelCheckpoint.cpp
+ * (saveState/loadState).
  * @private
  */
 class OPENMM_EXPORT_BG BoltzmannGeneratorModel {
@@ -122,6 +125,8 @@ private:
     void ensureFab();
     /** Create the maximum-likelihood optimiser on first use (with any optimiser state read from a checkpoint). */
     void ensureMlOptimizer(int64_t updatesPerEpoch);
+    /** One step of a method in the run this Context joined (ModelTraining.cpp). */
+    bg::StepStats distributedStep(bg::TrainingMethod& method, bg::SkipClipAdam& optimizer, bg::DistributedContext& context);
     /** Run `iterations` steps of a training method; the report's totals are left to the caller. */
     BoltzmannGeneratorTrainingReport runSteps(bg::TrainingMethod& method, bg::SkipClipAdam& optimizer, int iterations);
     const OpenMM::System& system;

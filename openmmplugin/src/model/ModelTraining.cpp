@@ -67,14 +67,31 @@ void BoltzmannGeneratorModel::ensureFab() {
         bg::averageGradientsOverRanks(*state->fabOptimizer, state->distributed);
 }
 
+/**
+ * One step in a data-parallel run: the method's own generator, the figures reduced over the ranks
+ * (the loss as their mean), and a failed collective (a peer died or hung) as an OpenMMException.
+ */
+bg::StepStats BoltzmannGeneratorModel::distributedStep(bg::TrainingMethod& method, bg::SkipClipAdam& optimizer,
+                                                       bg::DistributedContext& context) {
+    try {
+        return bg::reduceStepStats(context, method.step(state->flow, optimizer, state->generatorFor(method)));
+    }
+    catch (const OpenMMException&) {
+        throw;
+    }
+    catch (const runtime_error& e) {
+        throw OpenMMException(string("BoltzmannGeneratorForce: data-parallel training on rank ") + to_string(context.rank()) +
+                              " failed: " + e.what());
+    }
+}
+
 BoltzmannGeneratorTrainingReport BoltzmannGeneratorModel::runSteps(bg::TrainingMethod& method, bg::SkipClipAdam& optimizer,
                                                                    int iterations) {
     BoltzmannGeneratorTrainingReport report;
     double lossSum = 0.0;
     for (int i = 0; i < iterations; i++) {
-        bg::StepStats stats = method.step(state->flow, optimizer, state->generatorFor(method));
-        if (state->distributed)
-            stats = bg::reduceStepStats(*state->distributed, stats);   // the loss as the mean over the ranks
+        bg::StepStats stats = state->distributed ? distributedStep(method, optimizer, *state->distributed)
+                                                 : method.step(state->flow, optimizer, state->generator);
         parameterVersion++;
         report.iterations++;
         report.lastLoss = stats.loss;

@@ -126,6 +126,10 @@ namespace BoltzmannPlugin {
     if unit.is_quantity(temperature):
         temperature = temperature.value_in_unit(unit.kelvin)
 %}
+%pythonprepend BoltzmannGeneratorForce::setDistributedTimeout %{
+    if unit.is_quantity(seconds):
+        seconds = seconds.value_in_unit(unit.second)
+%}
 %pythonappend BoltzmannGeneratorForce::getTemperature %{
     val = unit.Quantity(val, unit.kelvin)
 %}

@@ -92,7 +92,7 @@ DistributedContext::DistributedContext(const DistributedSettings& s) : settings(
     try {
         ::c10d::TCPStoreOptions storeOptions;
         storeOptions.port = uint16_t(settings.masterPort);
-        storeOptions.isServer = settings.rank == 0;
+        storeOptions.isServer = settings.rank == 0 && !settings.launcherServesStore;
         storeOptions.numWorkers = size_t(settings.worldSize);
         storeOptions.waitWorkers = true;
         storeOptions.timeout = toMilliseconds(settings.timeoutSeconds);
@@ -120,6 +120,8 @@ DistributedSettings DistributedContext::settingsFromEnvironment(double timeoutSe
     s.masterPort = environmentInteger("MASTER_PORT", "29500");
     if (const char* address = std::getenv("MASTER_ADDR"); address != nullptr && *address != '\0')
         s.masterAddress = address;
+    if (const char* agentStore = std::getenv("TORCHELASTIC_USE_AGENT_STORE"); agentStore != nullptr)
+        s.launcherServesStore = std::string(agentStore) == "True";
     s.timeoutSeconds = timeoutSeconds;
     s.mainRankTimeoutSeconds = std::max(s.mainRankTimeoutSeconds, timeoutSeconds);
     s.validate();

@@ -58,10 +58,8 @@ TrainingDriver::TrainingDriver(AugmentedCouplingFlow flow, const TrainingConfig&
     totalSteps = config.epochs * calls;
     const int64_t updatesPerEpoch = calls * this->method->updatesPerCall();
     optimizer = createOptimizer(flow, config, updatesPerEpoch);
-    if (this->options.distributed) {
-        std::shared_ptr<DistributedContext> context = this->options.distributed;
-        optimizer->setGradientReducer([context](const std::vector<torch::Tensor>& parameters) { context->averageGradients(parameters); });
-    }
+    if (this->options.distributed)
+        averageGradientsOverRanks(*optimizer, this->options.distributed);
     if (!this->options.distributed || this->options.distributed->isMain())
         fs::create_directories(this->options.outputDirectory);
 }

@@ -27,6 +27,16 @@ StepStats reduceStepStats(DistributedContext& context, const StepStats& stats) {
     return reduced;
 }
 
+at::Generator rankGenerator(uint64_t seed, const TrainingMethod& method, const DistributedContext& context) {
+    return at::make_generator<at::CPUGeneratorImpl>(method.generatorPerRank() ? seed + uint64_t(context.rank()) : seed);
+}
+
+void averageGradientsOverRanks(SkipClipAdam& optimizer, std::shared_ptr<DistributedContext> context) {
+    if (!context)
+        throw std::invalid_argument("averageGradientsOverRanks: no distributed context");
+    optimizer.setGradientReducer([context](const std::vector<torch::Tensor>& parameters) { context->averageGradients(parameters); });
+}
+
 std::string runOnMainRank(DistributedContext& context, const std::function<std::string()>& work) {
     // One leading byte tells the others whether the rest is the result ('R') or rank 0's error ('E').
     if (context.isMain()) {
@@ -95,8 +105,7 @@ torch::Tensor bytesTensor(const std::string& bytes) {
 void TrainingDriver::joinDistributedRun() {
     DistributedContext& context = *options.distributed;
     method->setDistributed(options.distributed);
-    if (method->generatorPerRank())
-        generator = at::make_generator<at::CPUGeneratorImpl>(config.seed + uint64_t(context.rank()));
+    generator = rankGenerator(config.seed, *method, context);   // nothing was drawn from it yet
     if (!context.isMain())
         options.quiet = true;
 }

@@ -169,6 +169,53 @@ public:
         randomSeed = seed;
     }
     /**
+     * Get whether the training calls of a Context take part in a data-parallel run (see
+     * setDistributedTraining()). Default false.
+     */
+    bool getDistributedTraining() const {
+        return distributedTraining;
+    }
+    /**
+     * Set whether train(), trainOnSamples() and the in-step training of a
+     * BoltzmannGeneratorIntegrator take part in a data-parallel run of several processes (ranks),
+     * started by a launcher such as torchrun or a batch system (docs/distributed.md). When true, the
+     * first training call of a Context joins the run described by the launcher's environment
+     * (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT, LOCAL_RANK; one process group per process,
+     * shared by all its Contexts), copies rank 0's flow and random state into the Context, and from
+     * then on every optimiser update averages the gradients over the ranks, so all ranks keep
+     * identical parameters:
+     *  - FAB (train()): every rank runs its own AIS passes (its own random stream, seeded
+     *    seed + 1 + rank) into its own replay buffer; the AIS step sizes adapt to the acceptance
+     *    pooled over the ranks; the global batch is ranks x batchSize.
+     *  - Maximum likelihood (trainOnSamples()): every rank must pass the same configurations; each
+     *    update takes ranks x batchSize of them from one shuffle shared by the ranks, and rank r
+     *    trains on its share, so W ranks with batch B/W take the updates of one process with batch B.
+     * The report's lastLoss and meanLoss are means over the ranks. Every rank must make the same
+     * training calls in the same order (one script run by every rank). A Context that changed this
+     * setting takes it with updateParametersInContext() (or a new Context).
+     *
+     * A training call then throws an OpenMMException naming this class when the environment does
+     * not describe a run (RANK or WORLD_SIZE missing or invalid), when the ranks cannot meet within
+     * getDistributedTimeout(), or when a peer rank dies or hangs during training.
+     */
+    void setDistributedTraining(bool distributed) {
+        distributedTraining = distributed;
+    }
+    /** Get the seconds a rank of a data-parallel run waits for its peers (see setDistributedTimeout()). */
+    double getDistributedTimeout() const {
+        return distributedTimeout;
+    }
+    /**
+     * Set how long, in seconds, a rank of a data-parallel run waits for the others (the rendezvous
+     * and every collective operation) before the training call fails; default 300. The process
+     * group is created by the first Context of the process that joins a run, with that Context's
+     * timeout.
+     *
+     * @param seconds  positive and finite
+     * @throws OpenMMException otherwise
+     */
+    void setDistributedTimeout(double seconds);
+    /**
      * Draw independent samples from the Context's flow with their exact importance weights. The
      * flow's zero-centre configurations are placed at the current centre (unweighted mean
      * position) of the modelled particles in the Context, and U is evaluated there with the
@@ -229,6 +276,8 @@ public:
      *
      * @param context     a Context whose System contains this force
      * @param iterations  FAB iterations, positive
+     * @throws OpenMM::OpenMMException for iterations < 1, unusable FAB settings, or (with
+     *         setDistributedTraining(true)) a run that cannot be joined or a peer rank that fails
      */
     BoltzmannGeneratorTrainingReport train(OpenMM::Context& context, int iterations) const;
     /**
@@ -238,6 +287,9 @@ public:
      * @param positions   n*N positions of the modelled particles in nm, n at least the batch size
      *                    of the training settings
      * @param iterations  minibatch updates, positive
+     * @throws OpenMM::OpenMMException for bad positions, fewer configurations than one batch (with
+     *         setDistributedTraining(true): than ranks x batch size), iterations < 1, or a run that
+     *         cannot be joined or a peer rank that fails
      */
     BoltzmannGeneratorTrainingReport trainOnSamples(OpenMM::Context& context, const std::vector<OpenMM::Vec3>& positions,
                                                     int iterations) const;
@@ -282,8 +334,9 @@ private:
     std::vector<int> particles;
     double temperature;
     std::string flowConfig, flowWeights, trainingSettings;
-    bool planar = false;
+    bool planar = false, distributedTraining = false;
     int randomSeed = 0;
+    double distributedTimeout = 300.0;
 };
 
 } // namespace BoltzmannPlugin

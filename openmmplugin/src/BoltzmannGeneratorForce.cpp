@@ -93,6 +93,13 @@ void BoltzmannGeneratorForce::setTrainingSettings(const string& json) {
     }
 }
 
+void BoltzmannGeneratorForce::setDistributedTimeout(double seconds) {
+    if (!(seconds > 0.0) || !isfinite(seconds))
+        throw OpenMMException("BoltzmannGeneratorForce: the distributed timeout must be positive and finite (seconds), got " +
+                              to_string(seconds));
+    distributedTimeout = seconds;
+}
+
 BoltzmannGeneratorForceImpl& BoltzmannGeneratorForce::implIn(Context& context) const {
     BoltzmannGeneratorForceImpl* impl = nullptr;
     try {

@@ -23,6 +23,8 @@ static void writeForce(const BoltzmannGeneratorForce& force, SerializationNode& 
     node.setDoubleProperty("temperature", force.getTemperature());
     node.setBoolProperty("planar", force.isPlanar());
     node.setIntProperty("randomSeed", force.getRandomNumberSeed());
+    node.setBoolProperty("distributedTraining", force.getDistributedTraining());
+    node.setDoubleProperty("distributedTimeout", force.getDistributedTimeout());
     node.setStringProperty("trainingSettingsBase64", encodeBase64(force.getTrainingSettings()));
     SerializationNode& particles = node.createChildNode("Particles");
     for (int p : force.getParticles())
@@ -45,6 +47,8 @@ static BoltzmannGeneratorForce* readForce(const SerializationNode& node, int ver
         else
             force->setName(node.getStringProperty("name", force->getName()));
         force->setForceGroup(node.getIntProperty("forceGroup", 0));
+        force->setDistributedTraining(node.getBoolProperty("distributedTraining", false));   // absent from older XML
+        force->setDistributedTimeout(node.getDoubleProperty("distributedTimeout", force->getDistributedTimeout()));
         if (version >= 2) {
             force->setPlanar(node.getBoolProperty("planar"));
             force->setRandomNumberSeed(node.getIntProperty("randomSeed"));

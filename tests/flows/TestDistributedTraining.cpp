@@ -233,6 +233,10 @@ TEST(DistributedTraining, SettingsFromTheEnvironment) {
     EXPECT_EQ(s.masterAddress, "node7");
     EXPECT_EQ(s.masterPort, 1234);
     EXPECT_EQ(s.timeoutSeconds, 12.0);
+    EXPECT_FALSE(s.launcherServesStore);
+    ::setenv("TORCHELASTIC_USE_AGENT_STORE", "True", 1);   // torchrun serves the store: rank 0 connects to it
+    EXPECT_TRUE(DistributedContext::settingsFromEnvironment().launcherServesStore);
+    ::unsetenv("TORCHELASTIC_USE_AGENT_STORE");
     ::setenv("RANK", "4", 1);
     EXPECT_THROW(DistributedContext::settingsFromEnvironment(), std::invalid_argument);
     ::setenv("RANK", "x", 1);

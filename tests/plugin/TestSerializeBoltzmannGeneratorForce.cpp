@@ -92,6 +92,8 @@ TEST(SerializeBoltzmannGeneratorForce, RoundTripsEveryField) {
     force.setPlanar(true);
     force.setRandomNumberSeed(-17);
     force.setTrainingSettings("{\"batchSize\": 64, \"fab\": {\"updatesPerIteration\": 3}}");
+    force.setDistributedTraining(true);
+    force.setDistributedTimeout(45.5);
     string xml = serialize(force);
     EXPECT_NE(xml.find("BoltzmannGeneratorForce"), string::npos);
     unique_ptr<BoltzmannGeneratorForce> copy = deserialize(xml);
@@ -105,6 +107,8 @@ TEST(SerializeBoltzmannGeneratorForce, RoundTripsEveryField) {
     EXPECT_EQ(copy->getFlowWeights(), weights);
     EXPECT_TRUE(copy->isPlanar());
     EXPECT_EQ(copy->getRandomNumberSeed(), -17);
+    EXPECT_TRUE(copy->getDistributedTraining());
+    EXPECT_EQ(copy->getDistributedTimeout(), 45.5);
     EXPECT_EQ(copy->getTrainingSettings(), force.getTrainingSettings());
     EXPECT_NE(copy->getTrainingSettings().find("\"updatesPerIteration\": 3"), string::npos) << copy->getTrainingSettings();
     EXPECT_EQ(serialize(*copy), xml);
@@ -223,6 +227,8 @@ TEST(SerializeBoltzmannGeneratorForce, ReadsVersion2) {
     EXPECT_EQ(force->getFlowConfig(), smallFlowConfig);
     EXPECT_EQ(force->getFlowWeights(), version1Weights);
     EXPECT_NE(force->getTrainingSettings().find("\"epochs\": 7"), string::npos) << force->getTrainingSettings();
+    EXPECT_FALSE(force->getDistributedTraining());   // the setting came later: off, default timeout
+    EXPECT_EQ(force->getDistributedTimeout(), 300.0);
     // It is written back as version 3.
     EXPECT_NE(serialize(*force).find("version=\"3\""), string::npos);
 }

@@ -17,6 +17,11 @@ struct DistributedSettings {
     int localRank = 0;                   ///< index on this machine, picks the GPU (LOCAL_RANK)
     std::string masterAddress = "127.0.0.1";   ///< host of rank 0's rendezvous store (MASTER_ADDR)
     int masterPort = 29500;              ///< its TCP port (MASTER_PORT)
+    /**
+     * True when the launcher serves the rendezvous store on masterPort itself (torchrun sets
+     * TORCHELASTIC_USE_AGENT_STORE=True): rank 0 then connects to it like the other ranks.
+     */
+    bool launcherServesStore = false;
     /** Seconds a collective (or the rendezvous) may wait for a peer before failing with an error. */
     double timeoutSeconds = 300.0;
     /**
@@ -71,7 +76,7 @@ public:
     /**
      * The settings of the launcher environment (torchrun, a batch system): RANK, WORLD_SIZE,
      * MASTER_ADDR, MASTER_PORT and LOCAL_RANK (LOCAL_RANK defaults to RANK, MASTER_ADDR to
-     * 127.0.0.1, MASTER_PORT to 29500). Throws std::invalid_argument naming the variable if RANK or
+     * 127.0.0.1, MASTER_PORT to 29500), and TORCHELASTIC_USE_AGENT_STORE (launcherServesStore). Throws std::invalid_argument naming the variable if RANK or
      * WORLD_SIZE is missing or a value is not a valid integer.
      */
     static DistributedSettings settingsFromEnvironment(double timeoutSeconds = 300.0);

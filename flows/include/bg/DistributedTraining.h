@@ -2,9 +2,14 @@
 #define BG_DISTRIBUTED_TRAINING_H_
 
 #include "bg/DistributedContext.h"
+#include "bg/Optimizer.h"
 #include "bg/TrainingMethod.h"
 
+#include <ATen/core/Generator.h>
+
+#include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 namespace bg {
@@ -16,6 +21,21 @@ namespace bg {
  * alike on every rank; extra (e.g. FAB's timings) stays this rank's own.
  */
 StepStats reduceStepStats(DistributedContext& context, const StepStats& stats);
+
+/**
+ * This rank's random generator for `method` in the run of `context` (a CPU generator): seeded
+ * seed + rank when the method wants a stream of its own on every rank (TrainingMethod::
+ * generatorPerRank(): FAB's AIS samples), else seed on every rank (one stream shared by the ranks:
+ * maximum likelihood's shuffle). Used by TrainingDriver and the plugin's per-Context model alike.
+ */
+at::Generator rankGenerator(uint64_t seed, const TrainingMethod& method, const DistributedContext& context);
+
+/**
+ * Make `optimizer` average its gradients over the ranks of `context` before every update
+ * (DistributedContext::averageGradients() as SkipClipAdam's gradient reducer), so that the norm,
+ * skip, clip and Adam update are alike on every rank. `context` is kept alive by the optimiser.
+ */
+void averageGradientsOverRanks(SkipClipAdam& optimizer, std::shared_ptr<DistributedContext> context);
 
 /**
  * Run `work` on rank 0 and return its result on every rank (DistributedContext::broadcast(): the

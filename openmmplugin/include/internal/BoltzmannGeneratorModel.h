@@ -17,7 +17,9 @@ class ContextImpl;
 }
 
 namespace bg {
+class DistributedContext;
 class SkipClipAdam;
+struct StepStats;
 class TrainingMethod;
 }   // namespace bg
 
@@ -39,7 +41,8 @@ namespace BoltzmannPlugin {
  *
  * The implementation is split by job: BoltzmannGeneratorModel.cpp (set-up), ModelTarget.cpp
  * (target refresh), ModelSampling.cpp (samples, densities, weights, energies), ModelTraining.cpp
- * (FAB and maximum likelihood), ModelCheckpoint.cpp (saveState/loadState).
+ * (FAB and maximum likelihood), ModelDistributed.cpp (joining a data-parallel run), ModelCheckpoint.cpp
+ * (saveState/loadState).
  * @private
  */
 class OPENMM_EXPORT_BG BoltzmannGeneratorModel {
@@ -112,10 +115,18 @@ private:
     /** The unweighted mean position (D values, nm) of the modelled particles among all System positions. */
     std::vector<double> centreOf(const std::vector<OpenMM::Vec3>& positions) const;
     void checkPositions(const std::vector<OpenMM::Vec3>& positions, const char* where) const;
-    /** Create the FAB method and its optimiser on first use. */
+    /**
+     * With distributed training on and not yet joined: join the process's data-parallel run
+     * (ModelDistributed.cpp), take rank 0's flow, generator and seed, and make the existing FAB method
+     * and optimisers take part. Throws an OpenMMException naming the force without a launcher.
+     */
+    void joinDistributedRun();
+    /** Create the FAB method and its optimiser on first use (taking part in the run, if joined). */
     void ensureFab();
     /** Create the maximum-likelihood optimiser on first use (with any optimiser state read from a checkpoint). */
     void ensureMlOptimizer(int64_t updatesPerEpoch);
+    /** One step of a method in the run this Context joined (ModelTraining.cpp). */
+    bg::StepStats distributedStep(bg::TrainingMethod& method, bg::SkipClipAdam& optimizer, bg::DistributedContext& context);
     /** Run `iterations` steps of a training method; the report's totals are left to the caller. */
     BoltzmannGeneratorTrainingReport runSteps(bg::TrainingMethod& method, bg::SkipClipAdam& optimizer, int iterations);
     const OpenMM::System& system;
@@ -126,6 +137,8 @@ private:
     int64_t parameterVersion = 0;
     std::string appliedFlowConfig, appliedFlowWeights;   // the force's flow when this Context last took it
     int appliedSeed = 0;
+    bool distributedTraining = false;   // the force's setting when this Context took it
+    double distributedTimeout = 300.0;  // s
     std::unique_ptr<State> state;
 };
 

@@ -7,6 +7,7 @@
 
 #include "SystemTarget.h"
 #include "bg/AugmentedCouplingFlow.h"
+#include "bg/DistributedContext.h"
 #include "bg/Optimizer.h"
 #include "bg/TrainingConfig.h"
 #include "bg/TrainingMethod.h"
@@ -27,7 +28,14 @@ class BoltzmannGeneratorModel::State {
 public:
     bg::AugmentedCouplingFlow flow{nullptr};
     bg::TrainingConfig config;
+    /** The Context's random stream (sampling, flow moves, maximum likelihood); seeded seed + 1. */
     torch::Generator generator = at::detail::createCPUGenerator(0);
+    /** The seed the flow and generator were made from (the force's, or a random one for seed 0). */
+    uint64_t seed = 0;
+    /** The data-parallel run this Context's training takes part in; null: one process (or not joined yet). */
+    std::shared_ptr<bg::DistributedContext> distributed;
+    /** In a run: the stream of methods that draw per rank (FAB), seeded seed + 1 + rank on first use. */
+    torch::Generator rankGenerator;
     /** The System the target evaluates: the Context's System less the BG force (and its group's forces if not 0). */
     std::unique_ptr<OpenMM::System> targetSystem;
     /** Inner Contexts over targetSystem; their box, parameters and held positions follow the Context. */
@@ -42,6 +50,12 @@ public:
      * (an archive's bytes), applied when trainOnSamples() creates it.
      */
     std::string pendingMlOptimizer;
+
+    /**
+     * The generator `method` draws from: rankGenerator in a data-parallel run when the method wants
+     * a stream per rank (bg::rankGenerator(), as the TrainingDriver seeds it), else generator.
+     */
+    torch::Generator& generatorFor(const bg::TrainingMethod& method);
 
     torch::ScalarType dtype() const {
         return flow->getConfig().dtype == "float64" ? torch::kFloat64 : torch::kFloat32;

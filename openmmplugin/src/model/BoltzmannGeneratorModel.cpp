@@ -115,7 +115,9 @@ void BoltzmannGeneratorModel::reset(const BoltzmannGeneratorForce& force) {
         // marginal densities, which repeat every configuration numDraws times) need bounded memory.
         flow->setInferenceBatchSize(inferenceChunk);
         state->flow = flow;
+        state->seed = seed;
         state->generator = at::detail::createCPUGenerator(seed + 1);
+        state->rankGenerator = torch::Generator();
         appliedFlowConfig = force.getFlowConfig();
         appliedFlowWeights = force.getFlowWeights();
         appliedSeed = force.getRandomNumberSeed();
@@ -142,6 +144,10 @@ void BoltzmannGeneratorModel::reset(const BoltzmannGeneratorForce& force) {
     state->fabIterations = state->mlUpdates = 0;
     state->centredTarget.reset();
     state->target.reset();
+    // The next training call joins the run again (taking rank 0's flow, which setFlow() may have changed).
+    distributedTraining = force.getDistributedTraining();
+    distributedTimeout = force.getDistributedTimeout();
+    state->distributed.reset();
 }
 
 int BoltzmannGeneratorModel::getDimension() const {

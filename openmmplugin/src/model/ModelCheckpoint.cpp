@@ -24,6 +24,8 @@ void BoltzmannGeneratorModel::saveState(ostream& stream) {
         state->mlOptimizer->save(optimizerArchive);
         archive.write("mlOptimizer", optimizerArchive);
     }
+    if (state->rankGenerator.defined())   // FAB's own stream of this rank in a data-parallel run
+        archive.write("rankGenerator", state->rankGenerator.get_state());
     writeArchiveBlock(stream, archive);
 }
 
@@ -43,6 +45,12 @@ void BoltzmannGeneratorModel::loadState(ContextImpl& context, istream& stream) {
         archive.read("counters", counters);
         state->fabIterations = counters[0].item<int64_t>();
         state->mlUpdates = counters[1].item<int64_t>();
+        torch::Tensor rankGeneratorState;
+        state->rankGenerator = torch::Generator();
+        if (archive.try_read("rankGenerator", rankGeneratorState)) {
+            state->rankGenerator = at::detail::createCPUGenerator(0);
+            state->rankGenerator.set_state(rankGeneratorState);
+        }
         parameterVersion++;
         state->pendingMlOptimizer.clear();
         if (counters[2].item<int64_t>() == 0)

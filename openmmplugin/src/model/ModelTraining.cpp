@@ -1,5 +1,6 @@
 // Training of the per-Context model: FAB against the (centred) target, maximum likelihood on samples.
 
+#include "bg/DistributedTraining.h"
 #include "bg/MaximumLikelihoodMethod.h"
 #include "bg/TrainingMethodFactory.h"
 #include "internal/BoltzmannGeneratorModelState.h"
@@ -21,6 +22,16 @@ double secondsSince(chrono::steady_clock::time_point start) {
     return chrono::duration<double>(chrono::steady_clock::now() - start).count();
 }
 
+/** method.setDistributed(context), its refusals (e.g. too few samples for the global batch) as OpenMMExceptions. */
+void distributeMethod(bg::TrainingMethod& method, const shared_ptr<bg::DistributedContext>& context, const char* where) {
+    try {
+        method.setDistributed(context);
+    }
+    catch (const invalid_argument& e) {
+        throw OpenMMException(string("BoltzmannGeneratorForce: ") + where + ": " + e.what());
+    }
+}
+
 }   // namespace
 
 BoltzmannGeneratorTrainingReport BoltzmannGeneratorModel::train(ContextImpl& context, int iterations) {
@@ -28,6 +39,7 @@ BoltzmannGeneratorTrainingReport BoltzmannGeneratorModel::train(ContextImpl& con
         throw OpenMMException("BoltzmannGeneratorForce: train() needs a positive number of iterations, got " + to_string(iterations));
     const auto start = chrono::steady_clock::now();
     refreshTarget(context);
+    joinDistributedRun();
     ensureFab();
     BoltzmannGeneratorTrainingReport report = runSteps(*state->fab, *state->fabOptimizer, iterations);
     state->fabIterations += iterations;
@@ -48,7 +60,29 @@ void BoltzmannGeneratorModel::ensureFab() {
     catch (const exception& e) {
         throw OpenMMException(string("BoltzmannGeneratorForce: invalid FAB settings: ") + e.what());
     }
+    if (state->distributed)
+        distributeMethod(*state->fab, state->distributed, "train()");
     state->fabOptimizer = bg::createOptimizer(state->flow, state->config, state->fab->updatesPerCall());
+    if (state->distributed)
+        bg::averageGradientsOverRanks(*state->fabOptimizer, state->distributed);
+}
+
+/**
+ * One step in a data-parallel run: the method's own generator, the figures reduced over the ranks
+ * (the loss as their mean), and a failed collective (a peer died or hung) as an OpenMMException.
+ */
+bg::StepStats BoltzmannGeneratorModel::distributedStep(bg::TrainingMethod& method, bg::SkipClipAdam& optimizer,
+                                                       bg::DistributedContext& context) {
+    try {
+        return bg::reduceStepStats(context, method.step(state->flow, optimizer, state->generatorFor(method)));
+    }
+    catch (const OpenMMException&) {
+        throw;
+    }
+    catch (const runtime_error& e) {
+        throw OpenMMException(string("BoltzmannGeneratorForce: data-parallel training on rank ") + to_string(context.rank()) +
+                              " failed: " + e.what());
+    }
 }
 
 BoltzmannGeneratorTrainingReport BoltzmannGeneratorModel::runSteps(bg::TrainingMethod& method, bg::SkipClipAdam& optimizer,
@@ -56,7 +90,8 @@ BoltzmannGeneratorTrainingReport BoltzmannGeneratorModel::runSteps(bg::TrainingM
     BoltzmannGeneratorTrainingReport report;
     double lossSum = 0.0;
     for (int i = 0; i < iterations; i++) {
-        bg::StepStats stats = method.step(state->flow, optimizer, state->generator);
+        bg::StepStats stats = state->distributed ? distributedStep(method, optimizer, *state->distributed)
+                                                 : method.step(state->flow, optimizer, state->generator);
         parameterVersion++;
         report.iterations++;
         report.lastLoss = stats.loss;
@@ -74,6 +109,8 @@ void BoltzmannGeneratorModel::ensureMlOptimizer(int64_t updatesPerEpoch) {
     if (state->mlOptimizer != nullptr)
         return;
     state->mlOptimizer = bg::createOptimizer(state->flow, state->config, updatesPerEpoch);
+    if (state->distributed)
+        bg::averageGradientsOverRanks(*state->mlOptimizer, state->distributed);
     if (state->pendingMlOptimizer.empty())
         return;
     istringstream bytes(state->pendingMlOptimizer);
@@ -98,6 +135,9 @@ BoltzmannGeneratorTrainingReport BoltzmannGeneratorModel::trainOnSamples(Context
     torch::Tensor data = positionsToTensor(positions, particles.size(), getDimension());
     data = data - data.mean(1, true);   // the flow models configurations relative to their centre
     bg::MaximumLikelihoodMethod method(data, state->config, state->flow->getConfig().auxLossWeight);
+    joinDistributedRun();
+    if (state->distributed)
+        distributeMethod(method, state->distributed, "trainOnSamples()");
     ensureMlOptimizer(method.callsPerEpoch());
     BoltzmannGeneratorTrainingReport report = runSteps(method, *state->mlOptimizer, iterations);
     state->mlUpdates += iterations;

@@ -133,7 +133,8 @@ std::string FlowConfig::toJson() const {
               {"embeddingDim", embeddingDim},
               {"particleTypes", particleTypes},
               {"identityInit", identityInit},
-              {"dtype", dtype}};
+              {"dtype", dtype},
+              {"scalingBlock", scalingBlock}};
     return j.dump(2);
 }
 
@@ -143,7 +144,7 @@ FlowConfig FlowConfig::fromJson(const std::string& text) {
                       {"numParticles", "dimension", "numAugmented", "projection", "innerTransform", "splineBins", "radiusMax",
                        "cartesianRange", "frameRegulariser", "numBlocks", "numInnerTransforms", "egnnLayers", "egnnWidth",
                        "invariantFeatures", "headWidths", "eta", "auxLossWeight", "numEmbeddings", "embeddingDim", "particleTypes",
-                       "identityInit", "dtype"},
+                       "identityInit", "dtype", "scalingBlock"},
                       "FlowConfig");
     FlowConfig c;
     readJsonValues("FlowConfig", [&] {
@@ -163,6 +164,7 @@ FlowConfig FlowConfig::fromJson(const std::string& text) {
         readOptional(j, "eta", c.eta);
         readOptional(j, "auxLossWeight", c.auxLossWeight);
         readOptional(j, "identityInit", c.identityInit);
+        readOptional(j, "scalingBlock", c.scalingBlock);
     });
     c.validate();
     return c;

@@ -6,6 +6,7 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <stdexcept>
@@ -92,10 +93,13 @@ bg::EvaluationHook ramachandranHook(const torch::Tensor& reference) {
         values.emplace_back("phi_kld", bg::angleKld(refPhi, phi));
         values.emplace_back("psi_kld", bg::angleKld(refPsi, psi));
         values.emplace_back("ramachandran_kld", bg::ramachandranKld(refPhi, refPsi, phi, psi));
+        // The same divergences on the L-form samples alone (the reference data are L-alanine; an
+        // SE(3)-equivariant flow may also produce its mirror image); undefined without any.
         torch::Tensor phiL = phi.masked_select(isL), psiL = psi.masked_select(isL);
-        values.emplace_back("phi_kld_l", bg::angleKld(refPhi, phiL));
-        values.emplace_back("psi_kld_l", bg::angleKld(refPsi, psiL));
-        values.emplace_back("ramachandran_kld_l", bg::ramachandranKld(refPhi, refPsi, phiL, psiL));
+        const bool anyL = isL.any().item<bool>();
+        values.emplace_back("phi_kld_l", anyL ? bg::angleKld(refPhi, phiL) : NAN);
+        values.emplace_back("psi_kld_l", anyL ? bg::angleKld(refPsi, psiL) : NAN);
+        values.emplace_back("ramachandran_kld_l", anyL ? bg::ramachandranKld(refPhi, refPsi, phiL, psiL) : NAN);
         return values;
     };
 }

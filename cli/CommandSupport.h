@@ -56,9 +56,12 @@ void writeText(const std::string& path, const std::string& text);
 
 /**
  * The extra evaluation figures of a problem (ReferenceProblem::evaluation) against reference
- * configurations [n, N, D] (nm) as one hook: "ramachandran" gives the phi/psi/Ramachandran KL
- * divergences and the L fraction of alanine dipeptide flow samples. An empty hook if the problem
- * has no extras or `reference` is undefined.
+ * configurations [n, N, D] (nm) as one hook: "ramachandran" gives, for alanine dipeptide flow
+ * samples, l_fraction (the fraction in the L form, bg::isLAlanine), phi_kld, psi_kld and
+ * ramachandran_kld (model-spec 13: 200 bins, 64 x 64) against the reference configurations, and
+ * the same three on the L-form samples alone (phi_kld_l, psi_kld_l, ramachandran_kld_l; NaN if
+ * there is none), as the E-ACF paper evaluates its ALDP flows (appendix C.3.2). An empty hook if
+ * the problem has no extras or `reference` is undefined.
  *
  * @throws UsageError for an extra this command line does not know
  */

@@ -1,6 +1,7 @@
 #include "bg/AugmentedCouplingFlow.h"
 
 #include "bg/SavedFlow.h"
+#include "bg/ScalingBlock.h"
 
 #include "CheckpointedCoupling.h"
 #include "FileBytes.h"
@@ -23,18 +24,20 @@ AugmentedCouplingFlowImpl::AugmentedCouplingFlowImpl(const FlowConfig& cfg)
         layers->push_back(CouplingLayer(config, false));
         layers->push_back(CouplingLayer(config, true));
     }
+    // Registered only when used, so flows saved without scaling blocks keep their parameter names.
+    if (config.scalingBlock) {
+        scalings = register_module("scalings", torch::nn::ModuleList());
+        for (int b = 0; b < config.numBlocks; b++)
+            scalings->push_back(ScalingBlock(config.numAugmented, config.identityInit));
+    }
     // Every block starts with the weights of the first one (model-spec 3.2).
     {
         torch::NoGradGuard noGrad;
-        auto firstBlock = std::vector<torch::Tensor>();
-        for (int k = 0; k < 2; k++)
-            for (auto& p : layers[k]->parameters())
-                firstBlock.push_back(p);
+        const std::vector<torch::Tensor> firstBlock = blockParameters(0);
         for (int b = 1; b < config.numBlocks; b++) {
-            size_t index = 0;
-            for (int k = 0; k < 2; k++)
-                for (auto& p : layers[2 * b + k]->parameters())
-                    p.copy_(firstBlock[index++]);
+            const std::vector<torch::Tensor> block = blockParameters(b);
+            for (size_t index = 0; index < block.size(); index++)
+                block[index].copy_(firstBlock[index]);
         }
     }
     nodeFeatures = register_buffer("nodeFeatures", particleTypeIndices(config));
@@ -43,6 +46,17 @@ AugmentedCouplingFlowImpl::AugmentedCouplingFlowImpl(const FlowConfig& cfg)
         to(torch::kFloat64);
         nodeFeatures.set_data(nodeFeatures.to(torch::kInt64));
     }
+}
+
+std::vector<torch::Tensor> AugmentedCouplingFlowImpl::blockParameters(int b) {
+    std::vector<torch::Tensor> tensors;
+    for (int k = 0; k < 2; k++)
+        for (const torch::Tensor& p : layers[2 * b + k]->parameters())
+            tensors.push_back(p);
+    if (scalings)
+        for (const torch::Tensor& p : scalings[b]->parameters())
+            tensors.push_back(p);
+    return tensors;
 }
 
 FlowTransform AugmentedCouplingFlowImpl::run(const torch::Tensor& x, const torch::Tensor& a, bool inverse) {
@@ -64,9 +78,18 @@ FlowTransform AugmentedCouplingFlowImpl::run(const torch::Tensor& x, const torch
     // A later module-wide to(dtype) by the caller converts the features buffer as well.
     const torch::Tensor features = nodeFeatures.is_floating_point() ? nodeFeatures.round().to(torch::kInt64) : nodeFeatures;
     lastAuxLosses.clear();
+    auto applyScaling = [&](int block) {
+        auto [scaled, ld] = scalings[block]->as<ScalingBlockImpl>()->forward(z, inverse);
+        z = scaled;
+        logDet = logDet + ld;
+    };
     for (int step = 0; step < 2 * numBlocks; step++) {
         int block = inverse ? numBlocks - 1 - step / 2 : step / 2;
         bool swapStep = inverse ? (step % 2 == 1) : (step % 2 == 0);
+        // A block's scaling block comes first in the log_prob direction and last when sampling (model-spec 3.2).
+        const bool scalingNow = scalings && (inverse ? step % 2 == 0 : step % 2 == 1);
+        if (scalingNow && inverse)
+            applyScaling(block);
         CouplingLayerImpl& layer = *layers[2 * block + (swapStep ? 1 : 0)]->as<CouplingLayerImpl>();
         if (recompute) {
             CouplingOutput out = checkpointedCoupling(layer, z, features, inverse);
@@ -80,6 +103,8 @@ FlowTransform AugmentedCouplingFlowImpl::run(const torch::Tensor& x, const torch
             logDet = logDet + ld;
             lastAuxLosses.push_back(layer.lastAuxLoss());
         }
+        if (scalingNow && !inverse)
+            applyScaling(block);
     }
     torch::Tensor xOut = z.select(2, 0);
     torch::Tensor aOut = z.narrow(2, 1, config.numAugmented).permute({0, 2, 1, 3});

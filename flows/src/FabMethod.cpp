@@ -64,10 +64,10 @@ FabLossTerms fabLoss(AugmentedCouplingFlow& flow, const FlowTargetDensity& densi
 // ----------------------------------------------------------------------------------------------
 // FabMethod
 
-/** A Target that forwards to another and accumulates the wall time spent in it. */
+/** A Target that forwards to another, regularises its energies and accumulates the wall time spent in it. */
 class FabMethod::TimedTarget : public Target {
 public:
-    explicit TimedTarget(Target& inner) : inner(inner) {}
+    TimedTarget(Target& inner, const EnergyRegularisation& regularisation) : inner(inner), regularisation(regularisation) {}
     int numParticles() const override {
         return inner.numParticles();
     }
@@ -77,6 +77,7 @@ public:
     EnergyEvaluation evaluate(const torch::Tensor& x, bool computeForces) override {
         auto start = Clock::now();
         EnergyEvaluation result = inner.evaluate(x, computeForces);
+        regularisation.apply(result);
         seconds += secondsSince(start);
         return result;
     }
@@ -84,6 +85,7 @@ public:
 
 private:
     Target& inner;
+    EnergyRegularisation regularisation;
 };
 
 namespace {
@@ -96,7 +98,7 @@ AisSettings trainingAis(AisSettings ais) {
 } // namespace
 
 FabMethod::FabMethod(AugmentedCouplingFlow flow, Target& target, const FabSettings& fabSettings)
-        : settings((fabSettings.validate(), fabSettings)), timedTarget(std::make_unique<TimedTarget>(target)),
+        : settings((fabSettings.validate(), fabSettings)), timedTarget(std::make_unique<TimedTarget>(target, fabSettings.energyRegularisation)),
           density(flow, *timedTarget, fabSettings.maxEvaluationBatch), sampler(trainingAis(fabSettings.ais)) {}
 
 FabMethod::~FabMethod() = default;

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <stdexcept>
 #include <string>
 
@@ -15,6 +16,29 @@ namespace {
 void requirePositive(int64_t value, const char* field) {
     if (value <= 0)
         throw std::invalid_argument(std::string("FabSettings: ") + field + " must be positive");
+}
+
+/** A regularisation threshold as JSON: the number, or null for none (infinity). */
+nlohmann::ordered_json thresholdJson(double value) {
+    return std::isinf(value) ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(value);
+}
+
+/** Parse "energyRegularisation": {"linearUntil": number | null, "cap": number | null}. */
+EnergyRegularisation regularisationFromJson(const nlohmann::json& object) {
+    if (!object.is_object())
+        throw std::invalid_argument("FabSettings: energyRegularisation must be an object");
+    EnergyRegularisation r;
+    for (auto& [key, value] : object.items()) {
+        double* field = key == "linearUntil" ? &r.linearUntil : key == "cap" ? &r.cap : nullptr;
+        if (field == nullptr)
+            throw std::invalid_argument("FabSettings: unknown key energyRegularisation." + key);
+        if (value.is_null())
+            continue;
+        if (!value.is_number())
+            throw std::invalid_argument("FabSettings: energyRegularisation." + key + " must be a number or null");
+        *field = value.get<double>();
+    }
+    return r;
 }
 
 } // namespace
@@ -38,6 +62,8 @@ void FabSettings::validate() const {
     if (maxRowsPerPass < 0 || maxEvaluationBatch < 0)
         throw std::invalid_argument("FabSettings: maxRowsPerPass and maxEvaluationBatch must not be negative");
     ais.validate();
+    if (std::isnan(energyRegularisation.linearUntil) || std::isnan(energyRegularisation.cap))
+        throw std::invalid_argument("FabSettings: energyRegularisation thresholds must not be NaN");
 }
 
 std::string FabSettings::toJson() const {
@@ -61,6 +87,8 @@ std::string FabSettings::toJson() const {
     a["adaptationFactor"] = ais.adaptationFactor;
     a["adaptStepSizes"] = ais.adaptStepSizes;
     j["ais"] = a;
+    j["energyRegularisation"] = {{"linearUntil", thresholdJson(energyRegularisation.linearUntil)},
+                                 {"cap", thresholdJson(energyRegularisation.cap)}};
     return j.dump(2);
 }
 
@@ -85,6 +113,7 @@ FabSettings FabSettings::fromJson(const std::string& text) {
         else if (key == "maxRowsPerPass") take(j, key, s.maxRowsPerPass, "");
         else if (key == "maxEvaluationBatch") take(j, key, s.maxEvaluationBatch, "");
         else if (key == "concurrentAis") take(j, key, s.concurrentAis, "");
+        else if (key == "energyRegularisation") s.energyRegularisation = regularisationFromJson(value);
         else if (key == "ais") {
             if (!value.is_object())
                 throw std::invalid_argument("FabSettings: ais must be an object");

@@ -43,6 +43,7 @@ static const auto flowFields = [](auto& c, auto&& visit) {
     visit("eta", c.eta);
     visit("auxLossWeight", c.auxLossWeight);
     visit("identityInit", c.identityInit);
+    visit("scalingBlock", c.scalingBlock);
 };
 
 int FlowConfig::resolvedInnerTransforms() const {

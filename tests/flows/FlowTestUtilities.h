@@ -11,16 +11,18 @@
 
 namespace bgtest {
 
-/** One projection/inner-transform/dimension combination for parameterised tests. */
+/** One projection/inner-transform/dimension combination for parameterised tests (optionally with scaling blocks). */
 struct ProjectionCase {
     bg::Projection projection;
     bg::InnerTransform transform;
     int dimension;
+    bool scalingBlock = false;   ///< FlowConfig::scalingBlock, for tests of whole flows
 };
 
-/** A test-name-safe label such as "spherical_spline_3D". */
+/** A test-name-safe label such as "spherical_spline_3D" ("..._scaled" with scaling blocks). */
 inline std::string caseName(const ProjectionCase& c) {
-    return std::string(bg::toString(c.projection)) + "_" + bg::toString(c.transform) + "_" + std::to_string(c.dimension) + "D";
+    return std::string(bg::toString(c.projection)) + "_" + bg::toString(c.transform) + "_" + std::to_string(c.dimension) + "D" +
+           (c.scalingBlock ? "_scaled" : "");
 }
 
 inline const torch::TensorOptions f64 = torch::TensorOptions().dtype(torch::kFloat64);

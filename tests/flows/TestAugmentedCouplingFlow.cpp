@@ -1,5 +1,6 @@
 // The whole E-ACF: exact invertibility, invariance of log q, sampling equivariance, identity at
-// initialisation, coupling log-dets against autograd, marginal likelihood, save/load.
+// initialisation, coupling log-dets against autograd, marginal likelihood, save/load; each with
+// and without the scaling blocks of model-spec 6 (whose own tests are in TestScalingBlock.cpp).
 
 #include "FlowTestUtilities.h"
 #include "bg/AugmentedCouplingFlow.h"
@@ -26,6 +27,7 @@ FlowConfig smallConfig(const Case& c, int numAugmented = 1) {
     config.numAugmented = numAugmented;
     config.projection = c.projection;
     config.innerTransform = c.transform;
+    config.scalingBlock = c.scalingBlock;
     config.numBlocks = 2;
     config.egnnLayers = 2;
     config.egnnWidth = 16;
@@ -37,11 +39,12 @@ FlowConfig smallConfig(const Case& c, int numAugmented = 1) {
     return config;
 }
 
-// Make the randomly initialised flow clearly non-trivial (the heads start with scale 0.1).
+// Make the randomly initialised flow clearly non-trivial (the heads start with scale 0.1, the
+// scaling blocks, if any, as the identity).
 void perturb(AugmentedCouplingFlow& flow, double scale) {
     torch::NoGradGuard noGrad;
     for (auto& p : flow->named_parameters())
-        if (p.key().find("heads") != std::string::npos)
+        if (p.key().find("heads") != std::string::npos || p.key().rfind("scalings.", 0) == 0)
             p.value().add_(scale * torch::randn_like(p.value()));
 }
 
@@ -179,7 +182,9 @@ INSTANTIATE_TEST_SUITE_P(AllProjections, FlowTest,
                                            Case{Projection::Cartesian, InnerTransform::Affine, 3},
                                            Case{Projection::Cartesian, InnerTransform::Spline, 3},
                                            Case{Projection::Spherical, InnerTransform::Spline, 2},
-                                           Case{Projection::Spherical, InnerTransform::Spline, 3}),
+                                           Case{Projection::Spherical, InnerTransform::Spline, 3},
+                                           Case{Projection::Spherical, InnerTransform::Spline, 3, true},
+                                           Case{Projection::Vector, InnerTransform::Spline, 2, true}),
                          [](const ::testing::TestParamInfo<Case>& info) { return caseName(info.param); });
 
 TEST(AugmentedCouplingFlow, MultipleAugmentedSetsAndFloat32) {

@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <limits>
 #include <sstream>
 
 using namespace bg;
@@ -340,4 +341,54 @@ TEST(FabMethod, AisSnapshotLeavesTheDefaultGeneratorAlone) {
     torch::Tensor before = at::detail::getDefaultCPUGenerator().get_state();
     fab.step(flow, optimizer, gen);
     EXPECT_TRUE(torch::equal(before, at::detail::getDefaultCPUGenerator().get_state()));
+}
+
+TEST(FabMethod, EnergyRegularisationReachesTheAisWeights) {
+    // A flat target of reduced energy 1e12 everywhere. Without intermediate distributions an AIS
+    // weight is log w = log p~^2/q - log q = 2 (-u + log pi(a|x)) - 2 log q(x, a), so every buffer
+    // entry (the learning rate is 0: the flow and thus log q stay as the AIS pass saw them) has
+    // log w + 2 log q - 2 log pi = -2u' with u' the regularised energy: min(h + log(1 + u - h), cap)
+    // (model-spec 15.2).
+    class FlatTarget : public DoubleWellTarget {
+    public:
+        EnergyEvaluation evaluate(const torch::Tensor& x, bool computeForces) override {
+            EnergyEvaluation e;
+            e.energy = torch::full({x.size(0)}, 1e12, torch::kFloat64);
+            e.valid = torch::ones({x.size(0)}, torch::kBool);
+            if (computeForces)
+                e.forces = torch::zeros(x.sizes(), torch::kFloat64);
+            return e;
+        }
+    };
+    const double h = 2.0;
+    for (double cap : {std::numeric_limits<double>::infinity(), 7.0}) {
+        torch::manual_seed(41);
+        AugmentedCouplingFlow flow(tinyConfig());
+        FlatTarget target;
+        FabSettings settings = FabSettings::fromJson("{\"energyRegularisation\": {\"linearUntil\": 2, \"cap\": " +
+                                                     (std::isinf(cap) ? std::string("null") : std::to_string(cap)) + "}}");
+        settings.batchSize = 16;
+        settings.updatesPerIteration = 2;
+        settings.bufferMinBatches = 2;
+        settings.ais.numIntermediate = 0;
+        EXPECT_EQ(FabSettings::fromJson(settings.toJson()).toJson(), settings.toJson());
+        FabMethod fab(flow, target, settings);
+        SkipClipAdam optimizer(flow->parameters(), WarmupCosineSchedule{0.0, 0.0, 0.0, 0, 10});
+        at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(42);
+        fab.step(flow, optimizer, gen);
+        const int64_t size = fab.getBuffer()->size();
+        ASSERT_EQ(size, 4 * 16);
+        std::vector<BufferBatch> all = fab.getBuffer()->sample(4, 16, gen);
+        const double expected = std::min(h + std::log1p(1e12 - h), cap);
+        FlowTargetDensity density(flow, target);
+        for (const BufferBatch& batch : all) {
+            torch::Tensor logW = fab.getBuffer()->logWeights().index_select(0, batch.indices);
+            auto [x, a] = density.unflatten(batch.z);
+            torch::Tensor logPi = flow->augmentedTarget().logProb(a, x);
+            EXPECT_LT((logW + 2.0 * batch.logQOld - 2.0 * logPi + 2.0 * expected).abs().max().item<double>(), 1e-9) << "cap " << cap;
+        }
+    }
+    EXPECT_THROW(FabSettings::fromJson("{\"energyRegularisation\": {\"linear\": 1}}"), std::invalid_argument);
+    EXPECT_THROW(FabSettings::fromJson("{\"energyRegularisation\": {\"cap\": \"big\"}}"), std::invalid_argument);
+    EXPECT_THROW(FabSettings::fromJson("{\"energyRegularisation\": 5}"), std::invalid_argument);
 }

@@ -34,7 +34,8 @@ struct FlowTransform {
 /**
  * The SE(3)-equivariant augmented coupling flow (E-ACF): a zero-CoM Gaussian base over x, the
  * conditional Gaussian a ~ N(x, eta^2 I) over K augmented sets, and numBlocks blocks of two
- * equivariant projection couplings. log q(x, a) is invariant to rotations, to joint translations
+ * equivariant projection couplings (each block headed by a ScalingBlock if config.scalingBlock,
+ * model-spec 3.2 and 6). log q(x, a) is invariant to rotations, to joint translations
  * of (x, a) and to permutations of the particles (model-spec sections 2-8).
  *
  * Units: positions in nm; log densities in the reduced units of the flow.
@@ -99,6 +100,8 @@ public:
 
 private:
     FlowTransform run(const torch::Tensor& x, const torch::Tensor& a, bool inverse);
+    /** The trainable tensors of block b: its two couplings and its scaling block (if any), in a fixed order. */
+    std::vector<torch::Tensor> blockParameters(int b);
     FlowSample sampleOnce(int64_t n, std::optional<at::Generator> generator);
     torch::Tensor logProbOnce(const torch::Tensor& x, const torch::Tensor& a);
     /** The batch size to process at once now: 0 for "all", else inferenceBatchSize. */
@@ -107,6 +110,7 @@ private:
     ZeroCoMGaussian base;
     ConditionalGaussian conditional;
     torch::nn::ModuleList layers;
+    torch::nn::ModuleList scalings{nullptr};   // one ScalingBlock per block if config.scalingBlock, else null
     torch::Tensor nodeFeatures;
     std::vector<torch::Tensor> lastAuxLosses;   // one per coupling layer of the last pass
     bool checkpointing = false;

@@ -34,6 +34,13 @@ struct FabSettings {
      * pass alone uses the generator, in the same order); see FabMethod for the thread layout.
      */
     bool concurrentAis = true;
+    /**
+     * Smoothing of huge reduced energies (kT) in every energy FAB evaluates (its AIS passes for
+     * training and evaluation), on top of any the target applies itself: linear up to linearUntil,
+     * logarithmic above, capped at cap (model-spec 15.2: 1e8 and 1e20). JSON "energyRegularisation":
+     * {"linearUntil": x, "cap": y}, null for "none"; off by default.
+     */
+    EnergyRegularisation energyRegularisation;
 
     /** Throws std::invalid_argument naming the field if a value is unusable. */
     void validate() const;

@@ -45,6 +45,11 @@ struct FlowConfig {
     /** Row of the embedding table for each particle (e.g. an atom type); empty = particle index. */
     std::vector<int> particleTypes;
     bool identityInit = true;                  ///< zero-initialised heads: the flow starts as the identity
+    /**
+     * A ScalingBlock (CoM-scale and shrink, model-spec 6) at the head of every block, as in the
+     * alanine dipeptide flow; off by default (and for flows saved before the field existed).
+     */
+    bool scalingBlock = false;
     std::string dtype = "float32";             ///< "float32" or "float64"
 
     /** Throws std::invalid_argument with a message naming the field if the configuration is unusable. */

@@ -1,6 +1,7 @@
 // The E-CNF model (ecnf-spec 1, 4): configuration, equivariance of v and log q, divergences, the
 // change of variables against a closed form, ODE round trips, and saving.
 
+#include "CnfTestUtilities.h"
 #include "bg/CnfFiles.h"
 #include "bg/CnfIntegration.h"
 #include "bg/EquivariantAlignment.h"
@@ -16,36 +17,11 @@ namespace {
 
 const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
 
-bg::CnfConfig smallConfig(int n, int d) {
-    bg::CnfConfig c;
-    c.numParticles = n;
-    c.dimension = d;
-    c.egnnLayers = 2;
-    c.egnnWidth = 16;
-    c.invariantFeatures = 8;
-    c.dtype = "float64";
-    return c;
-}
-
-/**
- * A CNF whose field is far from zero (coordinate heads scaled up from their 0.001 init) but smooth in
- * time: with random weights the 1000 t sinusoid makes v oscillate fast in t, which a trained field
- * does not, so the time conditioning is scaled down.
- */
-bg::EquivariantCnf nonTrivialCnf(const bg::CnfConfig& config) {
-    torch::manual_seed(11);
-    bg::EquivariantCnf cnf(config);
-    torch::NoGradGuard noGrad;
-    for (auto& p : cnf->named_parameters())
-        if (p.key().find("coordOut") != std::string::npos)
-            p.value().mul_(30.0);
-        else if (p.key().find("conditioning") != std::string::npos)
-            p.value().mul_(0.01);
-    return cnf;
-}
+using bgtest::nonTrivialCnf;
+using bgtest::smallCnfConfig;
 
 TEST(CnfConfig, JsonRoundTripAndValidation) {
-    bg::CnfConfig c = smallConfig(13, 3);
+    bg::CnfConfig c = smallCnfConfig(13, 3);
     c.solver = bg::OdeMethod::Rk4;
     c.divergence = bg::DivergenceMethod::Hutchinson;
     EXPECT_EQ(bg::CnfConfig::fromJson(c.toJson()).toJson(), c.toJson());
@@ -77,7 +53,7 @@ TEST(EGNNConditioning, IsAdditiveAndChecked) {
 
 TEST(EquivariantCnf, VelocityIsEquivariantAndZeroCoM) {
     for (int d : {2, 3}) {
-        bg::EquivariantCnf cnf = nonTrivialCnf(smallConfig(5, d));
+        bg::EquivariantCnf cnf = nonTrivialCnf(smallCnfConfig(5, d));
         torch::Tensor x = torch::randn({3, 5, d}, f64), t = torch::rand({3}, f64);
         torch::Tensor v = cnf->velocity(x, t);
         EXPECT_GT(v.abs().max().item<double>(), 1e-2);
@@ -92,7 +68,7 @@ TEST(EquivariantCnf, VelocityIsEquivariantAndZeroCoM) {
 }
 
 TEST(EquivariantCnf, ExactDivergenceMatchesFiniteDifferenceJacobianTrace) {
-    bg::EquivariantCnf cnf = nonTrivialCnf(smallConfig(4, 3));
+    bg::EquivariantCnf cnf = nonTrivialCnf(smallCnfConfig(4, 3));
     torch::Tensor x = torch::randn({2, 4, 3}, f64), t = torch::rand({2}, f64);
     bg::VelocityFunction f = [&](const torch::Tensor& xs, const torch::Tensor& ts) { return cnf->velocity(xs, ts); };
     auto [v, div] = bg::velocityAndExactDivergence(f, x, t);
@@ -145,7 +121,7 @@ TEST(CnfIntegration, LogDensityOfALinearFieldMatchesClosedForm) {
 }
 
 TEST(EquivariantCnf, LogProbIsInvariantAndConsistentWithSampling) {
-    bg::CnfConfig config = smallConfig(4, 2);
+    bg::CnfConfig config = smallCnfConfig(4, 2);
     config.rtol = config.atol = 1e-6;
     bg::EquivariantCnf cnf = nonTrivialCnf(config);
     torch::Generator generator = at::detail::createCPUGenerator(5);
@@ -169,7 +145,7 @@ std::pair<double, double> roundTrip(bg::EquivariantCnf& cnf, const torch::Tensor
 }
 
 TEST(EquivariantCnf, ForwardThenBackwardRoundTrip) {
-    bg::CnfConfig config = smallConfig(4, 3);
+    bg::CnfConfig config = smallCnfConfig(4, 3);
     bg::EquivariantCnf cnf = nonTrivialCnf(config);
     torch::Tensor x0 = cnf->sampleBase(2);
     // Dormand-Prince: the round-trip error follows the tolerance (local errors ~ tol over ~50 steps each way).
@@ -190,7 +166,7 @@ TEST(EquivariantCnf, ForwardThenBackwardRoundTrip) {
 }
 
 TEST(EquivariantCnf, HutchinsonDensityIsUnbiasedAroundTheExactOne) {
-    bg::CnfConfig config = smallConfig(4, 2);
+    bg::CnfConfig config = smallCnfConfig(4, 2);
     bg::EquivariantCnf cnf = nonTrivialCnf(config);
     torch::Tensor x = cnf->sampleBase(1).repeat({400, 1, 1}) * 1.5;
     torch::Tensor exact = cnf->logProb(x.narrow(0, 0, 1));
@@ -202,7 +178,7 @@ TEST(EquivariantCnf, HutchinsonDensityIsUnbiasedAroundTheExactOne) {
 }
 
 TEST(CnfFiles, SaveLoadRoundTripAndCorruption) {
-    bg::EquivariantCnf cnf = nonTrivialCnf(smallConfig(4, 2));
+    bg::EquivariantCnf cnf = nonTrivialCnf(smallCnfConfig(4, 2));
     std::string bytes = bg::saveCnf(cnf);
     EXPECT_EQ(bg::savedModelKind(bytes), "ecnf");
     bg::EquivariantCnf loaded = bg::loadCnf(bytes);

@@ -13,10 +13,10 @@
 #include "openmm/OpenMMException.h"
 #include "SystemTarget.h"
 #include "bg/AugmentedCouplingFlow.h"
-#include "bg/CnfEvaluation.h"
 #include "bg/Evaluation.h"
 #include "bg/FlowMatchingMethod.h"
 #include "bg/MaximumLikelihoodMethod.h"
+#include "bg/ModelAdapters.h"
 #include "bg/NpyIO.h"
 
 #include <torch/torch.h>
@@ -127,26 +127,27 @@ int main(int argc, char** argv) {
     const int64_t acfSteps = trainAcf(flow, train, trainSeconds, generator);
     std::printf("updates: E-CNF %lld, E-ACF %lld\n", (long long) cnfSteps, (long long) acfSteps);
 
-    CnfEvaluationOptions co;
+    CnfModel cnfModel(cnf);
+    EvaluationOptions co;
     co.flowSamples = flowSamples;
     co.batchSize = 1024;
     co.testSamples = testSamples;
     auto start = Clock::now();
-    NamedValues cnfValues = evaluateCnf(cnf, test, &target, co, generator);
+    NamedValues cnfValues = evaluateFlow(cnfModel, test, &target, co, generator);
     std::printf("E-CNF evaluation (Dormand-Prince rtol = atol = %g, exact divergence): %.1f s\n", cc.rtol, since(start));
     print("E-CNF", cnfValues);
     // Cheaper density options, timed on 256 samples (figures per 1024): RK4 with 10 steps, and
     // Dormand-Prince with the Hutchinson estimator (ESS then biased, ecnf-spec 4).
-    CnfEvaluationOptions sampleOnly = co;
+    EvaluationOptions sampleOnly = co;
     sampleOnly.flowSamples = 256;
     cnf->solverOptions().method = OdeMethod::Rk4;
     cnf->solverOptions().rk4Steps = 10;
     std::printf("E-CNF with RK4, 10 steps, exact divergence (256 samples):\n");
-    print("E-CNF", evaluateCnf(cnf, torch::Tensor(), &target, sampleOnly, generator));
+    print("E-CNF", evaluateFlow(cnfModel, torch::Tensor(), &target, sampleOnly, generator));
     cnf->solverOptions().method = OdeMethod::Dopri5;
     cnf->setDivergenceMethod(DivergenceMethod::Hutchinson);
     std::printf("E-CNF with Dormand-Prince, Hutchinson divergence (256 samples):\n");
-    print("E-CNF", evaluateCnf(cnf, torch::Tensor(), &target, sampleOnly, generator));
+    print("E-CNF", evaluateFlow(cnfModel, torch::Tensor(), &target, sampleOnly, generator));
 
     EvaluationOptions eo;
     eo.flowSamples = flowSamples;

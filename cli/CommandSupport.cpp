@@ -84,7 +84,7 @@ namespace {
 /** Ramachandran figures of alanine dipeptide flow samples against reference configurations. */
 bg::EvaluationHook ramachandranHook(const torch::Tensor& reference) {
     torch::Tensor refPhi = bg::alanineDipeptidePhi(reference), refPsi = bg::alanineDipeptidePsi(reference);
-    return [refPhi, refPsi](bg::AugmentedCouplingFlow&, const bg::EvaluationSamples& samples) {
+    return [refPhi, refPsi](bg::GenerativeModel&, const bg::EvaluationSamples& samples) {
         bg::NamedValues values;
         torch::Tensor x = samples.x.to(torch::kFloat64);
         torch::Tensor phi = bg::alanineDipeptidePhi(x), psi = bg::alanineDipeptidePsi(x);
@@ -118,10 +118,10 @@ bg::EvaluationHook evaluationHook(const ReferenceProblem& problem, const torch::
     }
     if (hooks.empty())
         return nullptr;
-    return [hooks](bg::AugmentedCouplingFlow& flow, const bg::EvaluationSamples& samples) {
+    return [hooks](bg::GenerativeModel& model, const bg::EvaluationSamples& samples) {
         bg::NamedValues values;
         for (const bg::EvaluationHook& hook : hooks) {
-            bg::NamedValues extra = hook(flow, samples);
+            bg::NamedValues extra = hook(model, samples);
             values.insert(values.end(), extra.begin(), extra.end());
         }
         return values;

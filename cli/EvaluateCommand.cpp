@@ -2,8 +2,8 @@
 #include "CommandSupport.h"
 
 #include "ReferenceData.h"
-#include "bg/AugmentedCouplingFlow.h"
 #include "bg/Evaluation.h"
+#include "bg/GenerativeModel.h"
 #include "bg/NpyIO.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -19,9 +19,10 @@ namespace cli {
 
 CLI::App* addEvaluateCommand(CLI::App& app, EvaluateArguments& arguments) {
     CLI::App* command = arguments.testMetrics
-                            ? app.add_subcommand("evaluate", "evaluate a trained flow: reverse ESS from flow samples, test NLL and forward ESS")
+                            ? app.add_subcommand("evaluate", "evaluate a trained model (E-ACF or E-CNF): reverse ESS from flow samples, test NLL "
+                                                             "and forward ESS")
                             : app.add_subcommand("sample", "draw flow samples with importance weights and write them as .npy");
-    command->add_option("--model", arguments.model, "model.bgflow written by openmm-bg train")->required();
+    command->add_option("--model", arguments.model, "model.bgflow written by openmm-bg train (either model kind: the file says which)")->required();
     command->add_option("--system", arguments.system, "reference problem, e.g. dw4 | lj13 | aldp (all: openmm-bg problems)")->required();
     command->add_option("--out", arguments.out, "directory for samples.npy and sample-logweights.npy")->required(!arguments.testMetrics);
     command->add_option("--samples", arguments.samples, "flow samples (default 10000)");
@@ -32,27 +33,27 @@ CLI::App* addEvaluateCommand(CLI::App& app, EvaluateArguments& arguments) {
     command->add_option("--workers", arguments.workers, "OpenMM Contexts evaluating the target (default 1)");
     command->add_option("--device", arguments.device, "where the flow runs: cpu (default) or cuda[:index]");
     if (arguments.testMetrics)
-        command->add_option("--draws", arguments.draws, "augmented draws per test configuration for the marginal NLL (default 20)");
+        command->add_option("--draws", arguments.draws,
+                            "augmented draws per test configuration for the E-ACF's marginal NLL (default 20; the E-CNF's is exact)");
     return command;
 }
 
 namespace {
 
-/** The trained flow of `model`, checked against the problem's particle count and dimension. */
-bg::AugmentedCouplingFlow loadFlow(const std::string& model, const ReferenceProblem& problem) {
-    bg::AugmentedCouplingFlow flow{nullptr};
+/** The trained model (either kind) of the file `path`, checked against the problem's particle count and dimension. */
+std::shared_ptr<bg::GenerativeModel> loadModel(const std::string& path, const ReferenceProblem& problem) {
+    std::shared_ptr<bg::GenerativeModel> model;
     try {
-        flow = bg::loadFlowFromFile(model);
+        model = bg::loadModelFromFile(path);
     }
     catch (const std::invalid_argument& e) {
         throw UsageError(e.what());
     }
-    const bg::FlowConfig& config = flow->getConfig();
-    if (config.numParticles != problem.numParticles || config.dimension != problem.dimension)
-        throw UsageError(model + " models " + std::to_string(config.numParticles) + " particles in " + std::to_string(config.dimension) +
+    if (model->numParticles() != problem.numParticles || model->dimension() != problem.dimension)
+        throw UsageError(path + " models " + std::to_string(model->numParticles()) + " particles in " + std::to_string(model->dimension()) +
                          "D, but " + problem.name + " has " + std::to_string(problem.numParticles) + " in " +
                          std::to_string(problem.dimension) + "D");
-    return flow;
+    return model;
 }
 
 /** Write the flow samples (float64, nm) and their log-weights as .npy files into `directory`. */
@@ -74,7 +75,7 @@ int evaluate(const EvaluateArguments& a, std::ostream& out, std::ostream& err) {
     if (!a.testMetrics && a.out.empty())
         throw UsageError("sample needs --out, the directory for samples.npy and sample-logweights.npy");
     const ReferenceProblem problem = findProblem(a.system);
-    bg::AugmentedCouplingFlow flow = loadFlow(a.model, problem);
+    std::shared_ptr<bg::GenerativeModel> model = loadModel(a.model, problem);
     const double temperature = targetTemperature(problem, a.temperature);
     const std::string data = dataDirectory(a.dataDir);
     torch::Tensor testData;
@@ -93,20 +94,20 @@ int evaluate(const EvaluateArguments& a, std::ostream& out, std::ostream& err) {
     if (!a.device.empty() && a.device != "cpu") {
         if (!torch::cuda::is_available())
             throw UsageError("--device " + a.device + ": LibTorch sees no CUDA device");
-        flow->to(torch::Device(a.device));
+        model->to(torch::Device(a.device));
     }
-    flow->eval();
+    model->train(false);
     torch::Generator generator = at::make_generator<at::CPUGeneratorImpl>(a.seed);
     bg::EvaluationOptions options;
     options.flowSamples = a.samples;
     options.marginalDraws = a.draws;
     bg::EvaluationSamples samples;
-    bg::NamedValues values = bg::evaluateFlow(flow, testData, target.get(), options, generator, &samples);
+    bg::NamedValues values = bg::evaluateFlow(*model, testData, target.get(), options, generator, &samples);
     if (hook && samples.x.defined()) {
-        bg::NamedValues extra = hook(flow, samples);
+        bg::NamedValues extra = hook(*model, samples);
         values.insert(values.end(), extra.begin(), extra.end());
     }
-    out << "openmm-bg " << command << ": " << a.model << " on " << a.system << " at " << temperature << " K, " << a.samples
+    out << "openmm-bg " << command << ": " << a.model << " (" << bg::modelKindName(model->kind()) << ") on " << a.system << " at " << temperature << " K, " << a.samples
         << " flow samples\n";
     for (const auto& [name, value] : values)
         out << "  " << std::left << std::setw(24) << name << std::right << std::setprecision(6) << value << "\n";

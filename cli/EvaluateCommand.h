@@ -14,13 +14,13 @@ namespace cli {
 
 /** Arguments of `openmm-bg evaluate` and `openmm-bg sample`. */
 struct EvaluateArguments {
-    std::string model;             ///< a model.bgflow file written by `openmm-bg train`
+    std::string model;             ///< a model.bgflow file written by `openmm-bg train` (E-ACF or E-CNF)
     std::string system;            ///< "dw4", "lj13" or "aldp"
     std::string out;               ///< directory for samples.npy and sample-logweights.npy ("" = none)
     std::string dataDir;           ///< data directory ("" = the default lookup)
     std::string device;            ///< "" or "cpu" or "cuda[:i]"
     int64_t samples = 10000;       ///< flow samples drawn
-    int draws = 20;                ///< augmented draws per test configuration for the marginal NLL
+    int draws = 20;                ///< augmented draws per test configuration for the E-ACF's marginal NLL (the E-CNF's is exact)
     uint64_t seed = 0;             ///< random seed of the draws
     int threads = 1, workers = 1;  ///< torch threads; OpenMM Contexts for the target
     double temperature = 0.0;      ///< K; 0 = the system's default
@@ -36,7 +36,8 @@ struct EvaluateArguments {
 CLI::App* addEvaluateCommand(CLI::App& app, EvaluateArguments& arguments);
 
 /**
- * Evaluate a trained flow on a reference problem: draw flow samples and their importance weights
+ * Evaluate a trained model of either kind (the file says which: bg::loadModelFromFile) on a
+ * reference problem: draw flow samples and their importance weights
  * (reverse ESS), and with testMetrics the test-set NLL and forward ESS (plus the Ramachandran
  * figures for alanine dipeptide); print the figures and, with `out`, write the samples.
  *

@@ -4,6 +4,7 @@
 #include "bg/MaskedLogProb.h"
 #include "bg/Metrics.h"
 #include "bg/MicroBatching.h"
+#include "bg/ModelAdapters.h"
 
 #include <torch/torch.h>
 
@@ -166,6 +167,14 @@ void FabMethod::setDistributed(std::shared_ptr<DistributedContext> context) {
         const std::vector<double> sums = pool->sum({acceptedRows, rows}, DistributedContext::Channel::Sampler);
         return std::make_pair(sums[0], sums[1]);
     });
+}
+
+StepStats FabMethod::step(GenerativeModel& model, SkipClipAdam& optimizer, torch::Generator& generator) {
+    return step(couplingFlowOf(model, "FAB (method 'fab')"), optimizer, generator);
+}
+
+NamedValues FabMethod::evaluate(GenerativeModel& model, torch::Generator& generator) {
+    return evaluate(couplingFlowOf(model, "FAB (method 'fab')"), generator);
 }
 
 StepStats FabMethod::step(AugmentedCouplingFlow& flow, SkipClipAdam& optimizer, torch::Generator& generator) {

@@ -1,4 +1,5 @@
 #include "bg/FlowMatchingMethod.h"
+#include "bg/ModelAdapters.h"
 
 #include "JsonObject.h"
 #include "SingleUpdateStats.h"
@@ -75,6 +76,10 @@ torch::Tensor FlowMatchingMethod::loss(EquivariantCnf& cnf, const torch::Tensor&
     torch::Tensor xt = (1.0 - shrink * tt) * x0 + tt * x1;
     torch::Tensor target = x1 - shrink * x0;
     return (cnf->velocity(xt, t) - target).square().mean();
+}
+
+StepStats FlowMatchingMethod::step(GenerativeModel& model, SkipClipAdam& optimizer, torch::Generator& generator) {
+    return step(cnfOf(model, "flow matching (method 'fm')"), optimizer, generator);
 }
 
 StepStats FlowMatchingMethod::step(EquivariantCnf& cnf, SkipClipAdam& optimizer, torch::Generator& generator) {

@@ -2,6 +2,7 @@
 
 #include "bg/DistributedContext.h"
 #include "bg/MaskedLogProb.h"
+#include "bg/ModelAdapters.h"
 
 #include "bg/MicroBatching.h"
 
@@ -41,6 +42,10 @@ void MaximumLikelihoodMethod::setDistributed(std::shared_ptr<DistributedContext>
     rank = context->rank();
     ranks = context->worldSize();
     order = ShuffledBatches(data.size(0), batchSize * ranks);   // global minibatches, alike on every rank
+}
+
+StepStats MaximumLikelihoodMethod::step(GenerativeModel& model, SkipClipAdam& optimizer, torch::Generator& generator) {
+    return step(couplingFlowOf(model, "maximum likelihood (method 'ml')"), optimizer, generator);
 }
 
 StepStats MaximumLikelihoodMethod::step(AugmentedCouplingFlow& flow, SkipClipAdam& optimizer, torch::Generator& generator) {

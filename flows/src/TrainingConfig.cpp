@@ -1,5 +1,6 @@
 #include "bg/TrainingConfig.h"
 #include "bg/FabMethod.h"
+#include "bg/FlowMatchingMethod.h"
 
 #include "JsonObject.h"
 
@@ -18,8 +19,8 @@ static void fail(const std::string& message) {
 }
 
 void TrainingConfig::validate() const {
-    if (method != "ml" && method != "fab")
-        fail("method must be 'ml' or 'fab', got '" + method + "'");
+    if (method != "ml" && method != "fab" && method != "fm")
+        fail("method must be 'ml', 'fab' or 'fm', got '" + method + "'");
     if (batchSize < 1)
         fail("batchSize must be positive, got " + std::to_string(batchSize));
     if (epochs < 1)
@@ -58,6 +59,7 @@ void TrainingConfig::validate() const {
     FabSettings settings = FabSettings::fromJson(fab);
     settings.batchSize = batchSize;
     settings.validate();
+    FlowMatchingSettings::fromJson(fm);   // malformed JSON, unknown keys or bad values of the flow-matching settings
 }
 
 std::string TrainingConfig::toJson() const {
@@ -81,7 +83,8 @@ std::string TrainingConfig::toJson() const {
               {"seed", seed},
               {"numThreads", numThreads},
               {"device", device},
-              {"fab", json::parse(fab)}};
+              {"fab", json::parse(fab)},
+              {"fm", json::parse(fm)}};
     return j.dump(2);
 }
 
@@ -90,7 +93,7 @@ TrainingConfig TrainingConfig::fromJson(const std::string& text) {
     rejectUnknownKeys(j,
                       {"method", "batchSize", "epochs", "schedule", "clipFactor", "ignoreFactor", "gradNormWindow", "maskLogProbBelow",
                        "maxRowsPerPass", "evalEvery", "evalFlowSamples", "evalTestSamples", "evalBatchSize", "marginalDraws",
-                       "checkpointEvery", "logEvery", "seed", "numThreads", "device", "fab"},
+                       "checkpointEvery", "logEvery", "seed", "numThreads", "device", "fab", "fm"},
                       "TrainingConfig");
     TrainingConfig c;
     std::string current;
@@ -132,6 +135,11 @@ TrainingConfig TrainingConfig::fromJson(const std::string& text) {
             if (!j.at("fab").is_object())
                 fail("fab must be a JSON object");
             c.fab = j.at("fab").dump();
+        }
+        if (j.contains("fm")) {
+            if (!j.at("fm").is_object())
+                fail("fm must be a JSON object");
+            c.fm = j.at("fm").dump();
         }
     }
     catch (const json::exception& e) {

@@ -2,6 +2,7 @@
 #include "bg/TrainingMethodFactory.h"
 
 #include "bg/Checksum.h"
+#include "bg/ModelAdapters.h"
 #include "bg/DistributedTraining.h"
 #include "bg/NpyIO.h"
 #include "bg/TrainingState.h"
@@ -36,19 +37,24 @@ uint64_t evaluationSeed(uint64_t seed, int64_t step) {
     return splitMix64(splitMix64(seed) ^ splitMix64(uint64_t(step) + 0x5eedULL));
 }
 
-TrainingDriver::TrainingDriver(AugmentedCouplingFlow flow, const TrainingConfig& config, std::unique_ptr<TrainingMethod> method,
+TrainingDriver::TrainingDriver(std::shared_ptr<GenerativeModel> model, const TrainingConfig& config, std::unique_ptr<TrainingMethod> method,
                                torch::Tensor testData, Target* target, DriverOptions options)
-        : flow(flow), config(config), method(std::move(method)), testData(std::move(testData)), target(target), options(std::move(options)),
-          generator(at::make_generator<at::CPUGeneratorImpl>(config.seed)) {
+        : model(std::move(model)), config(config), method(std::move(method)), testData(std::move(testData)), target(target),
+          options(std::move(options)), generator(at::make_generator<at::CPUGeneratorImpl>(config.seed)) {
     this->config.validate();
+    if (!this->model)
+        throw std::invalid_argument("TrainingDriver: no model");
     if (!this->method)
         throw std::invalid_argument("TrainingDriver: no training method");
+    if (this->method->modelKind() != this->model->kind())
+        throw std::invalid_argument("TrainingDriver: method '" + this->method->name() + "' trains " + modelKindName(this->method->modelKind()) +
+                                    ", but the model is " + modelKindName(this->model->kind()));
     if (this->options.outputDirectory.empty())
         throw std::invalid_argument("TrainingDriver: no output directory");
     if (this->config.device != "cpu") {
         if (!torch::cuda::is_available())
             throw std::invalid_argument("TrainingDriver: device \"" + this->config.device + "\" requested, but LibTorch sees no CUDA device");
-        this->flow->to(torch::Device(this->config.device));
+        this->model->to(torch::Device(this->config.device));
     }
     if (this->options.distributed)
         joinDistributedRun();
@@ -57,11 +63,19 @@ TrainingDriver::TrainingDriver(AugmentedCouplingFlow flow, const TrainingConfig&
         throw std::invalid_argument("TrainingDriver: the method makes no steps per epoch");
     totalSteps = config.epochs * calls;
     const int64_t updatesPerEpoch = calls * this->method->updatesPerCall();
-    optimizer = createOptimizer(flow, config, updatesPerEpoch);
+    optimizer = createOptimizer(*this->model, config, updatesPerEpoch);
     if (this->options.distributed)
         averageGradientsOverRanks(*optimizer, this->options.distributed);
     if (!this->options.distributed || this->options.distributed->isMain())
         fs::create_directories(this->options.outputDirectory);
+}
+
+TrainingDriver::TrainingDriver(AugmentedCouplingFlow flow, const TrainingConfig& config, std::unique_ptr<TrainingMethod> method,
+                               torch::Tensor testData, Target* target, DriverOptions options)
+        : TrainingDriver(std::make_shared<CouplingFlowModel>(flow), config, std::move(method), std::move(testData), target, std::move(options)) {}
+
+AugmentedCouplingFlow& TrainingDriver::getFlow() {
+    return couplingFlowOf(*model, "TrainingDriver::getFlow");
 }
 
 std::string TrainingDriver::outputPath(const std::string& name) const {
@@ -97,7 +111,7 @@ void TrainingDriver::writeCheckpoint() {
     torch::serialize::OutputArchive archive;
     if (options.distributed && !gatherRankStates(archive))
         return;   // not rank 0: its state went to rank 0, which writes the files
-    saveTrainingState(archive, flow, optimizer.get(), method.get(), generator);
+    saveTrainingState(archive, *model, optimizer.get(), method.get(), generator);
     archive.write("counters", torch::tensor({step, totalSteps}, torch::kInt64));
     archive.write("elapsed", torch::tensor({elapsed}, torch::kFloat64));
     std::ostringstream bytes;
@@ -113,9 +127,9 @@ void TrainingDriver::writeCheckpoint() {
             throw std::runtime_error("TrainingDriver: cannot write " + temporary);
     }
     fs::rename(temporary, path);
-    const std::string model = outputPath("model.bgflow"), modelTemporary = model + ".tmp";
-    saveFlowToFile(flow, modelTemporary);
-    fs::rename(modelTemporary, model);
+    const std::string modelPath = outputPath("model.bgflow"), modelTemporary = modelPath + ".tmp";
+    model->saveToFile(modelTemporary);
+    fs::rename(modelTemporary, modelPath);
 }
 
 /** The torch archive bytes of a checkpoint.pt file, checksum verified; throws std::runtime_error. */
@@ -174,15 +188,15 @@ void TrainingDriver::resumeFromCheckpoint() {
         const TrainingStateContents contents = readTrainingStateContents(archive);
         if (contents.methodName != method->name())
             throw std::runtime_error("the checkpoint was written by method '" + contents.methodName + "', not '" + method->name() + "'");
-        if (contents.flowConfig != flow->getConfig().toJson())
-            throw std::runtime_error("the checkpoint's flow configuration differs from this run's");
+        if (contents.flowConfig != model->configJson())
+            throw std::runtime_error("the checkpoint's model configuration differs from this run's");
         torch::Tensor counters, seconds;
         archive.read("counters", counters);
         archive.read("elapsed", seconds);
         if (counters[1].item<int64_t>() != totalSteps)
             throw std::runtime_error("the checkpoint's run has " + std::to_string(counters[1].item<int64_t>()) + " steps, this one " +
                                      std::to_string(totalSteps) + " (different epochs, batch size, data or number of ranks?)");
-        loadTrainingState(archive, flow, optimizer.get(), method.get(), generator);
+        loadTrainingState(archive, *model, optimizer.get(), method.get(), generator);
         step = counters[0].item<int64_t>();
         elapsed = seconds[0].item<double>();
         if (options.distributed)
@@ -220,12 +234,12 @@ NamedValues TrainingDriver::evaluateHere(bool final) {
     eo.batchSize = config.evalBatchSize;
     eo.marginalDraws = config.marginalDraws;
     EvaluationSamples samples;
-    NamedValues values = evaluateFlow(flow, testData, target, eo, evalGenerator, &samples);
-    NamedValues extra = method->evaluate(flow, evalGenerator);
+    NamedValues values = evaluateFlow(*model, testData, target, eo, evalGenerator, &samples);
+    NamedValues extra = method->evaluate(*model, evalGenerator);
     values.insert(values.end(), extra.begin(), extra.end());
     if (evaluationHook && samples.x.defined()) {
         torch::NoGradGuard noGrad;
-        NamedValues hooked = evaluationHook(flow, samples);
+        NamedValues hooked = evaluationHook(*model, samples);
         values.insert(values.end(), hooked.begin(), hooked.end());
     }
     logEval(values);
@@ -276,7 +290,7 @@ RunResult TrainingDriver::run() {
             break;
         }
         const auto t0 = Clock::now();
-        StepStats stats = method->step(flow, *optimizer, generator);
+        StepStats stats = method->step(*model, *optimizer, generator);
         if (options.distributed)
             stats = reduceStepStats(*options.distributed, stats);
         const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();

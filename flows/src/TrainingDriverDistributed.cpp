@@ -81,9 +81,9 @@ NamedValues decodeNamedValues(const std::string& text) {
 namespace {
 
 /** CRC-32 over the bytes of all parameters: equal on every rank while the ranks agree. */
-uint32_t parameterChecksum(AugmentedCouplingFlow& flow) {
+uint32_t parameterChecksum(GenerativeModel& model) {
     std::string bytes;
-    for (const torch::Tensor& p : flow->parameters()) {
+    for (const torch::Tensor& p : model.parameters()) {
         const torch::Tensor c = p.detach().to(torch::kCPU).contiguous();
         bytes.append(static_cast<const char*>(c.data_ptr()), size_t(c.nbytes()));
     }
@@ -120,11 +120,11 @@ bool TrainingDriver::gatherRankStates(torch::serialize::OutputArchive& archive) 
     method->save(methodArchive);
     own.write("method", methodArchive);
     own.write("generator", generator.get_state());
-    own.write("parameterChecksum", torch::tensor({int64_t(parameterChecksum(flow))}, torch::kInt64));
+    own.write("parameterChecksum", torch::tensor({int64_t(parameterChecksum(*model))}, torch::kInt64));
     const std::vector<std::string> states = context.gather(archiveBytes(own));
     if (!context.isMain())
         return false;
-    const uint32_t reference = parameterChecksum(flow);
+    const uint32_t reference = parameterChecksum(*model);
     for (int r = 0; r < context.worldSize(); r++) {
         std::istringstream bytes(states[r]);
         torch::serialize::InputArchive state;

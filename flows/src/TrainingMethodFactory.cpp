@@ -1,7 +1,9 @@
 #include "bg/TrainingMethodFactory.h"
 
 #include "bg/FabMethod.h"
+#include "bg/FlowMatchingMethod.h"
 #include "bg/MaximumLikelihoodMethod.h"
+#include "bg/ModelAdapters.h"
 
 #include <torch/torch.h>
 
@@ -11,13 +13,46 @@
 
 namespace bg {
 
+namespace {
+
+/** The model being trained: inputs.model, or inputs.flow as an E-ACF. */
+std::shared_ptr<GenerativeModel> modelOf(const TrainingMethodInputs& inputs) {
+    if (inputs.model)
+        return inputs.model;
+    if (!inputs.flow)
+        throw std::invalid_argument("createTrainingMethod: no model to train");
+    return std::make_shared<CouplingFlowModel>(inputs.flow);
+}
+
+/** The E-ACF being trained by `user` (throws for another kind). */
+AugmentedCouplingFlow flowOf(const TrainingMethodInputs& inputs, const std::string& user) {
+    std::shared_ptr<GenerativeModel> model = modelOf(inputs);
+    return couplingFlowOf(*model, user);
+}
+
+void requireData(const TrainingMethodInputs& inputs, const std::string& what) {
+    if (!inputs.trainingData.defined() || inputs.trainingData.numel() == 0)
+        throw std::invalid_argument("createTrainingMethod: " + what + " needs training data");
+}
+
+} // namespace
+
+std::string trainingMethodModelKind(const std::string& name) {
+    if (name == "ml" || name == "fab")
+        return "eacf";
+    if (name == "fm")
+        return "ecnf";
+    return "";
+}
+
 std::unique_ptr<TrainingMethod> createTrainingMethod(const std::string& name, const TrainingMethodInputs& inputs) {
     if (name == "ml") {
-        if (!inputs.trainingData.defined() || inputs.trainingData.numel() == 0)
-            throw std::invalid_argument("createTrainingMethod: maximum-likelihood training needs training data");
-        return std::make_unique<MaximumLikelihoodMethod>(inputs.trainingData, inputs.config, inputs.flow->getConfig().auxLossWeight);
+        AugmentedCouplingFlow flow = flowOf(inputs, "maximum likelihood (method 'ml')");
+        requireData(inputs, "maximum-likelihood training");
+        return std::make_unique<MaximumLikelihoodMethod>(inputs.trainingData, inputs.config, flow->getConfig().auxLossWeight);
     }
     if (name == "fab") {
+        AugmentedCouplingFlow flow = flowOf(inputs, "FAB (method 'fab')");
         if (inputs.target == nullptr)
             throw std::invalid_argument("createTrainingMethod: FAB training needs a target");
         FabSettings settings = FabSettings::fromJson(inputs.config.fab);
@@ -26,19 +61,29 @@ std::unique_ptr<TrainingMethod> createTrainingMethod(const std::string& name, co
         if (settings.maxRowsPerPass == 0)
             settings.maxRowsPerPass = inputs.config.maxRowsPerPass;
         settings.validate();
-        return std::make_unique<FabMethod>(inputs.flow, *inputs.target, settings);
+        return std::make_unique<FabMethod>(flow, *inputs.target, settings);
     }
-    throw std::invalid_argument("createTrainingMethod: unknown training method '" + name + "' (ml | fab)");
+    if (name == "fm") {
+        cnfOf(*modelOf(inputs), "flow matching (method 'fm')");
+        requireData(inputs, "flow matching");
+        return std::make_unique<FlowMatchingMethod>(inputs.trainingData, inputs.config.batchSize, FlowMatchingSettings::fromJson(inputs.config.fm));
+    }
+    throw std::invalid_argument("createTrainingMethod: unknown training method '" + name + "' (ml | fab | fm)");
 }
 
-std::unique_ptr<SkipClipAdam> createOptimizer(AugmentedCouplingFlow& flow, const TrainingConfig& config, int64_t updatesPerEpoch) {
+std::unique_ptr<SkipClipAdam> createOptimizer(GenerativeModel& model, const TrainingConfig& config, int64_t updatesPerEpoch) {
     WarmupCosineSchedule schedule;
     schedule.initialLr = config.schedule.initialLr;
     schedule.peakLr = config.schedule.peakLr;
     schedule.endLr = config.schedule.endLr;
     schedule.totalSteps = std::max<int64_t>(1, config.epochs * updatesPerEpoch);
     schedule.warmupSteps = std::min<int64_t>(schedule.totalSteps, int64_t(std::llround(config.schedule.warmupEpochs * double(updatesPerEpoch))));
-    return std::make_unique<SkipClipAdam>(flow->parameters(), schedule, config.clipFactor, config.ignoreFactor, config.gradNormWindow);
+    return std::make_unique<SkipClipAdam>(model.parameters(), schedule, config.clipFactor, config.ignoreFactor, config.gradNormWindow);
+}
+
+std::unique_ptr<SkipClipAdam> createOptimizer(AugmentedCouplingFlow& flow, const TrainingConfig& config, int64_t updatesPerEpoch) {
+    CouplingFlowModel model(flow);
+    return createOptimizer(model, config, updatesPerEpoch);
 }
 
 } // namespace bg

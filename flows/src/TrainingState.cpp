@@ -1,16 +1,18 @@
 #include "bg/TrainingState.h"
 
+#include "bg/ModelAdapters.h"
+
 #include <torch/torch.h>
 
 #include <stdexcept>
 
 namespace bg {
 
-void saveTrainingState(torch::serialize::OutputArchive& archive, AugmentedCouplingFlow& flow, const SkipClipAdam* optimizer,
+void saveTrainingState(torch::serialize::OutputArchive& archive, GenerativeModel& model, const SkipClipAdam* optimizer,
                        const TrainingMethod* method, const at::Generator& generator) {
     torch::serialize::OutputArchive flowArchive;
-    flow->save(flowArchive);
-    archive.write("flowConfig", c10::IValue(flow->getConfig().toJson()));
+    model.module().save(flowArchive);
+    archive.write("flowConfig", c10::IValue(model.configJson()));
     archive.write("flow", flowArchive);
     archive.write("generator", generator.get_state());
     if (optimizer != nullptr) {
@@ -32,7 +34,7 @@ TrainingStateContents readTrainingStateContents(torch::serialize::InputArchive& 
     if (!archive.try_read("flowConfig", flowJson) || !flowJson.isString())
         throw std::runtime_error("the training state holds no flow configuration");
     try {
-        contents.flowConfig = FlowConfig::fromJson(flowJson.toStringRef()).toJson();
+        contents.flowConfig = normalisedModelConfig(flowJson.toStringRef());
     }
     catch (const std::invalid_argument& e) {
         throw std::runtime_error(std::string("the training state's flow configuration is unreadable: ") + e.what());
@@ -44,10 +46,10 @@ TrainingStateContents readTrainingStateContents(torch::serialize::InputArchive& 
     return contents;
 }
 
-void loadTrainingState(torch::serialize::InputArchive& archive, AugmentedCouplingFlow& flow, SkipClipAdam* optimizer, TrainingMethod* method,
+void loadTrainingState(torch::serialize::InputArchive& archive, GenerativeModel& model, SkipClipAdam* optimizer, TrainingMethod* method,
                        at::Generator& generator) {
     const TrainingStateContents contents = readTrainingStateContents(archive);
-    if (contents.flowConfig != flow->getConfig().toJson())
+    if (contents.flowConfig != model.configJson())
         throw std::runtime_error("the training state's flow configuration differs from this flow's");
     if (optimizer != nullptr && !contents.hasOptimizer)
         throw std::runtime_error("the training state holds no optimiser state");
@@ -61,7 +63,7 @@ void loadTrainingState(torch::serialize::InputArchive& archive, AugmentedCouplin
     archive.read("flow", flowArchive);
     torch::Tensor state;
     archive.read("generator", state);
-    flow->load(flowArchive);
+    model.module().load(flowArchive);
     generator.set_state(state);
     if (optimizer != nullptr) {
         torch::serialize::InputArchive optimizerArchive;
@@ -73,6 +75,18 @@ void loadTrainingState(torch::serialize::InputArchive& archive, AugmentedCouplin
         archive.read("method", methodArchive);
         method->load(methodArchive);
     }
+}
+
+void saveTrainingState(torch::serialize::OutputArchive& archive, AugmentedCouplingFlow& flow, const SkipClipAdam* optimizer,
+                       const TrainingMethod* method, const at::Generator& generator) {
+    CouplingFlowModel model(flow);
+    saveTrainingState(archive, model, optimizer, method, generator);
+}
+
+void loadTrainingState(torch::serialize::InputArchive& archive, AugmentedCouplingFlow& flow, SkipClipAdam* optimizer, TrainingMethod* method,
+                       at::Generator& generator) {
+    CouplingFlowModel model(flow);
+    loadTrainingState(archive, model, optimizer, method, generator);
 }
 
 } // namespace bg

@@ -88,6 +88,16 @@ TEST(TrainingConfig, UnusableFabSettingsAreRefusedUpFront) {
     expectFailure(R"({"fab": {"ais": {"hmcSteps": 0}}})", "hmcSteps and leapfrogSteps must be at least 1");
 }
 
+TEST(TrainingConfig, FlowMatchingMethodAndSettings) {
+    TrainingConfig c = TrainingConfig::fromJson(R"({"method": "fm", "fm": {"pairing": "independent"}})");
+    EXPECT_EQ(c.method, "fm");
+    EXPECT_EQ(TrainingConfig::fromJson(c.toJson()).fm, c.fm);
+    EXPECT_NE(c.fm.find("independent"), std::string::npos);
+    expectFailure(R"({"fm": {"pairing": "sinkhorn"}})", "unknown pairing 'sinkhorn'");
+    expectFailure(R"({"fm": [1]})", "fm must be a JSON object");
+    expectFailure(R"({"method": "sgd"})", "method must be 'ml', 'fab' or 'fm'");
+}
+
 TEST(TrainingConfig, DuplicateKeysAreRejectedAtEveryLevel) {
     // The JSON parser alone would keep the last value silently.
     expectFailure(R"({"batchSize": 16, "epochs": 3, "batchSize": 32})", "TrainingConfig: duplicate key 'batchSize' in the JSON text");

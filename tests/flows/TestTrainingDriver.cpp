@@ -1,6 +1,7 @@
 // TrainingDriver: a run interrupted and resumed from its checkpoint ends bitwise equal to an
 // uninterrupted one; the output files and the log rows are written.
 
+#include "DriverTestUtilities.h"
 #include "TrainingTestUtilities.h"
 #include "bg/AugmentedCouplingFlow.h"
 #include "bg/MaximumLikelihoodMethod.h"
@@ -65,45 +66,20 @@ TEST(TrainingDriver, ResumeIsBitwiseIdentical) {
     torch::set_num_threads(1);
     DriverSetup setup;
     bgtest::HarmonicTarget target(2, 2);
-    const std::string straight = bgtest::freshDirectory("driver-straight"), split = bgtest::freshDirectory("driver-split");
-
-    auto a = setup.driver(straight, &target);
-    RunResult ra = a->run();
-    EXPECT_TRUE(ra.finished);
-    EXPECT_EQ(ra.step, 12);
-
-    auto b = setup.driver(split, &target, 5);
-    RunResult rb = b->run();
-    EXPECT_FALSE(rb.finished);
-    EXPECT_EQ(rb.step, 5);
-    EXPECT_EQ(rb.stopReason, "stop-after");
-    b.reset();
-    auto c = setup.driver(split, &target);
-    c->resumeFromCheckpoint();
-    EXPECT_EQ(c->getStep(), 5);
-    RunResult rc = c->run();
-    EXPECT_TRUE(rc.finished);
-    EXPECT_EQ(rc.step, 12);
-
-    auto pa = a->getFlow()->named_parameters(), pc = c->getFlow()->named_parameters();
-    ASSERT_EQ(pa.size(), pc.size());
-    for (const auto& item : pa) {
-        EXPECT_TRUE(torch::equal(item.value(), pc[item.key()])) << item.key();
-    }
-    EXPECT_EQ(a->getOptimizer().stepsTaken(), c->getOptimizer().stepsTaken());
+    bgtest::StraightAndResumed r = bgtest::runStraightAndResumed(
+            "driver", 5, [&](const std::string& dir, int64_t stopAfter) { return setup.driver(dir, &target, stopAfter); });
+    EXPECT_TRUE(r.straightResult.finished);
+    EXPECT_EQ(r.straightResult.step, 12);
+    EXPECT_TRUE(r.resumedResult.finished);
+    EXPECT_EQ(r.resumedResult.step, 12);
+    bgtest::expectSameParameters(*r.straight->getFlow(), *r.resumed->getFlow());
+    EXPECT_EQ(r.straight->getOptimizer().stepsTaken(), r.resumed->getOptimizer().stepsTaken());
     // The final evaluations (same step, same evaluation seed, same weights) agree exactly.
-    ASSERT_EQ(ra.finalMetrics.size(), rc.finalMetrics.size());
-    for (size_t i = 0; i < ra.finalMetrics.size(); i++) {
-        EXPECT_EQ(ra.finalMetrics[i].first, rc.finalMetrics[i].first);
-        EXPECT_EQ(ra.finalMetrics[i].second, rc.finalMetrics[i].second) << ra.finalMetrics[i].first;
-    }
+    bgtest::expectSameFigures(r.straightResult.finalMetrics, r.resumedResult.finalMetrics);
     // The training stream moved on from the seed: parameters changed.
     torch::manual_seed(8);
     AugmentedCouplingFlow initial(bgtest::tinyFlowConfig());
-    bool changed = false;
-    for (const auto& item : initial->named_parameters())
-        changed |= !torch::equal(item.value(), pa[item.key()]);
-    EXPECT_TRUE(changed);
+    EXPECT_TRUE(bgtest::parametersChanged(*initial, *r.straight->getFlow()));
 }
 
 TEST(TrainingDriver, WritesCheckpointModelLogAndSamples) {
@@ -284,7 +260,7 @@ public:
     int64_t callsPerEpoch() const override {
         return 2;
     }
-    StepStats step(AugmentedCouplingFlow&, SkipClipAdam&, torch::Generator&) override {
+    StepStats step(GenerativeModel&, SkipClipAdam&, torch::Generator&) override {
         const int k = ++calls;
         StepStats s;
         s.loss = k == 3 ? NAN : double(k);

@@ -117,9 +117,14 @@ public:
         return settings.updatesPerIteration;
     }
     void setDistributed(std::shared_ptr<DistributedContext> context) override;
-    StepStats step(AugmentedCouplingFlow& flow, SkipClipAdam& optimizer, torch::Generator& generator) override;
+    /** One FAB iteration on the model's E-ACF; throws std::invalid_argument for another model kind. */
+    StepStats step(GenerativeModel& model, SkipClipAdam& optimizer, torch::Generator& generator) override;
+    /** One FAB iteration on a flow (the one given at construction). */
+    StepStats step(AugmentedCouplingFlow& flow, SkipClipAdam& optimizer, torch::Generator& generator);
+    /** evaluate() of a flow on the model's E-ACF; throws std::invalid_argument for another model kind. */
+    NamedValues evaluate(GenerativeModel& model, torch::Generator& generator) override;
     /** AIS with alpha = 1 and the tuned step sizes (not adapted): "ais_ess" and "ais_flow_ess". */
-    NamedValues evaluate(AugmentedCouplingFlow& flow, torch::Generator& generator) override;
+    NamedValues evaluate(AugmentedCouplingFlow& flow, torch::Generator& generator);
     void save(torch::serialize::OutputArchive& archive) const override;
     void load(torch::serialize::InputArchive& archive) override;
 

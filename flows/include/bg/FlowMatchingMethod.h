@@ -43,11 +43,11 @@ struct FlowMatchingSettings {
  *     L = mean over batch, particles and coordinates of (v(x_t, t) - u_t)^2,
  *     x_t = (1 - (1 - sigma_min) t) x0 + t x1,   u_t = x1 - (1 - sigma_min) x0,
  *
- * through the SkipClipAdam guard. No gradient flows through the pairing. Mirrors the TrainingMethod
- * interface (name, callsPerEpoch, step, save/load); it is not a TrainingMethod because
- * TrainingMethod::step takes an AugmentedCouplingFlow.
+ * through the SkipClipAdam guard. No gradient flows through the pairing. The TrainingMethod "fm" of
+ * the E-CNF (modelKind() "ecnf"): step() on a GenerativeModel of another kind throws
+ * std::invalid_argument. One process only (setDistributed() refuses).
  */
-class FlowMatchingMethod {
+class FlowMatchingMethod : public TrainingMethod {
 public:
     /**
      * @param data       training configurations [n, N, D] (nm), n >= batchSize; centred here
@@ -55,12 +55,17 @@ public:
      * @throws std::invalid_argument for bad shapes or n < batchSize
      */
     FlowMatchingMethod(const torch::Tensor& data, int64_t batchSize, FlowMatchingSettings settings);
-    std::string name() const {
+    std::string name() const override {
         return "fm";
     }
-    int64_t callsPerEpoch() const {
+    std::string modelKind() const override {
+        return "ecnf";
+    }
+    int64_t callsPerEpoch() const override {
         return order.batchesPerEpoch();
     }
+    /** One minibatch update of the model's E-CNF; throws std::invalid_argument for another model kind. */
+    StepStats step(GenerativeModel& model, SkipClipAdam& optimizer, torch::Generator& generator) override;
     /** One minibatch update; returns the loss, gradient norm and learning rate. */
     StepStats step(EquivariantCnf& cnf, SkipClipAdam& optimizer, torch::Generator& generator);
     /**
@@ -70,9 +75,9 @@ public:
     torch::Tensor pairedNoise(EquivariantCnf& cnf, const torch::Tensor& x1, torch::Generator& generator) const;
     /** The flow-matching loss (scalar, differentiable) for given x0, x1 [B, N, D] and t [B] (ecnf-spec 2.1). */
     static torch::Tensor loss(EquivariantCnf& cnf, const torch::Tensor& x0, const torch::Tensor& x1, const torch::Tensor& t);
-    void save(torch::serialize::OutputArchive& archive) const;
+    void save(torch::serialize::OutputArchive& archive) const override;
     /** @throws std::runtime_error if the archive was written for another number of samples */
-    void load(torch::serialize::InputArchive& archive);
+    void load(torch::serialize::InputArchive& archive) override;
 
 private:
     torch::Tensor data;

@@ -48,7 +48,10 @@ public:
     bool generatorPerRank() const override {
         return false;
     }
-    StepStats step(AugmentedCouplingFlow& flow, SkipClipAdam& optimizer, torch::Generator& generator) override;
+    /** One minibatch update of the model's E-ACF; throws std::invalid_argument for another model kind. */
+    StepStats step(GenerativeModel& model, SkipClipAdam& optimizer, torch::Generator& generator) override;
+    /** One minibatch update of a flow. */
+    StepStats step(AugmentedCouplingFlow& flow, SkipClipAdam& optimizer, torch::Generator& generator);
     void save(torch::serialize::OutputArchive& archive) const override;
     void load(torch::serialize::InputArchive& archive) override;
     /** The centred training data [n, N, D]. */

@@ -21,7 +21,7 @@ struct ScheduleConfig {
  * Defaults are the paper's DW4 maximum-likelihood settings (model-spec 10, 12-14).
  */
 struct TrainingConfig {
-    std::string method = "ml";         ///< "ml" (maximum likelihood on data) or "fab"
+    std::string method = "ml";         ///< "ml" (maximum likelihood on data), "fab" (both E-ACF) or "fm" (flow matching, E-CNF)
     int64_t batchSize = 32;            ///< samples per optimiser update
     int64_t epochs = 100;              ///< ML epochs, or FAB iterations
     ScheduleConfig schedule;
@@ -43,6 +43,8 @@ struct TrainingConfig {
     std::string device = "cpu";
     /** Settings of the FAB method as a JSON object text, parsed by that method ("{}" = defaults). */
     std::string fab = "{}";
+    /** Settings of flow matching (FlowMatchingSettings) as a JSON object text ("{}" = defaults). */
+    std::string fm = "{}";
 
     /** Throws std::invalid_argument with a message naming the field if the configuration is unusable. */
     void validate() const;

@@ -4,6 +4,7 @@
 #include "bg/AugmentedCouplingFlow.h"
 #include "bg/DistributedContext.h"
 #include "bg/Evaluation.h"
+#include "bg/GenerativeModel.h"
 #include "bg/Optimizer.h"
 #include "bg/Target.h"
 #include "bg/TrainingConfig.h"
@@ -49,27 +50,29 @@ struct RunResult {
  * Extra figures computed from an evaluation's flow samples (e.g. alanine dipeptide Ramachandran
  * divergences); called after evaluateFlow() at every evaluation.
  */
-using EvaluationHook = std::function<NamedValues(AugmentedCouplingFlow& flow, const EvaluationSamples& samples)>;
+using EvaluationHook = std::function<NamedValues(GenerativeModel& model, const EvaluationSamples& samples)>;
 
 /**
- * Runs a TrainingMethod on a flow: owns the flow, a SkipClipAdam whose schedule comes from the
+ * Runs a TrainingMethod on a model of either kind (bg/GenerativeModel.h; the method must train
+ * that kind, TrainingMethod::modelKind()): owns the model, a SkipClipAdam whose schedule comes from the
  * TrainingConfig (total updates = epochs x callsPerEpoch x updatesPerCall, warm-up likewise) and a
  * CPU torch::Generator seeded from config.seed, and calls method->step() until all
  * epochs x callsPerEpoch steps are done or a stop condition is met.
  *
  * Output directory:
- *  - checkpoint.pt: flow weights, optimiser, method state, generator state (saveTrainingState(),
+ *  - checkpoint.pt: model weights, optimiser, method state, generator state (saveTrainingState(),
  *    bg/TrainingState.h) and counters, a torch archive behind a "BGCKPT1" header with its length and
  *    CRC-32 checksum, written atomically (temporary file + rename) every config.checkpointEvery
  *    steps and when run() stops; resumeFromCheckpoint() verifies the checksum and continues a run
  *    bitwise identically on the CPU (bare archives written before the header are still read);
- *  - model.bgflow: the flow (saveFlow bytes), written with every checkpoint;
+ *  - model.bgflow: the model (GenerativeModel::save(): saveFlow bytes for the E-ACF, saveCnf bytes
+ *    for the E-CNF; loadModelFromFile() reads either), written with every checkpoint;
  *  - train-log.csv: columns kind,step,epoch,elapsed_s,loss,grad_norm,lr,skipped,clipped,masked,
  *    samples_per_s,metric,value; 'train' rows every config.logEvery steps (means over the interval),
  *    'eval' rows one per metric;
  *  - samples.npy [n, N, D] (nm) and sample-logweights.npy [n] from the final evaluation's flow samples.
  *
- * Evaluations run every config.evalEvery steps and at the end; each uses its own generator seeded
+ * Evaluations (evaluateFlow(), the same figures for both kinds) run every config.evalEvery steps and at the end; each uses its own generator seeded
  * from (config.seed, step), so evaluating never changes the training random stream.
  *
  * Data-parallel runs (options.distributed, docs/distributed.md): the method splits its work over the
@@ -88,18 +91,23 @@ using EvaluationHook = std::function<NamedValues(AugmentedCouplingFlow& flow, co
 class TrainingDriver {
 public:
     /**
-     * @param flow      the flow to train (shared handle)
+     * @param model     the model to train (shared: the caller may keep a handle)
      * @param config    validated training configuration
-     * @param method    the training method
+     * @param method    the training method, one that trains model->kind()
      * @param testData  test configurations [n, N, D] (nm) for evaluations, or an undefined tensor
      * @param target    the target density for ESS figures, or nullptr; must outlive the driver
+     * @throws std::invalid_argument for a missing model or method, a method of another model kind,
+     *         no output directory, or a CUDA device that LibTorch does not see
      */
+    TrainingDriver(std::shared_ptr<GenerativeModel> model, const TrainingConfig& config, std::unique_ptr<TrainingMethod> method,
+                   torch::Tensor testData, Target* target, DriverOptions options);
+    /** The driver of an E-ACF (flow: shared handle, wrapped in a CouplingFlowModel). */
     TrainingDriver(AugmentedCouplingFlow flow, const TrainingConfig& config, std::unique_ptr<TrainingMethod> method, torch::Tensor testData,
                    Target* target, DriverOptions options);
     /**
      * Restore the state written to checkpoint.pt in the output directory. Throws std::runtime_error
      * if there is none, it is unreadable, truncated or corrupted ("... the checkpoint is corrupted"),
-     * or it belongs to another method, flow configuration or number of steps.
+     * or it belongs to another method, model configuration (or kind) or number of steps.
      */
     void resumeFromCheckpoint();
     /** Train until all steps are done or a stop condition is met; writes a checkpoint at the end. */
@@ -118,9 +126,11 @@ public:
     int64_t getTotalSteps() const {
         return totalSteps;
     }
-    AugmentedCouplingFlow& getFlow() {
-        return flow;
+    GenerativeModel& getModel() {
+        return *model;
     }
+    /** The E-ACF being trained; throws std::invalid_argument if the model is an E-CNF. */
+    AugmentedCouplingFlow& getFlow();
     SkipClipAdam& getOptimizer() {
         return *optimizer;
     }
@@ -151,7 +161,7 @@ private:
     void evaluateDuringRun();
     void logEval(const NamedValues& values);
     std::ostream& out();
-    AugmentedCouplingFlow flow;
+    std::shared_ptr<GenerativeModel> model;
     TrainingConfig config;
     std::unique_ptr<TrainingMethod> method;
     torch::Tensor testData;

@@ -2,6 +2,7 @@
 #define BG_TRAININGMETHOD_H_
 
 #include "bg/AugmentedCouplingFlow.h"
+#include "bg/GenerativeModel.h"
 #include "bg/Optimizer.h"
 
 #include <torch/serialize/archive.h>
@@ -36,28 +37,39 @@ struct StepStats {
 };
 
 /**
- * One way of training an AugmentedCouplingFlow (maximum likelihood on data, FAB on a target).
- * A TrainingDriver calls step() repeatedly; one call is one minibatch update for maximum
- * likelihood and one full iteration (AIS pass plus several buffer updates) for FAB. The driver owns
- * the flow, the optimiser and the random generator, and saves the method's own state (buffers,
- * counters, adapted step sizes) through save()/load() so a resumed run continues identically.
+ * One way of training a GenerativeModel: maximum likelihood on data and FAB on a target train the
+ * E-ACF, flow matching on data trains the E-CNF. A TrainingDriver calls step() repeatedly; one call
+ * is one minibatch update for maximum likelihood and flow matching, and one full iteration (AIS pass
+ * plus several buffer updates) for FAB. The driver owns the model, the optimiser and the random
+ * generator, and saves the method's own state (buffers, counters, adapted step sizes) through
+ * save()/load() so a resumed run continues identically. A method given a model of another kind
+ * throws std::invalid_argument naming the method and the model kind (couplingFlowOf(), cnfOf()).
  */
 class TrainingMethod {
 public:
     virtual ~TrainingMethod() = default;
-    /** Short name, as on the command line ("ml", "fab"). */
+    /** Short name, as on the command line ("ml", "fab", "fm"). */
     virtual std::string name() const = 0;
+    /** The model kind this method trains (GenerativeModel::kind(): "eacf" or "ecnf"). */
+    virtual std::string modelKind() const {
+        return "eacf";
+    }
     /** step() calls that make one epoch (ML: minibatches per pass over the data; FAB: 1). */
     virtual int64_t callsPerEpoch() const = 0;
     /** Optimiser updates one step() call attempts (ML: 1; FAB: updates per iteration). */
     virtual int64_t updatesPerCall() const {
         return 1;
     }
-    /** Run one step: draw what it needs from generator, compute losses, update through optimizer. */
-    virtual StepStats step(AugmentedCouplingFlow& flow, SkipClipAdam& optimizer, torch::Generator& generator) = 0;
+    /**
+     * Run one step: draw what it needs from generator, compute losses, update through optimizer.
+     * @throws std::invalid_argument for a model of another kind than modelKind()
+     */
+    virtual StepStats step(GenerativeModel& model, SkipClipAdam& optimizer, torch::Generator& generator) = 0;
+    /** step() on an E-ACF held as a flow (wrapped in a CouplingFlowModel). */
+    StepStats step(AugmentedCouplingFlow& flow, SkipClipAdam& optimizer, torch::Generator& generator);
     /** Figures this method adds to a periodic evaluation (FAB: AIS ESS with alpha = 1). */
-    virtual NamedValues evaluate(AugmentedCouplingFlow& flow, torch::Generator& generator) {
-        (void) flow;
+    virtual NamedValues evaluate(GenerativeModel& model, torch::Generator& generator) {
+        (void) model;
         (void) generator;
         return {};
     }

@@ -5,7 +5,8 @@
 #include "ReferenceData.h"
 #include "SystemPresets.h"
 #include "SystemTarget.h"
-#include "bg/AugmentedCouplingFlow.h"
+#include "bg/GenerativeModel.h"
+#include "bg/ModelAdapters.h"
 #include "bg/DistributedContext.h"
 #include "bg/TrainingConfig.h"
 #include "bg/TrainingDriver.h"
@@ -31,14 +32,40 @@ using nlohmann::json;
 
 namespace {
 
-/** The flow and training configuration of a run. */
+/** The model and training configuration of a run. */
 struct RunConfiguration {
-    bg::FlowConfig flow;
+    std::string model;            ///< "eacf" or "ecnf"
+    std::string modelJson;        ///< the model's configuration, normalised (FlowConfig or CnfConfig JSON)
+    int numParticles = 0, dimension = 0;
     bg::TrainingConfig training;
 };
 
+/** What a training method is called in messages. */
+std::string methodDescription(const std::string& method) {
+    if (method == "ml")
+        return "maximum likelihood (--method ml)";
+    if (method == "fab")
+        return "FAB (--method fab)";
+    return "flow matching (--method " + method + ")";
+}
+
+/** Refuse an unknown --model, a method that trains another model kind, and --distributed for the E-CNF. */
+void checkModelAndMethod(const TrainArguments& a) {
+    if (a.model != "eacf" && a.model != "ecnf")
+        throw UsageError("--model must be eacf (the augmented coupling flow) or ecnf (the continuous normalizing flow), got '" + a.model + "'");
+    const std::string kind = bg::trainingMethodModelKind(a.method);
+    if (!kind.empty() && kind != a.model)
+        throw UsageError(methodDescription(a.method) + " needs " + bg::modelKindName(kind) + " (--model " + kind + "), not " +
+                         bg::modelKindName(a.model) + "; " + bg::modelKindName(a.model) + " trains with --method " +
+                         (a.model == "ecnf" ? "fm" : "ml or fab"));
+    if (a.distributed && a.model == "ecnf")
+        throw UsageError("--distributed: " + methodDescription(a.method) + " of the E-CNF runs in one process only (data-parallel training "
+                         "is not available for it)");
+}
+
 /** The preset of the system and method, then the configuration files, then --set, then the dedicated flags. */
 RunConfiguration configure(const TrainArguments& a, const ReferenceProblem& problem) {
+    checkModelAndMethod(a);
     SystemPreset preset;
     try {
         preset = systemPreset(problem, a.method);
@@ -46,7 +73,7 @@ RunConfiguration configure(const TrainArguments& a, const ReferenceProblem& prob
     catch (const std::invalid_argument& e) {
         throw UsageError(e.what());
     }
-    json flowJson = json::parse(preset.flow.toJson()), trainingJson = json::parse(preset.training.toJson());
+    json flowJson = json::parse(preset.modelJson()), trainingJson = json::parse(preset.training.toJson());
     if (!a.flowConfigFile.empty())
         flowJson.merge_patch(readJsonFile(a.flowConfigFile));
     if (!a.trainingConfigFile.empty())
@@ -63,7 +90,10 @@ RunConfiguration configure(const TrainArguments& a, const ReferenceProblem& prob
         trainingJson["evalEvery"] = a.evalEvery;
     RunConfiguration c;
     try {
-        c.flow = bg::FlowConfig::fromJson(flowJson.dump());
+        c.model = bg::modelKindOfConfig(flowJson.dump());
+        if (c.model != a.model)
+            throw UsageError("the flow configuration is for " + bg::modelKindName(c.model) + ", but --model is " + a.model);
+        c.modelJson = bg::normalisedModelConfig(flowJson.dump());
         c.training = bg::TrainingConfig::fromJson(trainingJson.dump());
     }
     catch (const std::invalid_argument& e) {
@@ -71,9 +101,12 @@ RunConfiguration configure(const TrainArguments& a, const ReferenceProblem& prob
     }
     if (c.training.method != a.method)
         throw UsageError("the training configuration's method '" + c.training.method + "' differs from --method " + a.method);
-    if (c.flow.numParticles != preset.flow.numParticles || c.flow.dimension != preset.flow.dimension)
-        throw UsageError("flow.numParticles and flow.dimension must match the system (" + std::to_string(preset.flow.numParticles) +
-                         " particles in " + std::to_string(preset.flow.dimension) + "D)");
+    const json model = json::parse(c.modelJson);
+    c.numParticles = model.at("numParticles").get<int>();
+    c.dimension = model.at("dimension").get<int>();
+    if (c.numParticles != problem.numParticles || c.dimension != problem.dimension)
+        throw UsageError("flow.numParticles and flow.dimension must match the system (" + std::to_string(problem.numParticles) +
+                         " particles in " + std::to_string(problem.dimension) + "D)");
     return c;
 }
 
@@ -104,17 +137,19 @@ RunData loadRunData(const TrainArguments& a, const ReferenceProblem& problem, co
     data.directory = dataDirectory(a.dataDir);
     try {
         const std::string set = problem.referenceSet(temperature);
-        if (set.empty() && c.training.method == "ml") {
+        const bool onSamples = c.training.method != "fab";   // ml and fm train on reference samples
+        if (set.empty() && onSamples) {
             std::string available;
             for (const ReferenceDataSet& s : problem.referenceSets)
                 available += (available.empty() ? "" : ", ") + kelvinText(s.temperature);
-            throw UsageError("--method ml trains on reference samples, and " + a.system + " has none at " + kelvinText(temperature) +
+            throw UsageError("--method " + c.training.method + " trains on reference samples, and " + a.system + " has none at " +
+                             kelvinText(temperature) +
                              (available.empty() ? std::string() : " (it has them at " + available + ": pass --temperature accordingly)") +
-                             "; --method fab trains from the energy alone at any temperature");
+                             "; --method fab (the E-ACF) trains from the energy alone at any temperature");
         }
-        if (c.training.method == "ml")
-            data.train = loadReferenceSplit(data.directory, set, "train", c.flow.numParticles, c.flow.dimension, true);
-        data.test = loadReferenceSplit(data.directory, set, "test", c.flow.numParticles, c.flow.dimension, false);
+        if (onSamples)
+            data.train = loadReferenceSplit(data.directory, set, "train", c.numParticles, c.dimension, true);
+        data.test = loadReferenceSplit(data.directory, set, "test", c.numParticles, c.dimension, false);
     }
     catch (const std::runtime_error& e) {
         throw UsageError(e.what());
@@ -139,9 +174,11 @@ void printResult(const bg::RunResult& result, double wallSeconds, const std::str
 } // namespace
 
 CLI::App* addTrainCommand(CLI::App& app, TrainArguments& t) {
-    CLI::App* command = app.add_subcommand("train", "train a flow on a reference system (maximum likelihood or FAB)");
+    CLI::App* command =
+        app.add_subcommand("train", "train a model on a reference system (the E-ACF by maximum likelihood or FAB, the E-CNF by flow matching)");
     command->add_option("--system", t.system, "reference problem, e.g. dw4 | lj13 | aldp (all: openmm-bg problems)")->required();
-    command->add_option("--method", t.method, "ml | fab")->required();
+    command->add_option("--method", t.method, "ml | fab (the E-ACF) | fm (flow matching, the E-CNF)")->required();
+    command->add_option("--model", t.model, "eacf (augmented coupling flow, default) | ecnf (continuous normalizing flow)");
     command->add_option("--out", t.out, "output directory")->required();
     command->add_option("--data-dir", t.dataDir, "data directory with reference/<set>-<split>.npy (default: OPENMMBG_DATA_DIR or the repository's data/)");
     command->add_option("--seed", t.seed, "random seed (default from the configuration)");
@@ -187,9 +224,14 @@ int train(const TrainArguments& a, std::ostream& out, std::ostream& err) {
 
     torch::set_num_threads(c.training.numThreads);
     torch::manual_seed(c.training.seed);   // parameter initialisation
-    bg::AugmentedCouplingFlow flow(c.flow);
-    flow->setInferenceBatchSize(c.training.evalBatchSize);
-    bg::TrainingMethodInputs inputs{flow, target.get(), data.train, c.training};
+    std::shared_ptr<bg::GenerativeModel> model = bg::createModel(c.modelJson);
+    if (auto* eacf = dynamic_cast<bg::CouplingFlowModel*>(model.get()))
+        eacf->flow()->setInferenceBatchSize(c.training.evalBatchSize);
+    bg::TrainingMethodInputs inputs;
+    inputs.target = target.get();
+    inputs.trainingData = data.train;
+    inputs.config = c.training;
+    inputs.model = model;
     std::unique_ptr<bg::TrainingMethod> method;
     try {
         method = bg::createTrainingMethod(c.training.method, inputs);
@@ -204,16 +246,17 @@ int train(const TrainArguments& a, std::ostream& out, std::ostream& err) {
     options.stopAfter = a.stopAfter;
     options.progress = &out;
     options.distributed = distributed;
-    bg::TrainingDriver driver(flow, c.training, std::move(method), data.test, target.get(), options);
+    bg::TrainingDriver driver(model, c.training, std::move(method), data.test, target.get(), options);
     driver.setEvaluationHook(evaluationHook(problem, data.test));
     if (mainRank) {
-        writeText(driver.outputPath("flow-config.json"), c.flow.toJson());
+        writeText(driver.outputPath("flow-config.json"), c.modelJson);
         writeText(driver.outputPath("training-config.json"), c.training.toJson());
     }
     if (a.resume)
         driver.resumeFromCheckpoint();
     if (!a.quiet && mainRank)
-        out << "openmm-bg train: " << a.system << " " << c.training.method << " at " << temperature << " K, " << flow->numParameters()
+        out << "openmm-bg train: " << a.system << " " << c.training.method << " of " << bg::modelKindName(c.model) << " at " << temperature
+            << " K, " << model->numParameters()
             << " parameters, " << driver.getTotalSteps() << " steps (" << c.training.epochs << " epochs), output " << a.out
             << (a.resume ? ", resumed at step " + std::to_string(driver.getStep()) : std::string()) << std::endl;
     const auto start = std::chrono::steady_clock::now();

@@ -15,7 +15,8 @@ namespace cli {
 
 /** Arguments of `openmm-bg train`. */
 struct TrainArguments {
-    std::string system, method, out;                      ///< reference problem, "ml" | "fab", output directory
+    std::string system, method, out;                      ///< reference problem, "ml" | "fab" | "fm", output directory
+    std::string model = "eacf";                           ///< model kind: "eacf" (ml, fab) or "ecnf" (fm)
     std::string dataDir;                                  ///< data directory ("" = the default lookup)
     std::string flowConfigFile, trainingConfigFile;       ///< JSON files merged over the preset ("" = none)
     std::vector<std::string> sets;                        ///< --set key=value assignments, in order
@@ -36,14 +37,17 @@ struct TrainArguments {
 CLI::App* addTrainCommand(CLI::App& app, TrainArguments& arguments);
 
 /**
- * Train a flow on a reference problem: the preset of the problem and method, overridden by the
- * configuration files, then --set, then the dedicated flags; write flow-config.json,
- * training-config.json and the driver's outputs (checkpoint.pt, model.bgflow, train-log.csv,
- * samples.npy, sample-logweights.npy) to `out`, and print progress and the final figures.
+ * Train a model on a reference problem: the E-ACF (--model eacf) by maximum likelihood or FAB, or
+ * the E-CNF (--model ecnf) by flow matching. The preset of the problem and method, overridden by the
+ * configuration files, then --set, then the dedicated flags; write flow-config.json (the model's
+ * configuration), training-config.json and the driver's outputs (checkpoint.pt, model.bgflow,
+ * train-log.csv, samples.npy, sample-logweights.npy) to `out`, and print progress and the final
+ * figures.
  *
  * @return 0 on success (also when stopped early with a checkpoint)
- * @throws UsageError for bad arguments, configurations, output directories or missing data;
- *         other exceptions if training fails
+ * @throws UsageError for bad arguments (a method that does not train the --model kind, --distributed
+ *         with flow matching), configurations, output directories or missing data; other exceptions
+ *         if training fails
  */
 int train(const TrainArguments& arguments, std::ostream& out, std::ostream& err);
 

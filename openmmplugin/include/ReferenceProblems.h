@@ -35,7 +35,10 @@ struct OPENMM_EXPORT_BG ReferenceProblem {
     double temperature = 0.0;                   ///< default target temperature, K
     std::vector<ReferenceDataSet> referenceSets;
     std::vector<std::string> evaluation;        ///< extra evaluation figures, e.g. "ramachandran"
-    /** Per training method ("ml", "fab"): flow settings (JSON object text), the shared ones merged with the method's. */
+    /**
+     * Per training method ("ml", "fab", "fm"): model settings (JSON object text), the shared ones merged with the
+     * method's; the shared ones are the E-ACF's and are left out for a method whose settings name "model": "ecnf".
+     */
     std::map<std::string, std::string> flowPresets;
     /** Per training method: training settings (JSON object text), the shared ones merged with the method's. */
     std::map<std::string, std::string> trainingPresets;

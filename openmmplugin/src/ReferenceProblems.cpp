@@ -104,8 +104,12 @@ void parsePresets(const json& j, const std::string& file, ReferenceProblem& p) {
         for (const auto& [key, value] : settings.items())
             if ((key != "flow" && key != "training") || !value.is_object())
                 fail(file + ": methods." + method + "." + key + ": expected the objects 'flow' and 'training'");
-        json flow = sharedFlow, training = sharedTraining;
-        flow.merge_patch(settings.value("flow", json::object()));
+        // The shared flow settings are the E-ACF's: a method whose flow names another model ("model":
+        // "ecnf") starts from that model's defaults alone.
+        const json methodFlow = settings.value("flow", json::object());
+        const json model = methodFlow.value("model", json("eacf"));
+        json flow = model == json("eacf") ? sharedFlow : json::object(), training = sharedTraining;
+        flow.merge_patch(methodFlow);
         training.merge_patch(settings.value("training", json::object()));
         p.flowPresets[method] = flow.dump();
         p.trainingPresets[method] = training.dump();

@@ -44,8 +44,9 @@ class ReferenceProblem:
     evaluation : tuple of str
         Extra evaluation figures, e.g. ``"ramachandran"``.
     presets : dict
-        Per training method (``"ml"``, ``"fab"``): ``{"flow": {...}, "training": {...}}``, the
-        problem's shared settings merged with the method's (JSON merge patch).
+        Per training method (``"ml"``, ``"fab"``, ``"fm"``): ``{"flow": {...}, "training": {...}}``,
+        the problem's shared settings merged with the method's (JSON merge patch); the shared flow
+        settings are the E-ACF's and do not apply to a method whose flow names ``"model": "ecnf"``.
     """
     name: str
     description: str
@@ -163,7 +164,11 @@ def _presets(data, path):
         if not isinstance(settings, dict) or any(k not in ("flow", "training") or not isinstance(v, dict)
                                                  for k, v in settings.items()):
             raise ValueError("get: %s: methods.%s: expected the objects 'flow' and 'training'" % (path, method))
-        presets[method] = {"flow": _merge_patch(shared_flow, settings.get("flow", {})),
+        # The shared flow settings are the E-ACF's: a method whose flow names another model
+        # ("model": "ecnf") starts from that model's defaults alone.
+        method_flow = settings.get("flow", {})
+        base_flow = shared_flow if method_flow.get("model", "eacf") == "eacf" else {}
+        presets[method] = {"flow": _merge_patch(base_flow, method_flow),
                            "training": _merge_patch(shared_training, settings.get("training", {}))}
     return presets
 

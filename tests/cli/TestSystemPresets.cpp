@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <stdexcept>
 
 using namespace BoltzmannPlugin;
@@ -86,12 +87,42 @@ TEST(SystemPresets, PerProblemAndMethod) {
     EXPECT_EQ(numIntermediate(preset("aldp", "fab").training), 8);
 }
 
+TEST(SystemPresets, EcnfFlowMatching) {
+    // The paper's E-CNF FM for DW4 and LJ13 (ecnf-spec 1.2, 5): 3 EGCL of width 128, F 64, the time
+    // embedding, prior, sigma_min and Dormand-Prince tolerances of CnfConfig's defaults; Adam at 1e-4
+    // with 10 warm-up steps (15 steps per epoch) and a cosine decay to 0, B 64, 200 / 400 epochs.
+    for (const std::string system : {"dw4", "lj13"}) {
+        const SystemPreset p = preset(system, "fm");
+        bg::CnfConfig paper;
+        paper.numParticles = system == "dw4" ? 4 : 13;
+        paper.dimension = system == "dw4" ? 2 : 3;
+        paper.egnnWidth = 128;
+        paper.invariantFeatures = 64;
+        EXPECT_EQ(p.model, "ecnf");
+        EXPECT_EQ(p.modelJson(), paper.toJson());
+        bg::ScheduleConfig schedule = p.training.schedule;
+        EXPECT_EQ(std::vector<double>({schedule.initialLr, schedule.peakLr, schedule.endLr}), std::vector<double>({1e-4, 1e-4, 0.0}));
+        EXPECT_EQ(std::llround(schedule.warmupEpochs * 15), 10);
+        EXPECT_EQ(std::vector<int64_t>({p.training.batchSize, p.training.epochs}), std::vector<int64_t>({64, system == "dw4" ? 200 : 400}));
+        EXPECT_EQ(p.training.method, "fm");
+    }
+    // ALDP: a small E-CNF with atom embeddings and the Hutchinson divergence; the shared E-ACF flow
+    // settings of the problem (20 blocks, width 128, float64) do not apply, the shared training ones do.
+    const SystemPreset aldp = preset("aldp", "fm");
+    bg::CnfConfig small = bg::CnfConfig::fromJson(R"({"numParticles": 22, "dimension": 3, "egnnWidth": 64, "invariantFeatures": 32,
+        "numEmbeddings": 22, "embeddingDim": 16, "baseScale": 0.2, "divergence": "hutchinson"})");
+    EXPECT_EQ(aldp.modelJson(), small.toJson());
+    EXPECT_EQ(std::vector<double>({double(aldp.training.epochs), double(aldp.training.evalTestSamples), aldp.training.ignoreFactor}),
+              std::vector<double>({20, 120, 20.0}));
+    EXPECT_EQ(preset("dw4", "fab").model, "eacf");
+}
+
 TEST(SystemPresets, UnknownMethodsAreRefused) {
     try {
         preset("dw4", "sgd");
         FAIL() << "no exception";
     }
     catch (const std::invalid_argument& e) {
-        EXPECT_NE(std::string(e.what()).find("unknown training method 'sgd' for dw4 (fab | ml)"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("unknown training method 'sgd' for dw4 (fab | fm | ml)"), std::string::npos) << e.what();
     }
 }

@@ -1,7 +1,7 @@
 // The openmm-bg train command, run in-process on DW4 with a tiny flow and synthetic reference data:
 // output files, stop and resume, and exit code 2 for bad arguments.
 
-#include "CommandLine.h"
+#include "CommandTestUtilities.h"
 #include "bg/NpyIO.h"
 
 #include <gtest/gtest.h>
@@ -14,42 +14,10 @@
 #include <vector>
 
 using namespace BoltzmannPlugin::cli;
+using namespace clitest;
 namespace fs = std::filesystem;
 
 namespace {
-
-/** A temporary data directory with reference/dw4-{train,test}.npy of the real contract: [n, 4, 2] float64, zero CoM. */
-std::string syntheticDataDirectory() {
-    static std::string dir = [] {
-        fs::path root = fs::temp_directory_path() / ("openmmbg-traincmd-data-" + std::to_string(::getpid()));
-        fs::remove_all(root);
-        fs::create_directories(root / "reference");
-        torch::manual_seed(0);
-        for (auto [split, n] : {std::pair<const char*, int64_t>{"train", 64}, {"test", 16}}) {
-            torch::Tensor x = 2.0 * torch::randn({n, 4, 2}, torch::kFloat64);
-            bg::writeNpy((root / "reference" / (std::string("dw4-") + split + ".npy")).string(), x - x.mean(1, true));
-        }
-        return root.string();
-    }();
-    return dir;
-}
-
-std::string freshOut(const std::string& name) {
-    fs::path p = fs::temp_directory_path() / ("openmmbg-traincmd-" + name + "-" + std::to_string(::getpid()));
-    fs::remove_all(p);
-    return p.string();
-}
-
-struct Outcome {
-    int code;
-    std::string out, err;
-};
-
-Outcome run(std::vector<std::string> args) {
-    std::ostringstream out, err;
-    int code = runCommandLine(args, out, err);
-    return {code, out.str(), err.str()};
-}
 
 /** A DW4 ML run with a tiny flow: 64 samples, B 16, 2 epochs = 8 steps. */
 std::vector<std::string> tinyRun(const std::string& out) {

@@ -60,7 +60,7 @@ TEST(ReferenceProblems, NamesAndFacts) {
     EXPECT_EQ(dw4.temperature, referenceSystemTemperature());
     EXPECT_EQ(dw4.referenceSet(300.0), "dw4");
     EXPECT_EQ(dw4.referenceSet(400.0), "");
-    EXPECT_EQ(dw4.methodNames(), (std::vector<std::string>{"fab", "ml"}));
+    EXPECT_EQ(dw4.methodNames(), (std::vector<std::string>{"fab", "fm", "ml"}));
     EXPECT_EQ(referenceProblem("lj13").temperature, referenceSystemTemperature());
     const ReferenceProblem aldp = referenceProblem("aldp");
     EXPECT_EQ(aldp.temperature, alanineDipeptideDefaultTemperature());
@@ -71,6 +71,11 @@ TEST(ReferenceProblems, NamesAndFacts) {
     // The method's settings are merged over the shared ones.
     EXPECT_NE(aldp.trainingPresets.at("fab").find("\"batchSize\":128"), std::string::npos) << aldp.trainingPresets.at("fab");
     EXPECT_NE(aldp.trainingPresets.at("fab").find("\"ignoreFactor\":20.0"), std::string::npos) << aldp.trainingPresets.at("fab");
+    // The shared flow settings are the E-ACF's: the E-CNF's preset ("model": "ecnf") starts without them.
+    EXPECT_NE(aldp.flowPresets.at("fab").find("\"numBlocks\":20"), std::string::npos) << aldp.flowPresets.at("fab");
+    EXPECT_EQ(aldp.flowPresets.at("fm").find("numBlocks"), std::string::npos) << aldp.flowPresets.at("fm");
+    EXPECT_NE(aldp.flowPresets.at("fm").find("\"model\":\"ecnf\""), std::string::npos) << aldp.flowPresets.at("fm");
+    EXPECT_NE(aldp.trainingPresets.at("fm").find("\"ignoreFactor\":20.0"), std::string::npos) << aldp.trainingPresets.at("fm");
 }
 
 TEST(ReferenceProblems, SystemsComeFromTheFactories) {

@@ -27,6 +27,9 @@ def test_names_and_facts():
     assert aldp.presets["fab"]["training"]["batchSize"] == 128
     assert aldp.presets["ml"]["training"]["schedule"]["peakLr"] == 1e-4
     assert problems.get("lj13").presets["ml"]["flow"]["auxLossWeight"] == 10.0
+    # The shared flow settings are the E-ACF's: the E-CNF's preset ("model": "ecnf") starts without them.
+    assert aldp.presets["fm"]["flow"]["model"] == "ecnf" and "numBlocks" not in aldp.presets["fm"]["flow"]
+    assert aldp.presets["fm"]["training"]["ignoreFactor"] == 20.0
 
 
 def test_unknown_name_lists_the_known_ones():

@@ -3,6 +3,7 @@
 // known chirality (the reference data are L-alanine; their mirror images z -> -z are D-alanine).
 
 #include "CommandSupport.h"
+#include "bg/ModelAdapters.h"
 #include "bg/NpyIO.h"
 #include "bg/Ramachandran.h"
 
@@ -24,11 +25,11 @@ std::map<std::string, double> figures(const bg::EvaluationHook& hook, const torc
     config.egnnLayers = 1;
     config.egnnWidth = config.invariantFeatures = 8;
     config.headWidths = {8};
-    bg::AugmentedCouplingFlow flow(config);
+    bg::CouplingFlowModel model{bg::AugmentedCouplingFlow(config)};
     bg::EvaluationSamples samples;
     samples.x = x;
     std::map<std::string, double> values;
-    for (const auto& [name, value] : hook(flow, samples))
+    for (const auto& [name, value] : hook(model, samples))
         values[name] = value;
     return values;
 }

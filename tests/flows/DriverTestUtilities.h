@@ -7,6 +7,7 @@
 #include "TrainingTestUtilities.h"
 #include "bg/TrainingDriver.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -15,6 +16,35 @@
 #include <string>
 
 namespace bgtest {
+
+/**
+ * The data and configuration of the short driver runs: dimer data (64 training and 20 test
+ * configurations of 2 particles in 2D), B 16 (4 steps per epoch) for 3 epochs = 12 steps,
+ * evaluations every 4 steps in passes of 32 rows, 'train' rows every 2 steps.
+ */
+struct ShortRun {
+    torch::Tensor train, test;
+    bg::TrainingConfig config;
+    ShortRun() {
+        torch::Generator g = at::make_generator<at::CPUGeneratorImpl>(99);
+        train = dimerData(64, 1.5, 0.15, g);
+        test = dimerData(20, 1.5, 0.15, g);
+        config.batchSize = 16;
+        config.epochs = 3;
+        config.schedule = {1e-4, 3e-3, 1e-4, 1};
+        config.evalEvery = 4;
+        config.evalBatchSize = 32;
+        config.logEvery = 2;
+    }
+    /** Quiet driver options for the output directory `dir`, stopping after stopAfter steps (0: no stop). */
+    static bg::DriverOptions options(const std::string& dir, int64_t stopAfter) {
+        bg::DriverOptions o;
+        o.outputDirectory = dir;
+        o.quiet = true;
+        o.stopAfter = stopAfter;
+        return o;
+    }
+};
 
 /** The drivers and results of an uninterrupted run and of a run stopped, then resumed to the end. */
 struct StraightAndResumed {
@@ -71,6 +101,20 @@ inline void expectSameFigures(const bg::NamedValues& a, const bg::NamedValues& b
         if (skip.count(a[i].first) == 0)
             EXPECT_EQ(a[i].second, b[i].second) << a[i].first;
     }
+}
+
+/**
+ * Expect both runs of runStraightAndResumed() to have finished at the same step with bitwise equal
+ * parameters, optimiser step counts and final figures (except the values named in `skip`).
+ */
+inline void expectResumedRunMatches(const StraightAndResumed& r, const std::set<std::string>& skip = {}) {
+    EXPECT_TRUE(r.straightResult.finished);
+    EXPECT_TRUE(r.resumedResult.finished);
+    EXPECT_EQ(r.straightResult.step, r.resumedResult.step);
+    expectSameParameters(r.straight->getModel().module(), r.resumed->getModel().module());
+    EXPECT_EQ(r.straight->getOptimizer().stepsTaken(), r.resumed->getOptimizer().stepsTaken());
+    // The final evaluations (same step, same evaluation seed, same weights) agree exactly.
+    expectSameFigures(r.straightResult.finalMetrics, r.resumedResult.finalMetrics, skip);
 }
 
 } // namespace bgtest

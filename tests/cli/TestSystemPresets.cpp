@@ -68,23 +68,39 @@ TEST(SystemPresets, PerProblemAndMethod) {
     for (const std::string method : {"ml", "fab"}) {
         const SystemPreset aldp = preset("aldp", method);
         EXPECT_EQ(aldp.flow.numParticles, 22);
-        EXPECT_EQ(aldp.flow.numBlocks, 20);
-        EXPECT_EQ(aldp.flow.egnnWidth, 128);
+        EXPECT_TRUE(aldp.flow.scalingBlock);
         EXPECT_EQ(aldp.flow.numEmbeddings, 22);
         EXPECT_EQ(aldp.flow.embeddingDim, 32);
         EXPECT_EQ(aldp.flow.eta, 0.5);
         EXPECT_EQ(aldp.flow.auxLossWeight, 1.0);
         EXPECT_EQ(aldp.flow.dtype, "float64");
-        EXPECT_EQ(aldp.training.schedule.initialLr, 0.0);
-        EXPECT_EQ(aldp.training.schedule.peakLr, 1e-4);
-        EXPECT_EQ(aldp.training.schedule.endLr, 0.0);
-        EXPECT_EQ(aldp.training.schedule.warmupEpochs, 1.0);
         EXPECT_EQ(aldp.training.ignoreFactor, 20.0);
         EXPECT_EQ(aldp.training.marginalDraws, 1);
-        EXPECT_EQ(aldp.training.batchSize, method == "ml" ? 20 : 128);
-        EXPECT_EQ(aldp.training.epochs, method == "ml" ? 50 : 20000);
     }
-    EXPECT_EQ(numIntermediate(preset("aldp", "fab").training), 8);
+    // ML: the paper's flow and schedule (model-spec 14).
+    const SystemPreset aldpMl = preset("aldp", "ml");
+    EXPECT_EQ(aldpMl.flow.numBlocks, 20);
+    EXPECT_EQ(aldpMl.flow.egnnWidth, 128);
+    EXPECT_EQ(aldpMl.training.schedule.initialLr, 0.0);
+    EXPECT_EQ(aldpMl.training.schedule.peakLr, 1e-4);
+    EXPECT_EQ(aldpMl.training.schedule.endLr, 0.0);
+    EXPECT_EQ(aldpMl.training.schedule.warmupEpochs, 1.0);
+    EXPECT_EQ(aldpMl.training.batchSize, 20);
+    EXPECT_EQ(aldpMl.training.epochs, 50);
+    // FAB: model-spec 15.2 scaled for a 2-core CPU, with an initial HMC step at the scale of a bond.
+    const SystemPreset aldpFab = preset("aldp", "fab");
+    EXPECT_EQ(aldpFab.flow.numBlocks, 6);
+    EXPECT_EQ(aldpFab.flow.egnnWidth, 32);
+    EXPECT_EQ(aldpFab.training.schedule.peakLr, 5e-4);
+    EXPECT_EQ(aldpFab.training.batchSize, 32);
+    EXPECT_EQ(aldpFab.training.epochs, 20000);
+    const bg::FabSettings fab = bg::FabSettings::fromJson(aldpFab.training.fab);
+    EXPECT_EQ(fab.ais.numIntermediate, 4);
+    EXPECT_EQ(fab.ais.leapfrogSteps, 4);
+    EXPECT_EQ(fab.ais.initialStepSize, 0.001);
+    EXPECT_EQ(fab.energyRegularisation.linearUntil, 1e8);
+    EXPECT_EQ(fab.energyRegularisation.cap, 1e20);
+    EXPECT_EQ(fab.bufferMinBatches, 16);
 }
 
 TEST(SystemPresets, EcnfFlowMatching) {

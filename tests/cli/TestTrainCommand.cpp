@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -26,6 +28,32 @@ std::vector<std::string> tinyRun(const std::string& out) {
             "--set", "flow.invariantFeatures=8", "--set", "flow.headWidths=[8,8]", "--set", "epochs=2", "--set", "batchSize=16",
             "--set", "schedule.warmupEpochs=1", "--set", "evalFlowSamples=50", "--set", "marginalDraws=2", "--set", "logEvery=2",
             "--eval-every", "4"};
+}
+
+/**
+ * Values from a run's train-log.csv, one per matching row in file order: for kind "train" the
+ * column `field` (e.g. "loss"), for kind "method" or "eval" the value of the metric named `field`.
+ */
+std::vector<double> logValues(const std::string& out, const std::string& kind, const std::string& field) {
+    const std::vector<std::string> columns = {"kind", "step", "epoch", "elapsed_s", "loss", "grad_norm", "lr", "skipped", "clipped",
+                                              "masked", "samples_per_s", "metric", "value"};
+    std::ifstream log(fs::path(out) / "train-log.csv");
+    std::vector<double> values;
+    std::string line;
+    while (std::getline(log, line)) {
+        std::vector<std::string> cells;
+        std::stringstream row(line);
+        for (std::string cell; std::getline(row, cell, ',');)
+            cells.push_back(cell);
+        cells.resize(columns.size());
+        if (cells[0] != kind)
+            continue;
+        if (kind == "train")
+            values.push_back(std::stod(cells[std::find(columns.begin(), columns.end(), field) - columns.begin()]));
+        else if (cells[11] == field)
+            values.push_back(std::stod(cells[12]));
+    }
+    return values;
 }
 
 } // namespace
@@ -87,13 +115,27 @@ TEST(TrainCommand, FabRunWithResume) {
         EXPECT_NE(b.out.find(metric), std::string::npos) << metric << "\n" << b.out;
     EXPECT_TRUE(fs::exists(fs::path(out) / "model.bgflow"));
     // The log carries FAB's own figures as 'method' rows.
-    std::ifstream log(fs::path(out) / "train-log.csv");
-    std::string line;
-    int acceptanceRows = 0;
-    while (std::getline(log, line))
-        if (line.rfind("method,", 0) == 0 && line.find(",ais_acceptance,") != std::string::npos)
-            acceptanceRows++;
-    EXPECT_EQ(acceptanceRows, 4);
+    EXPECT_EQ(logValues(out, "method", "ais_acceptance").size(), 4u);
+}
+
+TEST(TrainCommand, AldpFabPresetHasHmcAcceptanceAndFiniteLoss) {
+    // Alanine dipeptide FAB against OpenMM with the preset's AIS (initial step size, intermediate
+    // distributions, leapfrog steps, energy regularisation) and a tiny flow, a few iterations: the
+    // HMC moves are accepted from the first AIS pass on (with a step size of 1 nm none were) and
+    // the loss is finite.
+    const std::string out = freshOut("aldp-fab");
+    Outcome r = run({"train", "--system", "aldp", "--method", "fab", "--out", out, "--threads", "1", "--seed", "2", "--quiet",
+                     "--set", "flow.numBlocks=1", "--set", "flow.egnnLayers=1", "--set", "flow.egnnWidth=8", "--set",
+                     "flow.invariantFeatures=8", "--set", "flow.headWidths=[8]", "--set", "batchSize=16", "--set",
+                     "fab.updatesPerIteration=2", "--set", "fab.bufferMinBatches=2", "--set", "logEvery=1", "--stop-after", "2"});
+    ASSERT_EQ(r.code, 0) << r.err << r.out;
+    const std::vector<double> acceptance = logValues(out, "method", "ais_acceptance"), loss = logValues(out, "train", "loss");
+    ASSERT_EQ(acceptance.size(), 2u);
+    ASSERT_EQ(loss.size(), 2u);
+    for (int i = 0; i < 2; i++) {
+        EXPECT_GT(acceptance[i], 0.2) << "iteration " << i + 1;
+        EXPECT_TRUE(std::isfinite(loss[i])) << "iteration " << i + 1;
+    }
 }
 
 TEST(TrainCommand, BadArgumentsGiveExitCode2) {

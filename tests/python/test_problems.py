@@ -23,8 +23,10 @@ def test_names_and_facts():
     assert aldp.reference_set(800) == "aldp800" and aldp.reference_set(300) == "aldp300"
     assert aldp.evaluation == ("ramachandran",)
     # The method presets merge the shared settings with the method's (JSON merge patch).
-    assert aldp.presets["fab"]["flow"]["numBlocks"] == 20
-    assert aldp.presets["fab"]["training"]["batchSize"] == 128
+    assert aldp.presets["ml"]["flow"]["numBlocks"] == 20 and aldp.presets["fab"]["flow"]["numBlocks"] == 6
+    assert aldp.presets["fab"]["flow"]["scalingBlock"] and aldp.presets["ml"]["flow"]["scalingBlock"]
+    assert aldp.presets["fab"]["training"]["batchSize"] == 32
+    assert aldp.presets["fab"]["training"]["fab"]["ais"]["initialStepSize"] == 0.001
     assert aldp.presets["ml"]["training"]["schedule"]["peakLr"] == 1e-4
     assert problems.get("lj13").presets["ml"]["flow"]["auxLossWeight"] == 10.0
     # The shared flow settings are the E-ACF's: the E-CNF's preset ("model": "ecnf") starts without them.

@@ -6,8 +6,9 @@
 // Usage: BenchmarkEcnf [problem: dw4|lj13|... (data/problems)] [trainSeconds] [flowSamples] [timeScale] [threads] [testSamples]
 // Defaults: dw4 300 2048 1000 1 1000. The E-CNF is the paper's DW4/LJ13 size (3 EGCL, width 128, F 64,
 // float32, B 64, Adam 1e-3 -> 1e-4 cosine, equivariant OT pairing with 4 rotation starts); the
-// E-ACF is the README's quick flow (4 blocks, EGNN 2 x 32, F 32), ML with B 64, lr 5e-4 -> 5e-5.
+// E-ACF is the main job's flow (examples/dw4-fab-quick/flow.json: 4 blocks, EGNN 2 x 32, F 32), ML with B 64, lr 5e-4 -> 5e-5.
 
+#include "BenchmarkProblems.h"
 #include "PluginTestEnvironment.h"
 #include "ReferenceProblems.h"
 #include "openmm/OpenMMException.h"
@@ -24,6 +25,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 
@@ -79,21 +82,18 @@ int64_t trainAcf(AugmentedCouplingFlow& flow, const torch::Tensor& train, double
 } // namespace
 
 int main(int argc, char** argv) {
-    const std::string system = argc > 1 ? argv[1] : "dw4";
-    const double trainSeconds = argc > 2 ? std::atof(argv[2]) : 300.0;
-    const int64_t flowSamples = argc > 3 ? std::atoll(argv[3]) : 2048;
-    const double timeScale = argc > 4 ? std::atof(argv[4]) : 1000.0;
-    const int threads = argc > 5 ? std::atoi(argv[5]) : 1;
-    const int64_t testSamples = argc > 6 ? std::atoll(argv[6]) : 1000;
+    // Positional arguments, each with its default.
+    auto arg = [&](int i, const char* fallback) { return std::string(argc > i ? argv[i] : fallback); };
+    const std::string system = arg(1, "dw4");
+    const double trainSeconds = std::stod(arg(2, "300"));
+    const int64_t flowSamples = std::stoll(arg(3, "2048"));
+    const double timeScale = std::stod(arg(4, "1000"));
+    const int threads = std::stoi(arg(5, "1"));
+    const int64_t testSamples = std::stoll(arg(6, "1000"));
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
     BoltzmannPlugin::ReferenceProblem problem;
-    try {
-        problem = BoltzmannPlugin::referenceProblem(system);
-    }
-    catch (const OpenMM::OpenMMException& e) {
-        std::fprintf(stderr, "BenchmarkEcnf: %s\n", e.what());
+    if (!findReferenceProblem(system, "BenchmarkEcnf", problem))
         return 2;
-    }
     loadOpenMMBGPlugins();
     torch::set_num_threads(threads);
     std::unique_ptr<BoltzmannPlugin::SystemTarget> problemTarget(
@@ -109,14 +109,11 @@ int main(int argc, char** argv) {
     cc.timeScale = timeScale;
     torch::manual_seed(0);
     EquivariantCnf cnf(cc);
-    FlowConfig fc;
+    // The E-ACF of the main job (examples/dw4-fab-quick/flow.json), sized for the problem.
+    std::ifstream quickFlow(std::string(OPENMMBG_DATA_DIR) + "/../examples/dw4-fab-quick/flow.json");
+    FlowConfig fc = FlowConfig::fromJson(std::string(std::istreambuf_iterator<char>(quickFlow), {}));
     fc.numParticles = n;
     fc.dimension = d;
-    fc.numBlocks = 4;
-    fc.egnnLayers = 2;
-    fc.egnnWidth = 32;
-    fc.invariantFeatures = 32;
-    fc.headWidths = {32, 32};
     AugmentedCouplingFlow flow(fc);
     std::printf("%s: %.0f s of training each, %lld flow samples, %d thread(s); E-CNF %lld parameters (timeScale %g), E-ACF %lld\n",
                 system.c_str(), trainSeconds, (long long) flowSamples, threads, (long long) cnf->numParameters(), timeScale,

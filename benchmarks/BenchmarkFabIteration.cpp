@@ -23,6 +23,7 @@
 // through FabMethod::load and times every iteration from the first: an iteration costs the same
 // number of passes either way, and LJ13's AIS fill alone would take most of an hour on 2 cores.
 
+#include "BenchmarkProblems.h"
 #include "BenchmarkStatistics.h"
 #include "PluginTestEnvironment.h"
 #include "ReferenceProblems.h"
@@ -79,13 +80,8 @@ int main(int argc, char** argv) {
         return 2;
     }
     BoltzmannPlugin::ReferenceProblem problem;
-    try {
-        problem = BoltzmannPlugin::referenceProblem(system);
-    }
-    catch (const OpenMM::OpenMMException& e) {
-        std::fprintf(stderr, "BenchmarkFabIteration: %s\n", e.what());
+    if (!findReferenceProblem(system, "BenchmarkFabIteration", problem))
         return 2;
-    }
     if (mallocPolicy == "limit")
         limitHeapFragmentation();
     loadOpenMMBGPlugins();

@@ -40,13 +40,9 @@ struct RunConfiguration {
     bg::TrainingConfig training;
 };
 
-/** What a training method is called in messages. */
+/** What a training method is called in messages, e.g. "FAB (--method fab)". */
 std::string methodDescription(const std::string& method) {
-    if (method == "ml")
-        return "maximum likelihood (--method ml)";
-    if (method == "fab")
-        return "FAB (--method fab)";
-    return "flow matching (--method " + method + ")";
+    return bg::trainingMethodDescription(method) + " (--method " + method + ")";
 }
 
 /** Refuse an unknown --model, a method that trains another model kind, and --distributed for the E-CNF. */
@@ -226,7 +222,7 @@ int train(const TrainArguments& a, std::ostream& out, std::ostream& err) {
     torch::manual_seed(c.training.seed);   // parameter initialisation
     std::shared_ptr<bg::GenerativeModel> model = bg::createModel(c.modelJson);
     if (auto* eacf = dynamic_cast<bg::CouplingFlowModel*>(model.get()))
-        eacf->flow()->setInferenceBatchSize(c.training.evalBatchSize);
+        eacf->get()->setInferenceBatchSize(c.training.evalBatchSize);
     bg::TrainingMethodInputs inputs;
     inputs.target = target.get();
     inputs.trainingData = data.train;

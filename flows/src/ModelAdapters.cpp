@@ -17,35 +17,28 @@ namespace {
 
 } // namespace
 
-ModelSample CouplingFlowModel::sample(int64_t n, torch::Generator& generator) {
-    FlowSample s = model->sample(n, generator);
+namespace detail {
+
+const char* modelKindOf(const AugmentedCouplingFlow&) {
+    return "eacf";
+}
+
+const char* modelKindOf(const EquivariantCnf&) {
+    return "ecnf";
+}
+
+ModelSample sampleModel(AugmentedCouplingFlow& flow, int64_t n, torch::Generator& generator) {
+    FlowSample s = flow->sample(n, generator);
     ModelSample out;
     out.x = s.x;
     out.a = s.a;
     out.logQ = s.logProb;
-    out.logAugmented = model->augmentedTarget().logProb(s.a, s.x);
+    out.logAugmented = flow->augmentedTarget().logProb(s.a, s.x);
     return out;
 }
 
-ModelDensity CouplingFlowModel::proposalLogProb(const torch::Tensor& x, torch::Generator& generator) {
-    const ConditionalGaussian& pi = model->augmentedTarget();
-    torch::Tensor a = pi.sample(x, model->getConfig().numAugmented, generator);
-    ModelDensity out;
-    out.logQ = model->logProb(x, a);
-    out.logAugmented = pi.logProb(a, x);
-    return out;
-}
-
-torch::Tensor CouplingFlowModel::marginalLogProb(const torch::Tensor& x, int numDraws, torch::Generator& generator) {
-    return model->marginalLogProb(x, numDraws, generator);
-}
-
-std::string CouplingFlowModel::save() {
-    return saveFlow(model);
-}
-
-ModelSample CnfModel::sample(int64_t n, torch::Generator& generator) {
-    CnfSample s = model->sample(n, generator, true);
+ModelSample sampleModel(EquivariantCnf& cnf, int64_t n, torch::Generator& generator) {
+    CnfSample s = cnf->sample(n, generator, true);
     ModelSample out;
     out.x = s.x.detach();
     out.logQ = s.logProb.detach();
@@ -53,33 +46,51 @@ ModelSample CnfModel::sample(int64_t n, torch::Generator& generator) {
     return out;
 }
 
-ModelDensity CnfModel::proposalLogProb(const torch::Tensor& x, torch::Generator& generator) {
+ModelDensity proposalLogProbOf(AugmentedCouplingFlow& flow, const torch::Tensor& x, torch::Generator& generator) {
+    const ConditionalGaussian& pi = flow->augmentedTarget();
+    torch::Tensor a = pi.sample(x, flow->getConfig().numAugmented, generator);
     ModelDensity out;
-    out.logQ = model->logProb(x, generator).detach();
+    out.logQ = flow->logProb(x, a);
+    out.logAugmented = pi.logProb(a, x);
     return out;
 }
 
-torch::Tensor CnfModel::marginalLogProb(const torch::Tensor& x, int numDraws, torch::Generator& generator) {
-    (void) numDraws;
-    return model->logProb(x, generator).detach();
+ModelDensity proposalLogProbOf(EquivariantCnf& cnf, const torch::Tensor& x, torch::Generator& generator) {
+    ModelDensity out;
+    out.logQ = cnf->logProb(x, generator).detach();
+    return out;
 }
 
-std::string CnfModel::save() {
-    return saveCnf(model);
+torch::Tensor marginalLogProbOf(AugmentedCouplingFlow& flow, const torch::Tensor& x, int numDraws, torch::Generator& generator) {
+    return flow->marginalLogProb(x, numDraws, generator);
 }
+
+torch::Tensor marginalLogProbOf(EquivariantCnf& cnf, const torch::Tensor& x, int, torch::Generator& generator) {
+    return cnf->logProb(x, generator).detach();
+}
+
+std::string saveModel(AugmentedCouplingFlow& flow) {
+    return saveFlow(flow);
+}
+
+std::string saveModel(EquivariantCnf& cnf) {
+    return saveCnf(cnf);
+}
+
+} // namespace detail
 
 AugmentedCouplingFlow& couplingFlowOf(GenerativeModel& model, const std::string& user) {
     auto* adapter = dynamic_cast<CouplingFlowModel*>(&model);
     if (adapter == nullptr)
         wrongKind(model, user, "eacf");
-    return adapter->flow();
+    return adapter->get();
 }
 
 EquivariantCnf& cnfOf(GenerativeModel& model, const std::string& user) {
     auto* adapter = dynamic_cast<CnfModel*>(&model);
     if (adapter == nullptr)
         wrongKind(model, user, "ecnf");
-    return adapter->cnf();
+    return adapter->get();
 }
 
 } // namespace bg

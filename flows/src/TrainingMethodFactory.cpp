@@ -37,22 +37,47 @@ void requireData(const TrainingMethodInputs& inputs, const std::string& what) {
 
 } // namespace
 
+namespace {
+
+/** The training methods: name, the model kind they train, what messages call them. */
+struct TrainingMethodEntry {
+    const char* name;
+    const char* modelKind;
+    const char* description;
+};
+constexpr TrainingMethodEntry trainingMethods[] = {
+        {"ml", "eacf", "maximum likelihood"},
+        {"fab", "eacf", "FAB"},
+        {"fm", "ecnf", "flow matching"},
+};
+
+const TrainingMethodEntry* findTrainingMethod(const std::string& name) {
+    for (const TrainingMethodEntry& entry : trainingMethods)
+        if (name == entry.name)
+            return &entry;
+    return nullptr;
+}
+
+} // namespace
+
 std::string trainingMethodModelKind(const std::string& name) {
-    if (name == "ml" || name == "fab")
-        return "eacf";
-    if (name == "fm")
-        return "ecnf";
-    return "";
+    const TrainingMethodEntry* entry = findTrainingMethod(name);
+    return entry ? entry->modelKind : "";
+}
+
+std::string trainingMethodDescription(const std::string& name) {
+    const TrainingMethodEntry* entry = findTrainingMethod(name);
+    return entry ? entry->description : "training method '" + name + "'";
 }
 
 std::unique_ptr<TrainingMethod> createTrainingMethod(const std::string& name, const TrainingMethodInputs& inputs) {
     if (name == "ml") {
-        AugmentedCouplingFlow flow = flowOf(inputs, "maximum likelihood (method 'ml')");
+        AugmentedCouplingFlow flow = flowOf(inputs, trainingMethodDescription(name) + " (method 'ml')");
         requireData(inputs, "maximum-likelihood training");
         return std::make_unique<MaximumLikelihoodMethod>(inputs.trainingData, inputs.config, flow->getConfig().auxLossWeight);
     }
     if (name == "fab") {
-        AugmentedCouplingFlow flow = flowOf(inputs, "FAB (method 'fab')");
+        AugmentedCouplingFlow flow = flowOf(inputs, trainingMethodDescription(name) + " (method 'fab')");
         if (inputs.target == nullptr)
             throw std::invalid_argument("createTrainingMethod: FAB training needs a target");
         FabSettings settings = FabSettings::fromJson(inputs.config.fab);
@@ -64,7 +89,7 @@ std::unique_ptr<TrainingMethod> createTrainingMethod(const std::string& name, co
         return std::make_unique<FabMethod>(flow, *inputs.target, settings);
     }
     if (name == "fm") {
-        cnfOf(*modelOf(inputs), "flow matching (method 'fm')");
+        cnfOf(*modelOf(inputs), trainingMethodDescription(name) + " (method 'fm')");
         requireData(inputs, "flow matching");
         return std::make_unique<FlowMatchingMethod>(inputs.trainingData, inputs.config.batchSize, FlowMatchingSettings::fromJson(inputs.config.fm));
     }

@@ -220,7 +220,7 @@ TEST(GenerativeModel, EvaluationGivesTheSameFiguresForBothKinds) {
     EXPECT_GT(cnf.at("sample_seconds_per_1024"), 0);
     // The E-CNF's figures are its exact densities: the NLL of the centred test set, log w = -u - log q.
     torch::Tensor centred = test - test.mean(1, true);
-    torch::Tensor logQ = ecnf.cnf()->logProb(centred);
+    torch::Tensor logQ = ecnf.get()->logProb(centred);
     EXPECT_NEAR(cnf.at("test_nll"), -logQ.mean().item<double>(), 1e-9);
     EXPECT_NEAR(cnf.at("test_mean_log_q"), -cnf.at("test_nll"), 1e-12);
     torch::Tensor expectedW = -target.evaluate(ecnfSamples.x, false).energy - ecnfSamples.logQ;
@@ -228,6 +228,6 @@ TEST(GenerativeModel, EvaluationGivesTheSameFiguresForBothKinds) {
     EXPECT_EQ(ecnfSamples.x.sizes(), (std::vector<int64_t>{16, 4, 2}));
     // The E-ACF through the interface equals the flow overload bitwise.
     torch::Generator g3 = seeded(7);
-    auto direct = asMap(evaluateFlow(eacf.flow(), test, &target, options, g3));
+    auto direct = asMap(evaluateFlow(eacf.get(), test, &target, options, g3));
     EXPECT_EQ(direct, acf);
 }

@@ -14,13 +14,47 @@
 
 namespace bg {
 
+namespace detail {
+
+// What the adapters do per model class (flows/src/ModelAdapters.cpp), as overloads.
+
+const char* modelKindOf(const AugmentedCouplingFlow& flow);
+const char* modelKindOf(const EquivariantCnf& cnf);
+ModelSample sampleModel(AugmentedCouplingFlow& flow, int64_t n, torch::Generator& generator);
+ModelSample sampleModel(EquivariantCnf& cnf, int64_t n, torch::Generator& generator);
+ModelDensity proposalLogProbOf(AugmentedCouplingFlow& flow, const torch::Tensor& x, torch::Generator& generator);
+ModelDensity proposalLogProbOf(EquivariantCnf& cnf, const torch::Tensor& x, torch::Generator& generator);
+torch::Tensor marginalLogProbOf(AugmentedCouplingFlow& flow, const torch::Tensor& x, int numDraws, torch::Generator& generator);
+torch::Tensor marginalLogProbOf(EquivariantCnf& cnf, const torch::Tensor& x, int numDraws, torch::Generator& generator);
+std::string saveModel(AugmentedCouplingFlow& flow);
+std::string saveModel(EquivariantCnf& cnf);
+
+} // namespace detail
+
 /**
- * What both adapters share: the kind, and the shared handle of a model class whose getConfig() has
- * numParticles, dimension and dtype ("float32" | "float64") and toJson(), and whose module has device().
+ * A model class as a GenerativeModel: holds the model's shared handle (Holder: AugmentedCouplingFlow
+ * or EquivariantCnf, whose getConfig() has numParticles, dimension, dtype and toJson(), and whose
+ * module has device()), so the adapter and other holders see the same parameters.
+ *
+ * - The E-ACF (CouplingFlowModel, kind "eacf"): sample() is flow->sample() with log pi(a|x) of its
+ *   a; proposalLogProb() draws a ~ pi(a|x) and gives log q(x, a) and log pi(a|x); marginalLogProb()
+ *   is the flow's importance-weighted estimate; save() gives saveFlow() bytes.
+ * - The E-CNF (CnfModel, kind "ecnf"), with the model's solver and divergence settings: sample() is
+ *   cnf->sample() with log q(x) (no augmented variables); proposalLogProb() and marginalLogProb() are
+ *   both the exact log q(x) by the ODE from t = 1 to 0 (numDraws unused); save() gives saveCnf() bytes.
  */
 template <class Holder>
 class ModelAdapter : public GenerativeModel {
 public:
+    /** @throws std::invalid_argument("<kind> model: no model") for an empty handle */
+    explicit ModelAdapter(Holder handle) : model(std::move(handle)), modelKind(detail::modelKindOf(model)) {
+        if (!model)
+            throw std::invalid_argument(modelKind + " model: no model");
+    }
+    /** The adapted model (the shared handle). */
+    Holder& get() {
+        return model;
+    }
     std::string kind() const override {
         return modelKind;
     }
@@ -42,55 +76,28 @@ public:
     torch::nn::Module& module() override {
         return *model;
     }
-
-protected:
-    /** @throws std::invalid_argument("<kind> model: no model") for an empty handle */
-    ModelAdapter(Holder handle, std::string kind) : model(std::move(handle)), modelKind(std::move(kind)) {
-        if (!model)
-            throw std::invalid_argument(modelKind + " model: no model");
+    ModelSample sample(int64_t n, torch::Generator& generator) override {
+        return detail::sampleModel(model, n, generator);
     }
-    Holder model;
+    ModelDensity proposalLogProb(const torch::Tensor& x, torch::Generator& generator) override {
+        return detail::proposalLogProbOf(model, x, generator);
+    }
+    torch::Tensor marginalLogProb(const torch::Tensor& x, int numDraws, torch::Generator& generator) override {
+        return detail::marginalLogProbOf(model, x, numDraws, generator);
+    }
+    std::string save() override {
+        return detail::saveModel(model);
+    }
 
 private:
+    Holder model;
     std::string modelKind;
 };
 
-/**
- * The E-ACF as a GenerativeModel (kind "eacf"): sample() is flow->sample() with log pi(a|x) of its
- * a; proposalLogProb() draws a ~ pi(a|x) and gives log q(x, a) and log pi(a|x); marginalLogProb()
- * is the flow's importance-weighted estimate; save() gives saveFlow() bytes.
- */
-class CouplingFlowModel : public ModelAdapter<AugmentedCouplingFlow> {
-public:
-    /** @throws std::invalid_argument for an empty handle */
-    explicit CouplingFlowModel(AugmentedCouplingFlow flow) : ModelAdapter(std::move(flow), "eacf") {}
-    AugmentedCouplingFlow& flow() {
-        return model;
-    }
-    ModelSample sample(int64_t n, torch::Generator& generator) override;
-    ModelDensity proposalLogProb(const torch::Tensor& x, torch::Generator& generator) override;
-    torch::Tensor marginalLogProb(const torch::Tensor& x, int numDraws, torch::Generator& generator) override;
-    std::string save() override;
-};
-
-/**
- * The E-CNF as a GenerativeModel (kind "ecnf"), with the model's solver and divergence settings:
- * sample() is cnf->sample() with log q(x) (no augmented variables); proposalLogProb() and
- * marginalLogProb() are both the exact log q(x) by the ODE from t = 1 to 0 (numDraws unused);
- * save() gives saveCnf() bytes.
- */
-class CnfModel : public ModelAdapter<EquivariantCnf> {
-public:
-    /** @throws std::invalid_argument for an empty handle */
-    explicit CnfModel(EquivariantCnf cnf) : ModelAdapter(std::move(cnf), "ecnf") {}
-    EquivariantCnf& cnf() {
-        return model;
-    }
-    ModelSample sample(int64_t n, torch::Generator& generator) override;
-    ModelDensity proposalLogProb(const torch::Tensor& x, torch::Generator& generator) override;
-    torch::Tensor marginalLogProb(const torch::Tensor& x, int numDraws, torch::Generator& generator) override;
-    std::string save() override;
-};
+/** The E-ACF as a GenerativeModel (kind "eacf"); see ModelAdapter. */
+using CouplingFlowModel = ModelAdapter<AugmentedCouplingFlow>;
+/** The E-CNF as a GenerativeModel (kind "ecnf"); see ModelAdapter. */
+using CnfModel = ModelAdapter<EquivariantCnf>;
 
 /**
  * The E-ACF of a model trained or used by `user` (e.g. "FAB (method 'fab')").

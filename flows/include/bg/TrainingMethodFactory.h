@@ -40,6 +40,12 @@ std::unique_ptr<TrainingMethod> createTrainingMethod(const std::string& name, co
 std::string trainingMethodModelKind(const std::string& name);
 
 /**
+ * What messages call a training method: "maximum likelihood" ("ml"), "FAB" ("fab"), "flow
+ * matching" ("fm"); "training method '<name>'" for an unknown name.
+ */
+std::string trainingMethodDescription(const std::string& name);
+
+/**
  * The optimiser of a training run: SkipClipAdam over the model's parameters with the warm-up-cosine
  * schedule of config.schedule, planned for config.epochs epochs of updatesPerEpoch updates each
  * (after that the learning rate stays at its end value).

@@ -74,8 +74,13 @@ RunConfiguration configure(const TrainArguments& a, const ReferenceProblem& prob
         flowJson.merge_patch(readJsonFile(a.flowConfigFile));
     if (!a.trainingConfigFile.empty())
         trainingJson.merge_patch(readJsonFile(a.trainingConfigFile));
-    for (const std::string& s : a.sets)
+    for (const std::string& s : a.sets) {
+        if (!a.initModel.empty() && s.rfind("flow.", 0) == 0)
+            throw UsageError("--init-model: the model's settings are the file's; --set " + s + " cannot change them");
         applySet(trainingJson, flowJson, s);
+    }
+    if (!a.initModel.empty() && !a.flowConfigFile.empty())
+        throw UsageError("--init-model: the model's settings are the file's; drop --flow-config");
     if (a.seed >= 0)
         trainingJson["seed"] = a.seed;
     if (a.threads > 0)
@@ -153,6 +158,31 @@ RunData loadRunData(const TrainArguments& a, const ReferenceProblem& problem, co
     return data;
 }
 
+/**
+ * The model a run trains: a new one from the configuration (parameters from the run's seed), or the
+ * --init-model file's, whose configuration then replaces c.modelJson.
+ */
+std::shared_ptr<bg::GenerativeModel> createRunModel(const TrainArguments& a, const ReferenceProblem& problem, RunConfiguration& c) {
+    torch::manual_seed(c.training.seed);   // parameter initialisation
+    if (a.initModel.empty())
+        return bg::createModel(c.modelJson);
+    std::shared_ptr<bg::GenerativeModel> model;
+    try {
+        model = bg::loadModelFromFile(a.initModel);
+    }
+    catch (const std::exception& e) {
+        throw UsageError("--init-model: " + std::string(e.what()));
+    }
+    if (model->kind() != a.model)
+        throw UsageError("--init-model: " + a.initModel + " holds " + bg::modelKindName(model->kind()) + ", but --model is " + a.model);
+    if (model->numParticles() != problem.numParticles || model->dimension() != problem.dimension)
+        throw UsageError("--init-model: " + a.initModel + " models " + std::to_string(model->numParticles()) + " particles in " +
+                         std::to_string(model->dimension()) + "D, but " + a.system + " has " + std::to_string(problem.numParticles) +
+                         " in " + std::to_string(problem.dimension) + "D");
+    c.modelJson = model->configJson();
+    return model;
+}
+
 /** Print the outcome of a run: where it stopped, or the final figures and the output files. */
 void printResult(const bg::RunResult& result, double wallSeconds, const std::string& outDir, std::ostream& out) {
     if (!result.finished) {
@@ -184,6 +214,9 @@ CLI::App* addTrainCommand(CLI::App& app, TrainArguments& t) {
     command->add_option("--temperature", t.temperature, "temperature in K (default: the problem's, e.g. 800 for aldp, 300 for dw4/lj13)");
     command->add_option("--flow-config", t.flowConfigFile, "JSON file with flow settings (merged over the preset)");
     command->add_option("--training-config", t.trainingConfigFile, "JSON file with training settings (merged over the preset)");
+    command->add_option("--init-model", t.initModel,
+                        "start from this saved model (model.bgflow of an earlier run, e.g. maximum likelihood on MD samples before "
+                        "FAB: a warm start); its configuration replaces the preset's flow settings");
     command->add_option("--set", t.sets, "override a setting: key=value, e.g. batchSize=64, schedule.peakLr=1e-3, flow.numBlocks=4");
     command->add_flag("--resume", t.resume, "continue the run in --out from its checkpoint");
     command->add_option("--eval-every", t.evalEvery, "steps between evaluations (0 = only at the end)");
@@ -199,7 +232,7 @@ CLI::App* addTrainCommand(CLI::App& app, TrainArguments& t) {
 
 int train(const TrainArguments& a, std::ostream& out, std::ostream& err) {
     const ReferenceProblem problem = findProblem(a.system);
-    const RunConfiguration c = configure(a, problem);
+    RunConfiguration c = configure(a, problem);
     std::shared_ptr<bg::DistributedContext> distributed;
     if (a.distributed) {
         try {
@@ -219,8 +252,7 @@ int train(const TrainArguments& a, std::ostream& out, std::ostream& err) {
     std::unique_ptr<SystemTarget> target = makeTarget(problem, data.directory, temperature, a.workers);
 
     torch::set_num_threads(c.training.numThreads);
-    torch::manual_seed(c.training.seed);   // parameter initialisation
-    std::shared_ptr<bg::GenerativeModel> model = bg::createModel(c.modelJson);
+    std::shared_ptr<bg::GenerativeModel> model = createRunModel(a, problem, c);
     if (auto* eacf = dynamic_cast<bg::CouplingFlowModel*>(model.get()))
         eacf->get()->setInferenceBatchSize(c.training.evalBatchSize);
     bg::TrainingMethodInputs inputs;

@@ -10,7 +10,9 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <cctype>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -217,4 +219,42 @@ TEST(TrainCommand, EvaluateAndSampleATrainedModel) {
     EXPECT_EQ(run({"sample", "--model", model, "--system", "lj13", "--out", samplesOut}).code, 2);
     EXPECT_EQ(run({"evaluate", "--model", out + "/missing.bgflow", "--system", "dw4"}).code, 2);
     EXPECT_EQ(run({"sample", "--model", model, "--system", "dw4"}).code, 2);
+}
+
+TEST(TrainCommand, InitModelStartsFromASavedModel) {
+    // A warm start: FAB from the model of a maximum-likelihood run. With a learning rate of 1e-30 (no visible change) the FAB
+    // run's model must be the saved one (its configuration, not the preset's, and its weights).
+    const std::string mlOut = freshOut("warm-ml"), fabOut = freshOut("warm-fab");
+    ASSERT_EQ(run(tinyRun(mlOut)).code, 0);
+    const std::string saved = (fs::path(mlOut) / "model.bgflow").string();
+    std::vector<std::string> fab = {"train", "--system", "dw4", "--method", "fab", "--out", fabOut, "--data-dir", syntheticDataDirectory(),
+                                    "--threads", "1", "--seed", "9", "--init-model", saved, "--set", "epochs=1", "--set", "batchSize=16",
+                                    "--set", "schedule.initialLr=1e-30", "--set", "schedule.peakLr=1e-30", "--set", "schedule.endLr=1e-30",
+                                    "--set", "fab.bufferMinBatches=8", "--set", "fab.bufferMaxBatches=16", "--set", "fab.evalAisSamples=16",
+                                    "--set", "fab.evalAisBatch=16", "--set", "evalFlowSamples=16", "--set", "marginalDraws=2", "--quiet"};
+    Outcome r = run(fab);
+    ASSERT_EQ(r.code, 0) << r.err << r.out;
+    std::ifstream config(fs::path(fabOut) / "flow-config.json");
+    std::string configText((std::istreambuf_iterator<char>(config)), std::istreambuf_iterator<char>());
+    configText.erase(std::remove_if(configText.begin(), configText.end(), ::isspace), configText.end());
+    EXPECT_NE(configText.find("\"numBlocks\":1"), std::string::npos) << configText;
+    auto evaluate = [](const std::string& model) {
+        Outcome e = run({"evaluate", "--model", model, "--system", "dw4", "--data-dir", syntheticDataDirectory(), "--samples", "32",
+                         "--draws", "2", "--seed", "3"});
+        EXPECT_EQ(e.code, 0) << e.err;
+        return e.out.substr(e.out.find('\n'));   // the figures, without the line naming the file
+    };
+    EXPECT_EQ(evaluate((fs::path(fabOut) / "model.bgflow").string()), evaluate(saved));
+
+    // Flow settings cannot change a saved model; a missing file is refused.
+    std::vector<std::string> withFlowSet = fab;
+    withFlowSet[6] = freshOut("warm-bad");
+    withFlowSet.insert(withFlowSet.end(), {"--set", "flow.numBlocks=2"});
+    EXPECT_EQ(run(withFlowSet).code, 2);
+    std::vector<std::string> missing = fab;
+    missing[6] = freshOut("warm-missing");
+    missing[14] = mlOut + "/missing.bgflow";
+    Outcome m = run(missing);
+    EXPECT_EQ(m.code, 2);
+    EXPECT_NE(m.err.find("--init-model"), std::string::npos) << m.err;
 }

@@ -9,8 +9,10 @@ Command line::
 
     python -m openmmbg.trainingplots RUN_DIR/train-log.csv [-o RUN_DIR/ess-vs-time.png]
     python -m openmmbg.trainingplots RUN_DIR/train-log.csv --aldp-test data/reference/aldp800-test.npy
+    python -m openmmbg.trainingplots A/train-log.csv B/train-log.csv --labels A B --metric reverse_ess -o runs.png
 
-The second form also draws Ramachandran plots of an alanine dipeptide run's flow samples
+The third form compares runs: one evaluation metric of each against the step (all its
+evaluations), e.g. the variants of a settings study. The second form also draws Ramachandran plots of an alanine dipeptide run's flow samples
 (``samples.npy``, plain and reweighted with ``sample-logweights.npy``) next to the reference set.
 """
 import argparse
@@ -19,7 +21,7 @@ import math
 import os
 from collections import defaultdict
 
-__all__ = ["read_training_log", "plot_ess_vs_time", "plot_aldp_samples", "main"]
+__all__ = ["read_training_log", "plot_ess_vs_time", "plot_runs", "plot_aldp_samples", "main"]
 
 
 def read_training_log(path):
@@ -110,6 +112,59 @@ def plot_ess_vs_time(log_path, output_path=None, title=None):
     return output_path
 
 
+def plot_runs(log_paths, labels, output_path, metric="reverse_ess", title=None):
+    """Plot one evaluation metric of several runs against the step, one line per run, and save the
+    figure as PNG. ESS metrics (fractions) are drawn in percent.
+
+    Parameters
+    ----------
+    log_paths : list of str
+        The runs' ``train-log.csv`` files.
+    labels : list of str
+        One legend label per run (same length as ``log_paths``).
+    output_path : str
+        Where to write the PNG.
+    metric : str
+        The ``eval`` metric to draw (default ``reverse_ess``).
+
+    Returns
+    -------
+    str
+        The path of the PNG.
+
+    Raises
+    ------
+    ValueError
+        If the numbers of logs and labels differ, or no log has the metric.
+    """
+    if len(log_paths) != len(labels):
+        raise ValueError(f"plot_runs: {len(log_paths)} logs but {len(labels)} labels")
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scale = 100.0 if "ess" in metric.lower() else 1.0
+    fig, ax = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
+    drawn = 0
+    for path, label in zip(log_paths, labels):
+        series = read_training_log(path)[1].get(metric)
+        if series is None:
+            continue
+        ax.plot(series["step"], [scale * v for v in series["value"]], marker="o", ms=3, label=label)
+        drawn += 1
+    if drawn == 0:
+        plt.close(fig)
+        raise ValueError(f"plot_runs: no log has evaluations of '{metric}'")
+    ax.set_xlabel("step (FAB iteration)")
+    ax.set_ylabel(f"{metric} (%)" if scale != 1.0 else metric)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title(title or metric)
+    fig.savefig(output_path, dpi=120)
+    plt.close(fig)
+    return output_path
+
+
 def plot_aldp_samples(run_dir, test_path):
     """Ramachandran plots of an alanine dipeptide run: the flow samples of the final evaluation
     (``samples.npy``, nm), the same reweighted to the target with ``sample-logweights.npy``
@@ -143,15 +198,26 @@ def plot_aldp_samples(run_dir, test_path):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Plot ESS against time from an openmm-bg train-log.csv.")
-    parser.add_argument("log", help="path of train-log.csv")
+    parser.add_argument("log", nargs="+", help="path of train-log.csv (several: compare the runs' --metric)")
     parser.add_argument("-o", "--output", help="PNG to write (default: ess-vs-time.png beside the log)")
+    parser.add_argument("--labels", nargs="+", help="legend labels of the compared runs (default: their directories)")
+    parser.add_argument("--metric", default="reverse_ess", help="metric of the compared runs (default reverse_ess)")
     parser.add_argument("--title", help="figure title")
     parser.add_argument("--aldp-test", help="reference set (.npy, nm) for Ramachandran plots of an alanine dipeptide run")
     args = parser.parse_args(argv)
-    path = plot_ess_vs_time(args.log, args.output, args.title)
+    if len(args.log) > 1:
+        if not args.output:
+            parser.error("comparing runs needs -o/--output")
+        labels = args.labels or [os.path.basename(os.path.dirname(os.path.abspath(p))) for p in args.log]
+        try:
+            print(plot_runs(args.log, labels, args.output, args.metric, args.title))
+        except ValueError as error:
+            parser.error(str(error))
+        return 0
+    path = plot_ess_vs_time(args.log[0], args.output, args.title)
     print(path)
     if args.aldp_test:
-        for png in plot_aldp_samples(os.path.dirname(os.path.abspath(args.log)), args.aldp_test):
+        for png in plot_aldp_samples(os.path.dirname(os.path.abspath(args.log[0])), args.aldp_test):
             print(png)
     return 0
 

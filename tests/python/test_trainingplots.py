@@ -56,3 +56,24 @@ def test_aldp_plots_from_a_run_directory(tmp_path):
         assert "22, 3" in str(error)
     else:
         raise AssertionError("a DW4-shaped sample file must be refused")
+
+
+def test_compare_runs_from_the_command_line(tmp_path):
+    import pytest
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    write_log(first / "train-log.csv")
+    write_log(second / "train-log.csv")
+    out = tmp_path / "compare.png"
+    assert trainingplots.main([str(first / "train-log.csv"), str(second / "train-log.csv"), "--labels", "A", "B",
+                               "-o", str(out)]) == 0
+    with open(out, "rb") as handle:
+        assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
+    # A metric no run has, and label counts that do not match, are refused.
+    with pytest.raises(ValueError, match="no log has evaluations of 'ais_ess'"):
+        trainingplots.plot_runs([str(first / "train-log.csv")], ["A"], str(out), metric="ais_ess")
+    with pytest.raises(ValueError, match="2 logs but 1 labels"):
+        trainingplots.plot_runs([str(first / "train-log.csv"), str(second / "train-log.csv")], ["A"], str(out))
+    with pytest.raises(SystemExit):
+        trainingplots.main([str(first / "train-log.csv"), str(second / "train-log.csv")])   # no -o

@@ -9,7 +9,7 @@ Command line::
 
     python -m openmmbg.trainingplots RUN_DIR/train-log.csv [-o RUN_DIR/ess-vs-time.png]
     python -m openmmbg.trainingplots RUN_DIR/train-log.csv --aldp-test data/reference/aldp800-test.npy
-    python -m openmmbg.trainingplots A/train-log.csv B/train-log.csv --labels A B --metric reverse_ess -o runs.png
+    python -m openmmbg.trainingplots A/train-log.csv B/train-log.csv --labels A B --metric reverse_ess -o runs.png [--csv runs.csv]
 
 The third form compares runs: one evaluation metric of each against the step (all its
 evaluations), e.g. the variants of a settings study. The second form also draws Ramachandran plots of an alanine dipeptide run's flow samples
@@ -21,7 +21,7 @@ import math
 import os
 from collections import defaultdict
 
-__all__ = ["read_training_log", "plot_ess_vs_time", "plot_runs", "plot_aldp_samples", "main"]
+__all__ = ["read_training_log", "plot_ess_vs_time", "plot_runs", "write_evaluations_csv", "plot_aldp_samples", "main"]
 
 
 def read_training_log(path):
@@ -165,6 +165,28 @@ def plot_runs(log_paths, labels, output_path, metric="reverse_ess", title=None):
     return output_path
 
 
+def write_evaluations_csv(log_paths, labels, output_path):
+    """Write every evaluation of several runs into one small CSV with the columns
+    ``run,step,elapsed_s,metric,value`` (``run`` is the run's label), e.g. the evidence of a
+    settings study. Returns ``output_path``.
+
+    Raises
+    ------
+    ValueError
+        If the numbers of logs and labels differ.
+    """
+    if len(log_paths) != len(labels):
+        raise ValueError(f"write_evaluations_csv: {len(log_paths)} logs but {len(labels)} labels")
+    with open(output_path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["run", "step", "elapsed_s", "metric", "value"])
+        for path, label in zip(log_paths, labels):
+            for metric, series in sorted(read_training_log(path)[1].items()):
+                for step, elapsed, value in zip(series["step"], series["elapsed_s"], series["value"]):
+                    writer.writerow([label, step, f"{elapsed:.1f}", metric, f"{value:.6g}"])
+    return output_path
+
+
 def plot_aldp_samples(run_dir, test_path):
     """Ramachandran plots of an alanine dipeptide run: the flow samples of the final evaluation
     (``samples.npy``, nm), the same reweighted to the target with ``sample-logweights.npy``
@@ -202,6 +224,7 @@ def main(argv=None):
     parser.add_argument("-o", "--output", help="PNG to write (default: ess-vs-time.png beside the log)")
     parser.add_argument("--labels", nargs="+", help="legend labels of the compared runs (default: their directories)")
     parser.add_argument("--metric", default="reverse_ess", help="metric of the compared runs (default reverse_ess)")
+    parser.add_argument("--csv", help="also write every evaluation of the compared runs to this CSV")
     parser.add_argument("--title", help="figure title")
     parser.add_argument("--aldp-test", help="reference set (.npy, nm) for Ramachandran plots of an alanine dipeptide run")
     args = parser.parse_args(argv)
@@ -211,6 +234,8 @@ def main(argv=None):
         labels = args.labels or [os.path.basename(os.path.dirname(os.path.abspath(p))) for p in args.log]
         try:
             print(plot_runs(args.log, labels, args.output, args.metric, args.title))
+            if args.csv:
+                print(write_evaluations_csv(args.log, labels, args.csv))
         except ValueError as error:
             parser.error(str(error))
         return 0

@@ -66,8 +66,14 @@ def test_compare_runs_from_the_command_line(tmp_path):
     write_log(first / "train-log.csv")
     write_log(second / "train-log.csv")
     out = tmp_path / "compare.png"
+    table = tmp_path / "compare.csv"
     assert trainingplots.main([str(first / "train-log.csv"), str(second / "train-log.csv"), "--labels", "A", "B",
-                               "-o", str(out)]) == 0
+                               "-o", str(out), "--csv", str(table)]) == 0
+    with open(table) as handle:
+        rows = handle.read().splitlines()
+    assert rows[0] == "run,step,elapsed_s,metric,value"
+    assert rows[1:] == ["A,3,6.0,reverse_ess,0.25", "A,5,10.0,reverse_ess,0.5", "A,5,10.0,test_nll,7.5",
+                        "B,3,6.0,reverse_ess,0.25", "B,5,10.0,reverse_ess,0.5", "B,5,10.0,test_nll,7.5"]
     with open(out, "rb") as handle:
         assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
     # A metric no run has, and label counts that do not match, are refused.

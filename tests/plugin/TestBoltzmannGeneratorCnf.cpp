@@ -137,10 +137,15 @@ TEST_F(CnfForce, LogWeightsAreMinusEnergyMinusTheModelsLogDensity) {
     for (int i = 0; i < 6; i++)
         EXPECT_NEAR(logProb[i], logQ[i].item<double>(), 1e-9 * (1.0 + fabs(logProb[i]))) << i;
 
-    // Samples: finite densities, log w = -U/kT - log q(x) with no augmented term.
+    // Samples: finite densities, log w = -U/kT - log q(x) with no augmented term. The exact
+    // divergence draws no random numbers, so the Context's stream (seed + 1) is still fresh: the
+    // model sampled directly from that stream gives the same log q.
     BoltzmannGeneratorSamples samples = force->sample(context, 16);
     ASSERT_EQ(samples.numSamples, 16);
+    torch::Generator stream = at::detail::createCPUGenerator(force->getRandomNumberSeed() + 1);
+    bg::ModelSample direct = model.sample(16, stream);
     for (int i = 0; i < 16; i++) {
+        EXPECT_EQ(samples.logProb[i], direct.logQ[i].item<double>()) << i;
         EXPECT_TRUE(isfinite(samples.logProb[i])) << i;
         EXPECT_TRUE(isfinite(samples.logWeights[i])) << i;
         const double expected = -samples.energies[i] / kT - samples.logProb[i];

@@ -153,6 +153,21 @@ TEST_F(CnfForce, LogWeightsAreMinusEnergyMinusTheModelsLogDensity) {
     }
 }
 
+TEST_F(CnfForce, LargeRequestsRunInChunks) {
+    // 300 rows: two chunks of the ODE (State::inferenceChunk = 256); each row's log q is its own.
+    Context& context = start(300);
+    const vector<double> all = force->computeLogProb(context, data, 1);
+    ASSERT_EQ(all.size(), 300u);
+    const vector<Vec3> tail(data.begin() + 4 * 250, data.begin() + 4 * 260);
+    const vector<double> part = force->computeLogProb(context, tail, 1);
+    for (int i = 0; i < 10; i++)
+        EXPECT_NEAR(all[250 + i], part[i], 1e-9 * (1.0 + fabs(part[i]))) << i;
+    BoltzmannGeneratorSamples samples = force->sample(context, 300);
+    ASSERT_EQ(samples.positions.size(), 1200u);
+    for (int i = 0; i < 300; i++)
+        EXPECT_TRUE(isfinite(samples.logProb[i]) && isfinite(samples.logWeights[i])) << i;
+}
+
 TEST_F(CnfForce, TrainOnSamplesRaisesTheLogDensityOfTheData) {
     Context& context = start(256);
     vector<Vec3> probe(data.begin(), data.begin() + 4 * 64);

@@ -27,6 +27,12 @@ namespace BoltzmannPlugin {
 /** Model, random generator, target and training state of one Context's Boltzmann generator. @private */
 class BoltzmannGeneratorModel::State {
 public:
+    /**
+     * Rows per model pass without gradients (sampling, densities): the E-ACF's inference batch size,
+     * and the chunks in which sample() and computeLogProb() run the E-CNF's ODE, so that large requests
+     * need bounded memory (the exact divergence repeats every row N D times).
+     */
+    static constexpr int64_t inferenceChunk = 256;
     /** The Context's model: the E-ACF (bg::CouplingFlowModel) or the E-CNF (bg::CnfModel). */
     std::shared_ptr<bg::GenerativeModel> model;
     bg::TrainingConfig config;

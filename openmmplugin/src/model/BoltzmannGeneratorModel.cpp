@@ -19,7 +19,6 @@ using namespace std;
 
 namespace {
 
-const int64_t inferenceChunk = 256;   // rows per flow pass without gradients
 
 uint64_t seedFor(int seed) {
     if (seed != 0)
@@ -48,7 +47,7 @@ bg::TrainingConfig trainingConfigOf(const BoltzmannGeneratorForce& force) {
  * The force's model: its stored weights (loadModel(): an E-ACF or an E-CNF), a fresh initialisation
  * of its configuration ("model": "ecnf" gives the E-CNF), or the default E-ACF. E-ACF sampling and
  * density evaluation go through the flow in chunks, so large requests (and marginal densities, which
- * repeat every configuration numDraws times) need bounded memory.
+ * repeat every configuration numDraws times) need bounded memory; ModelSampling.cpp chunks the E-CNF.
  */
 shared_ptr<bg::GenerativeModel> modelOf(const BoltzmannGeneratorForce& force, uint64_t seed) {
     const int n = force.getNumParticles(), d = force.getDimension();
@@ -82,7 +81,7 @@ shared_ptr<bg::GenerativeModel> modelOf(const BoltzmannGeneratorForce& force, ui
                               to_string(model->dimension()) + " dimensions, but the force has " + to_string(n) + " particles in " +
                               to_string(d) + (force.isPlanar() ? " (planar)" : ""));
     if (model->kind() == "eacf")
-        bg::couplingFlowOf(*model, "BoltzmannGeneratorForce")->setInferenceBatchSize(inferenceChunk);
+        bg::couplingFlowOf(*model, "BoltzmannGeneratorForce")->setInferenceBatchSize(BoltzmannGeneratorModel::State::inferenceChunk);
     return model;
 }
 

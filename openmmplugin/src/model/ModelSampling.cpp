@@ -6,6 +6,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -36,7 +37,8 @@ BoltzmannGeneratorSamples BoltzmannGeneratorModel::sample(ContextImpl& context, 
     if (numSamples < 1)
         throw OpenMMException("BoltzmannGeneratorForce: sample() needs a positive number of samples, got " + to_string(numSamples));
     const int n = particles.size(), d = getDimension();
-    // x and the augmented variables (E-ACF) in float64, a few copies of them, and the results.
+    // x and the augmented variables (E-ACF) in float64, a few copies of them, and the results (the
+    // flow's own work is done in chunks of State::inferenceChunk rows).
     const int numAugmented = state->isCnf() ? 0 : state->couplingFlow("sample()")->getConfig().numAugmented;
     const double bytesPerSample = 8.0 * n * d * (numAugmented + 1) * 4 + 24.0 * n + 32.0;
     const double memory = physicalMemoryBytes();
@@ -78,7 +80,14 @@ vector<double> BoltzmannGeneratorModel::computeLogProb(ContextImpl& context, con
     x = (x - x.mean(1, true)).to(state->dtype());
     torch::Tensor logQ;
     try {
-        logQ = state->model->marginalLogProb(x, numDraws, state->generator);
+        if (!state->isCnf())   // the E-ACF chunks its own passes (its inference batch size)
+            logQ = state->model->marginalLogProb(x, numDraws, state->generator);
+        else {
+            vector<torch::Tensor> parts;
+            for (const torch::Tensor& chunk : x.split(State::inferenceChunk))
+                parts.push_back(state->model->marginalLogProb(chunk, numDraws, state->generator));
+            logQ = torch::cat(parts);
+        }
     }
     catch (const runtime_error& e) {   // the E-CNF's ODE solver (step limit, non-finite field)
         throw OpenMMException(string("BoltzmannGeneratorForce: computeLogProb(): ") + e.what());
@@ -88,7 +97,18 @@ vector<double> BoltzmannGeneratorModel::computeLogProb(ContextImpl& context, con
 
 bg::ModelSample BoltzmannGeneratorModel::sampleModel(int64_t numSamples) {
     try {
-        return state->model->sample(numSamples, state->generator);
+        if (!state->isCnf() || numSamples <= State::inferenceChunk)   // the E-ACF chunks its own passes
+            return state->model->sample(numSamples, state->generator);
+        bg::ModelSample s;
+        vector<torch::Tensor> x, logQ;
+        for (int64_t start = 0; start < numSamples; start += State::inferenceChunk) {
+            bg::ModelSample part = state->model->sample(min(State::inferenceChunk, numSamples - start), state->generator);
+            x.push_back(part.x);
+            logQ.push_back(part.logQ);
+        }
+        s.x = torch::cat(x);
+        s.logQ = torch::cat(logQ);
+        return s;
     }
     catch (const runtime_error& e) {   // the E-CNF's ODE solver (step limit, non-finite field)
         throw OpenMMException(string("BoltzmannGeneratorForce: sample(): ") + e.what());

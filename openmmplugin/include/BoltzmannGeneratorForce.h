@@ -23,18 +23,20 @@ struct BoltzmannGeneratorSamples {
     int numSamples = 0;                   ///< n
     int numParticles = 0;                 ///< N, the number of modelled particles
     std::vector<OpenMM::Vec3> positions;  ///< n*N positions in nm, each sample centred at the modelled particles' centre in the Context
-    std::vector<double> logProb;          ///< n joint log densities log q(x, a) of the flow (dimensionless)
-    std::vector<double> logWeights;       ///< n importance log-weights -U(x)/kT + log pi(a|x) - log q(x, a); -inf where U failed
+    /** n log densities of the model (dimensionless): the joint log q(x, a) of the E-ACF at its augmented draw a, the exact log q(x) of the E-CNF */
+    std::vector<double> logProb;
+    /** n importance log-weights: -U(x)/kT + log pi(a|x) - log q(x, a) for the E-ACF, -U(x)/kT - log q(x) for the E-CNF; -inf where U failed */
+    std::vector<double> logWeights;
     std::vector<double> energies;         ///< n potential energies U(x) of the target, in kJ/mol (+inf where invalid)
 };
 
 /** What a call of BoltzmannGeneratorForce::train() or trainOnSamples() did. */
 struct BoltzmannGeneratorTrainingReport {
-    int iterations = 0;              ///< iterations (FAB) or minibatch updates (maximum likelihood) completed
+    int iterations = 0;              ///< iterations (FAB) or minibatch updates (maximum likelihood, flow matching) completed
     double lastLoss = 0.0;           ///< loss of the last iteration (dimensionless; NaN if no update was taken)
     double meanLoss = 0.0;           ///< mean loss over the call's iterations
     int skippedUpdates = 0;          ///< optimiser updates skipped by the gradient-norm guard
-    double aisAcceptance = 0.0;      ///< FAB: mean HMC acceptance of the last AIS pass (0 for maximum likelihood)
+    double aisAcceptance = 0.0;      ///< FAB: mean HMC acceptance of the last AIS pass (0 for maximum likelihood and flow matching)
     double seconds = 0.0;            ///< wall-clock time of the call, in s
     int totalIterations = 0;         ///< iterations of this method done in the Context so far
 };
@@ -105,14 +107,17 @@ public:
      * use it. Without a flow, a Context starts from the default flow for getNumParticles()
      * particles (getDimension() coordinates each), initialised from the random number seed.
      *
-     * @param config   the flow configuration as JSON text (the model's FlowConfig; its numParticles
-     *                 and dimension must match this force); checked here
+     * @param config   the flow configuration as JSON text: the E-ACF's FlowConfig, or with
+     *                 "model": "ecnf" the E-CNF's CnfConfig (the equivariant continuous normalizing
+     *                 flow, trained by flow matching with trainOnSamples(); FAB needs the E-ACF).
+     *                 Its numParticles and dimension must match this force (checked when a Context is
+     *                 created); the configuration itself is checked here
      * @param weights  the trained weights, as returned by getWeights() (opaque bytes, may contain
      *                 NUL characters); an empty string means a fresh initialisation from config.
      *                 The weights carry the configuration they were saved with, which must equal
      *                 config (compared after normalisation, so formatting and key order do not matter)
-     * @throws OpenMMException for an empty or invalid configuration, weights that are not saved-flow
-     *         bytes (or are corrupted), or weights saved from a flow with a different configuration;
+     * @throws OpenMMException for an empty or invalid configuration, weights that are not saved bytes
+     *         of the configuration's model kind (or are corrupted), or weights saved from a flow with a different configuration;
      *         the force is left unchanged
      */
     void setFlow(const std::string& config, const std::string& weights = std::string());
@@ -190,6 +195,8 @@ public:
      *  - Maximum likelihood (trainOnSamples()): every rank must pass the same configurations; each
      *    update takes ranks x batchSize of them from one shuffle shared by the ranks, and rank r
      *    trains on its share, so W ranks with batch B/W take the updates of one process with batch B.
+     *  - Flow matching (trainOnSamples() of the E-CNF) runs in one process only: with this setting
+     *    on, it throws an OpenMMException naming this class.
      * The report's lastLoss and meanLoss are means over the ranks. Every rank must make the same
      * training calls in the same order (one script run by every rank). A Context that changed this
      * setting takes it with updateParametersInContext() (or a new Context).
@@ -224,16 +231,16 @@ public:
      *
      * @param context     a Context whose System contains this force
      * @param numSamples  n, positive
-     * @return n configurations of the modelled particles (nm), log q(x, a), log w and the target
-     *         energies U in kJ/mol
-     * @throws OpenMM::OpenMMException if n is not positive, or if the samples would need more than
-     *         half of the machine's memory (draw them in batches)
+     * @return n configurations of the modelled particles (nm), log q (E-ACF: log q(x, a); E-CNF:
+     *         log q(x) by its ODE), log w and the target energies U in kJ/mol
+     * @throws OpenMM::OpenMMException if n is not positive, if the samples would need more than
+     *         half of the machine's memory (draw them in batches), or if the E-CNF's ODE solver fails
      */
     BoltzmannGeneratorSamples sample(OpenMM::Context& context, int numSamples) const;
     /**
-     * Evaluate the marginal log density log q(x) of the Context's flow (an importance-sampled
-     * estimate over numDraws augmented draws a ~ pi(a|x)) for configurations of the modelled
-     * particles. The density is that of x relative to its centre (unweighted mean position).
+     * Evaluate the marginal log density log q(x) of the Context's flow (E-ACF: an importance-sampled
+     * estimate over numDraws augmented draws a ~ pi(a|x); E-CNF: exact by its ODE, numDraws unused
+     * but checked) for configurations of the modelled particles. The density is that of x relative to its centre (unweighted mean position).
      *
      * @param context    a Context whose System contains this force
      * @param positions  n*N positions in nm (N = getNumParticles(), sample-major), all finite
@@ -247,8 +254,9 @@ public:
     /**
      * Evaluate importance log-weights log w(x) = -U(x)/kT - log q(x) of configurations, for
      * reweighting samples of the flow to the Boltzmann distribution (U at the given positions,
-     * with the Context's state as in computeEnergies(); log q as in computeLogProb(), an estimate
-     * from numDraws augmented draws: for samples from sample(), prefer their exact logWeights).
+     * with the Context's state as in computeEnergies(); log q as in computeLogProb(): for the E-ACF
+     * an estimate from numDraws augmented draws, so for its samples prefer sample()'s exact
+     * logWeights; for the E-CNF the exact log q(x), with no augmented variables).
      * Configurations whose energy or density cannot be computed get -inf.
      *
      * @param context    a Context whose System contains this force
@@ -276,20 +284,23 @@ public:
      *
      * @param context     a Context whose System contains this force
      * @param iterations  FAB iterations, positive
-     * @throws OpenMM::OpenMMException for iterations < 1, unusable FAB settings, or (with
+     * @throws OpenMM::OpenMMException for the E-CNF (FAB needs the E-ACF; train the E-CNF with
+     *         trainOnSamples()), iterations < 1, unusable FAB settings, or (with
      *         setDistributedTraining(true)) a run that cannot be joined or a peer rank that fails
      */
     BoltzmannGeneratorTrainingReport train(OpenMM::Context& context, int iterations) const;
     /**
-     * Train the Context's flow by maximum likelihood on given configurations (e.g. from MD).
+     * Train the Context's flow on given configurations (e.g. from MD): the E-ACF by maximum
+     * likelihood, the E-CNF by flow matching (the FlowMatchingSettings under "fm" of the training
+     * settings; minibatches of the settings' batchSize).
      *
      * @param context     a Context whose System contains this force
      * @param positions   n*N positions of the modelled particles in nm, n at least the batch size
      *                    of the training settings
      * @param iterations  minibatch updates, positive
      * @throws OpenMM::OpenMMException for bad positions, fewer configurations than one batch (with
-     *         setDistributedTraining(true): than ranks x batch size), iterations < 1, or a run that
-     *         cannot be joined or a peer rank that fails
+     *         setDistributedTraining(true): than ranks x batch size), iterations < 1, a run that
+     *         cannot be joined or a peer rank that fails, or the E-CNF with distributed training on
      */
     BoltzmannGeneratorTrainingReport trainOnSamples(OpenMM::Context& context, const std::vector<OpenMM::Vec3>& positions,
                                                     int iterations) const;

@@ -1,5 +1,7 @@
 #include "BoltzmannGeneratorForce.h"
+#include "bg/CnfFiles.h"
 #include "bg/FlowConfig.h"
+#include "bg/GenerativeModel.h"
 #include "bg/SavedFlow.h"
 #include "bg/TrainingConfig.h"
 #include "internal/BoltzmannGeneratorForceImpl.h"
@@ -51,10 +53,23 @@ void BoltzmannGeneratorForce::setFlow(const string& config, const string& weight
     if (config.empty())
         throw OpenMMException("BoltzmannGeneratorForce: setFlow() needs a non-empty flow configuration");
     string normalised;
+    bool cnf = false;
     try {
-        bg::FlowConfig parsed = bg::FlowConfig::fromJson(config);
-        parsed.validate();
-        normalised = parsed.toJson();
+        cnf = bg::modelKindOfConfig(config) == "ecnf";
+    }
+    catch (const exception&) {   // not an E-CNF: the E-ACF's parser below reports what is wrong
+    }
+    try {
+        if (cnf) {
+            bg::CnfConfig parsed = bg::CnfConfig::fromJson(config);
+            parsed.validate();
+            normalised = parsed.toJson();
+        }
+        else {
+            bg::FlowConfig parsed = bg::FlowConfig::fromJson(config);
+            parsed.validate();
+            normalised = parsed.toJson();
+        }
     }
     catch (const exception& e) {
         throw OpenMMException(string("BoltzmannGeneratorForce: setFlow(): invalid flow configuration: ") + e.what());
@@ -64,7 +79,7 @@ void BoltzmannGeneratorForce::setFlow(const string& config, const string& weight
         // without building the model.
         string stored;
         try {
-            stored = bg::readFlowConfig(weights).toJson();
+            stored = cnf ? bg::readCnfConfig(weights).toJson() : bg::readFlowConfig(weights).toJson();
         }
         catch (const exception& e) {
             throw OpenMMException(string("BoltzmannGeneratorForce: setFlow(): the weights are not a saved flow (use getWeights()): ") +

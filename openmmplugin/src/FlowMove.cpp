@@ -16,7 +16,8 @@ using namespace OpenMM;
 using namespace std;
 
 struct FlowMoveSampler::Cache {
-    torch::Tensor x, logQ, logPi;   // proposals [P, N, D] (zero centre), their log q(x, a) and log pi(a|x), float64
+    // Proposals [P, N, D] (zero centre), their log q(x, a) and log pi(a|x) (E-ACF) or log q(x) and 0 (E-CNF), float64.
+    torch::Tensor x, logQ, logPi;
     int64_t next = 0, version = -1;   // next unused proposal; the model's parameter version they were drawn with
     int hasVirtualSites = -1;   // whether the System has virtual sites (-1: not looked at yet)
 };
@@ -58,12 +59,27 @@ void setContextPositions(ContextImpl& context, const vector<Vec3>& positions, bo
 
 }   // namespace
 
+void FlowMoveSampler::drawProposals(BoltzmannGeneratorModel& model, int count) {
+    BoltzmannGeneratorModel::State& state = model.getState();
+    bg::ModelSample s = state.model->sample(count, state.generator);
+    cache->x = s.x.to(torch::kFloat64);
+    if (s.a.defined()) {   // E-ACF: log q(x, a) again by the inverse pass; log pi(a|x) of the drawn a
+        cache->logQ = state.couplingFlow("the flow move")->logProb(s.x, s.a).to(torch::kFloat64);
+        cache->logPi = s.logAugmented.to(torch::kFloat64);
+    }
+    else {   // E-CNF: log q(x) again by the ODE from t = 1 to 0, as for the current state; no a
+        cache->logQ = state.model->proposalLogProb(s.x, state.generator).logQ.to(torch::kFloat64);
+        cache->logPi = torch::zeros_like(cache->logQ);
+    }
+    cache->next = 0;
+    cache->version = model.getParameterVersion();
+}
+
 FlowMoveResult FlowMoveSampler::move(BoltzmannGeneratorModel& model, ContextImpl& context, int proposalBatch, int groups) {
     torch::NoGradGuard noGrad;
     BoltzmannGeneratorModel::State& state = model.getState();
     const vector<int>& particles = model.getParticles();
     const int n = particles.size(), d = model.getDimension();
-    bg::AugmentedCouplingFlow& flow = state.flow;
     const double inf = numeric_limits<double>::infinity(), kT = model.getKT();
     vector<Vec3> positions;
     context.getPositions(positions);
@@ -71,28 +87,22 @@ FlowMoveResult FlowMoveSampler::move(BoltzmannGeneratorModel& model, ContextImpl
         cache->hasVirtualSites = systemHasVirtualSites(context) ? 1 : 0;
     const bool virtualSites = cache->hasVirtualSites != 0;
 
-    // The current state, centred; a ~ pi(a|x) is drawn afresh (a Gibbs step on a).
+    // The current state, centred; for the E-ACF a ~ pi(a|x) is drawn afresh (a Gibbs step on a).
     vector<Vec3> current(n);
     for (int i = 0; i < n; i++)
         current[i] = positions[particles[i]];
     torch::Tensor x = positionsToTensor(current, n, d);
     torch::Tensor centre = x.mean(1, true);
     torch::Tensor xc = (x - centre).to(state.dtype());
-    torch::Tensor a = flow->augmentedTarget().sample(xc, flow->getConfig().numAugmented, state.generator);
-    const double logQ = flow->logProb(xc, a).item<double>();
-    const double logPi = flow->augmentedTarget().logProb(a, xc).item<double>();
+    bg::ModelDensity density = state.model->proposalLogProb(xc, state.generator);
+    const double logQ = density.logQ.item<double>();
+    const double logPi = density.logAugmented.defined() ? density.logAugmented.item<double>() : 0.0;
 
     // The proposal, from a cache of flow samples drawn with the current parameters. Their log q is
     // evaluated in the same (inverse) direction as the current state's, so both sides of the
     // acceptance ratio carry the same rounding.
-    if (cache->version != model.getParameterVersion() || cache->next >= cache->x.size(0)) {
-        bg::FlowSample s = flow->sample(max(1, proposalBatch), state.generator);
-        cache->x = s.x.to(torch::kFloat64);
-        cache->logQ = flow->logProb(s.x, s.a).to(torch::kFloat64);
-        cache->logPi = flow->augmentedTarget().logProb(s.a, s.x).to(torch::kFloat64);
-        cache->next = 0;
-        cache->version = model.getParameterVersion();
-    }
+    if (cache->version != model.getParameterVersion() || cache->next >= cache->x.size(0))
+        drawProposals(model, max(1, proposalBatch));
     const int64_t k = cache->next++;
     torch::Tensor proposal = (cache->x.slice(0, k, k + 1) + centre).contiguous();
     const double proposalLogQ = cache->logQ[k].item<double>();

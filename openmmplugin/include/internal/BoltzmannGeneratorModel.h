@@ -18,6 +18,7 @@ class ContextImpl;
 
 namespace bg {
 class DistributedContext;
+struct ModelSample;
 class SkipClipAdam;
 struct StepStats;
 class TrainingMethod;
@@ -27,8 +28,9 @@ namespace BoltzmannPlugin {
 
 /**
  * The per-Context Boltzmann generator behind a BoltzmannGeneratorForce, owned by the force's
- * BoltzmannGeneratorForceImpl: the Context's copy of the flow, its random generator, the target
- * and the training state (FAB and maximum-likelihood optimisers, the replay buffer).
+ * BoltzmannGeneratorForceImpl: the Context's copy of the model (the E-ACF, or the E-CNF when the
+ * force's configuration names "model": "ecnf"), its random generator, the target and the training
+ * state (FAB and trainOnSamples() optimisers, the replay buffer).
  *
  * The target is U of the Context's System without the force (and without the forces sharing its
  * group if that is not 0), evaluated in inner Contexts on the Context's platform. Before every
@@ -41,7 +43,7 @@ namespace BoltzmannPlugin {
  *
  * The implementation is split by job: BoltzmannGeneratorModel.cpp (set-up), ModelTarget.cpp
  * (target refresh), ModelSampling.cpp (samples, densities, weights, energies), ModelTraining.cpp
- * (FAB and maximum likelihood), ModelDistributed.cpp (joining a data-parallel run), ModelCheckpoint.cpp
+ * (FAB; maximum likelihood or flow matching), ModelDistributed.cpp (joining a data-parallel run), ModelCheckpoint.cpp
  * (saveState/loadState).
  * @private
  */
@@ -115,6 +117,8 @@ private:
     /** The unweighted mean position (D values, nm) of the modelled particles among all System positions. */
     std::vector<double> centreOf(const std::vector<OpenMM::Vec3>& positions) const;
     void checkPositions(const std::vector<OpenMM::Vec3>& positions, const char* where) const;
+    /** n samples of the model with their proposal densities; the E-CNF's solver failures as OpenMMExceptions. */
+    bg::ModelSample sampleModel(int64_t numSamples);
     /**
      * With distributed training on and not yet joined: join the process's data-parallel run
      * (ModelDistributed.cpp), take rank 0's flow, generator and seed, and make the existing FAB method

@@ -7,6 +7,7 @@
 
 #include "SystemTarget.h"
 #include "bg/AugmentedCouplingFlow.h"
+#include "bg/GenerativeModel.h"
 #include "bg/DistributedContext.h"
 #include "bg/Optimizer.h"
 #include "bg/TrainingConfig.h"
@@ -23,10 +24,17 @@
 
 namespace BoltzmannPlugin {
 
-/** Flow, random generator, target and training state of one Context's Boltzmann generator. @private */
+/** Model, random generator, target and training state of one Context's Boltzmann generator. @private */
 class BoltzmannGeneratorModel::State {
 public:
-    bg::AugmentedCouplingFlow flow{nullptr};
+    /**
+     * Rows per model pass without gradients (sampling, densities): the E-ACF's inference batch size,
+     * and the chunks in which sample() and computeLogProb() run the E-CNF's ODE, so that large requests
+     * need bounded memory (the exact divergence repeats every row N D times).
+     */
+    static constexpr int64_t inferenceChunk = 256;
+    /** The Context's model: the E-ACF (bg::CouplingFlowModel) or the E-CNF (bg::CnfModel). */
+    std::shared_ptr<bg::GenerativeModel> model;
     bg::TrainingConfig config;
     /** The Context's random stream (sampling, flow moves, maximum likelihood); seeded seed + 1. */
     torch::Generator generator = at::detail::createCPUGenerator(0);
@@ -43,6 +51,7 @@ public:
     /** target with every configuration placed at the modelled particles' current centre (sampling, FAB). */
     std::unique_ptr<CentredTarget> centredTarget;
     std::unique_ptr<bg::TrainingMethod> fab;
+    /** FAB's optimiser; mlOptimizer: trainOnSamples()'s (maximum likelihood, or flow matching for the E-CNF). */
     std::unique_ptr<bg::SkipClipAdam> fabOptimizer, mlOptimizer;
     int64_t fabIterations = 0, mlUpdates = 0;
     /**
@@ -58,8 +67,17 @@ public:
     torch::Generator& generatorFor(const bg::TrainingMethod& method);
 
     torch::ScalarType dtype() const {
-        return flow->getConfig().dtype == "float64" ? torch::kFloat64 : torch::kFloat32;
+        return model->dtype();
     }
+    /** Whether the model is the E-CNF (no augmented variables; trained by flow matching, not FAB). */
+    bool isCnf() const {
+        return model->kind() == "ecnf";
+    }
+    /**
+     * The E-ACF of the model, for the work only it does (`user` names that work in the message).
+     * @throws OpenMM::OpenMMException naming BoltzmannGeneratorForce for the E-CNF
+     */
+    bg::AugmentedCouplingFlow& couplingFlow(const std::string& user);
 };
 
 /** Positions (nm) of n configurations of N particles as a float64 tensor [n, N, D] (D = 2 keeps x, y). @private */

@@ -23,8 +23,8 @@ struct FlowMoveResult {
 
 /**
  * The flow moves of a BoltzmannGeneratorIntegrator: independence Metropolis-Hastings moves over
- * (x, a) whose proposals are flow samples, drawn proposalBatch at a time from the model's flow and
- * generator and kept until used or until the flow's parameters change. Platform independent (host
+ * (x, a) (the E-ACF) or x (the E-CNF) whose proposals are model samples, drawn proposalBatch at
+ * a time from the model and its generator and kept until used or until the parameters change. Platform independent (host
  * data through ContextImpl). @private
  */
 class OPENMM_EXPORT_BG FlowMoveSampler {
@@ -32,12 +32,13 @@ public:
     FlowMoveSampler();
     ~FlowMoveSampler();
     /**
-     * One move: refresh a ~ pi(a|x) for the current modelled positions x, take the next proposal
-     * (x', a'), shift x' to the current centre (unweighted mean) of the modelled particles, and
-     * accept with min(1, w'/w), w = exp(-U/kT) pi(a|x) / q(x, a). U is the Context's own
-     * potential energy for the force groups `groups` (its box and parameters), so the move keeps
-     * the distribution the dynamics sample. On return the Context holds the proposal if accepted,
-     * else its original positions; its forces are stale.
+     * One move: refresh a ~ pi(a|x) (E-ACF) for the current modelled positions x, take the next
+     * proposal (x', a'), shift x' to the current centre (unweighted mean) of the modelled
+     * particles, and accept with min(1, w'/w), w = exp(-U/kT) pi(a|x) / q(x, a) (E-ACF) or
+     * exp(-U/kT) / q(x) (E-CNF: no a; log q(x) of both states by the ODE from t = 1 to 0). U is
+     * the Context's own potential energy for the force groups `groups` (its box and parameters), so
+     * the move keeps the distribution the dynamics sample. On return the Context holds the
+     * proposal if accepted, else its original positions; its forces are stale.
      *
      * @param model          the Context's Boltzmann generator (flow, generator, kT)
      * @param proposalBatch  flow samples drawn at once for later moves (positive)
@@ -50,6 +51,8 @@ public:
     void load(BoltzmannGeneratorModel& model, std::istream& stream);
 
 private:
+    /** Refill the cache with `count` proposals of the model and their densities (see Cache in FlowMove.cpp). */
+    void drawProposals(BoltzmannGeneratorModel& model, int count);
     struct Cache;
     std::unique_ptr<Cache> cache;
 };

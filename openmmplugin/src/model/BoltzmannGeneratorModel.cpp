@@ -2,6 +2,7 @@
 
 #include "SimTKOpenMMRealType.h"
 #include "bg/FlowConfig.h"
+#include "bg/ModelAdapters.h"
 #include "internal/BoltzmannGeneratorModelState.h"
 #include "openmm/OpenMMException.h"
 #include "openmm/serialization/XmlSerializer.h"
@@ -10,6 +11,7 @@
 
 #include <cmath>
 #include <random>
+#include <stdexcept>
 
 using namespace BoltzmannPlugin;
 using namespace OpenMM;
@@ -17,7 +19,6 @@ using namespace std;
 
 namespace {
 
-const int64_t inferenceChunk = 256;   // rows per flow pass without gradients
 
 uint64_t seedFor(int seed) {
     if (seed != 0)
@@ -42,13 +43,22 @@ bg::TrainingConfig trainingConfigOf(const BoltzmannGeneratorForce& force) {
     return config;
 }
 
-/** The force's flow: its stored weights, or a fresh initialisation of its (or the default) configuration. */
-bg::AugmentedCouplingFlow flowOf(const BoltzmannGeneratorForce& force, uint64_t seed) {
+/**
+ * The force's model: its stored weights (loadModel(): an E-ACF or an E-CNF), a fresh initialisation
+ * of its configuration ("model": "ecnf" gives the E-CNF), or the default E-ACF. E-ACF sampling and
+ * density evaluation go through the flow in chunks, so large requests (and marginal densities, which
+ * repeat every configuration numDraws times) need bounded memory; ModelSampling.cpp chunks the E-CNF.
+ */
+shared_ptr<bg::GenerativeModel> modelOf(const BoltzmannGeneratorForce& force, uint64_t seed) {
     const int n = force.getNumParticles(), d = force.getDimension();
-    bg::AugmentedCouplingFlow flow{nullptr};
+    shared_ptr<bg::GenerativeModel> model;
     try {
         if (force.hasFlow() && !force.getFlowWeights().empty())
-            flow = bg::loadFlow(force.getFlowWeights());
+            model = bg::loadModel(force.getFlowWeights());
+        else if (force.hasFlow() && bg::modelKindOfConfig(force.getFlowConfig()) == "ecnf") {
+            torch::manual_seed(seed);
+            model = bg::createModel(force.getFlowConfig());
+        }
         else {
             bg::FlowConfig flowConfig;
             if (force.hasFlow())
@@ -60,18 +70,19 @@ bg::AugmentedCouplingFlow flowOf(const BoltzmannGeneratorForce& force, uint64_t 
                     flowConfig.projection = bg::Projection::Vector;   // a pair has no frame in 3-D
             }
             torch::manual_seed(seed);
-            flow = bg::AugmentedCouplingFlow(flowConfig);
+            model = make_shared<bg::CouplingFlowModel>(bg::AugmentedCouplingFlow(flowConfig));
         }
     }
     catch (const exception& e) {
         throw OpenMMException(string("BoltzmannGeneratorForce: cannot build the flow: ") + e.what());
     }
-    const bg::FlowConfig& config = flow->getConfig();
-    if (config.numParticles != n || config.dimension != d)
-        throw OpenMMException("BoltzmannGeneratorForce: the flow models " + to_string(config.numParticles) + " particles in " +
-                              to_string(config.dimension) + " dimensions, but the force has " + to_string(n) + " particles in " +
+    if (model->numParticles() != n || model->dimension() != d)
+        throw OpenMMException("BoltzmannGeneratorForce: the flow models " + to_string(model->numParticles()) + " particles in " +
+                              to_string(model->dimension()) + " dimensions, but the force has " + to_string(n) + " particles in " +
                               to_string(d) + (force.isPlanar() ? " (planar)" : ""));
-    return flow;
+    if (model->kind() == "eacf")
+        bg::couplingFlowOf(*model, "BoltzmannGeneratorForce")->setInferenceBatchSize(BoltzmannGeneratorModel::State::inferenceChunk);
+    return model;
 }
 
 }   // namespace
@@ -101,20 +112,16 @@ BoltzmannGeneratorModel::~BoltzmannGeneratorModel() {
 
 void BoltzmannGeneratorModel::reset(const BoltzmannGeneratorForce& force) {
     bg::TrainingConfig config = trainingConfigOf(force);
-    if (state->flow && (force.getParticles() != particles || force.getDimension() != getDimension() || force.getForceGroup() != forceGroup))
+    if (state->model && (force.getParticles() != particles || force.getDimension() != getDimension() || force.getForceGroup() != forceGroup))
         throw OpenMMException("BoltzmannGeneratorForce: updateParametersInContext() cannot change the modelled particles, the planar "
                               "flag or the force group; create a new Context (or call reinitialize())");
     // The flow is replaced only when the force's flow differs from the one this Context was given
     // (setFlow() since then); otherwise the Context keeps its trained copy and random generator.
-    const bool keepFlow = state->flow && force.getFlowConfig() == appliedFlowConfig && force.getFlowWeights() == appliedFlowWeights &&
+    const bool keepFlow = state->model && force.getFlowConfig() == appliedFlowConfig && force.getFlowWeights() == appliedFlowWeights &&
                           force.getRandomNumberSeed() == appliedSeed;
     if (!keepFlow) {
         const uint64_t seed = seedFor(force.getRandomNumberSeed());
-        bg::AugmentedCouplingFlow flow = flowOf(force, seed);
-        // Sampling and density evaluation go through the flow in chunks, so large requests (and
-        // marginal densities, which repeat every configuration numDraws times) need bounded memory.
-        flow->setInferenceBatchSize(inferenceChunk);
-        state->flow = flow;
+        state->model = modelOf(force, seed);
         state->seed = seed;
         state->generator = at::detail::createCPUGenerator(seed + 1);
         state->rankGenerator = torch::Generator();
@@ -151,7 +158,7 @@ void BoltzmannGeneratorModel::reset(const BoltzmannGeneratorForce& force) {
 }
 
 int BoltzmannGeneratorModel::getDimension() const {
-    return state->flow->getConfig().dimension;
+    return state->model->dimension();
 }
 
 void BoltzmannGeneratorModel::checkPositions(const vector<Vec3>& positions, const char* where) const {
@@ -166,5 +173,14 @@ void BoltzmannGeneratorModel::checkPositions(const vector<Vec3>& positions, cons
 }
 
 string BoltzmannGeneratorModel::getWeights() {
-    return bg::saveFlow(state->flow);
+    return state->model->save();
+}
+
+bg::AugmentedCouplingFlow& BoltzmannGeneratorModel::State::couplingFlow(const string& user) {
+    try {
+        return bg::couplingFlowOf(*model, user);
+    }
+    catch (const invalid_argument& e) {
+        throw OpenMMException(string("BoltzmannGeneratorForce: ") + e.what());
+    }
 }

@@ -16,7 +16,7 @@ void BoltzmannGeneratorModel::saveState(ostream& stream) {
     // Flow, generator and (once FAB has run) the FAB method and optimiser through the training-state
     // serialiser the TrainingDriver uses; the counters and the maximum-likelihood optimiser beside them.
     torch::serialize::OutputArchive archive;
-    bg::saveTrainingState(archive, state->flow, state->fabOptimizer.get(), state->fab.get(), state->generator);
+    bg::saveTrainingState(archive, *state->model, state->fabOptimizer.get(), state->fab.get(), state->generator);
     archive.write("counters",
                   torch::tensor({state->fabIterations, state->mlUpdates, int64_t(state->mlOptimizer != nullptr ? 1 : 0)}, torch::kInt64));
     if (state->mlOptimizer != nullptr) {
@@ -40,7 +40,7 @@ void BoltzmannGeneratorModel::loadState(ContextImpl& context, istream& stream) {
             state->fab.reset();
             state->fabOptimizer.reset();
         }
-        bg::loadTrainingState(archive, state->flow, state->fabOptimizer.get(), state->fab.get(), state->generator);
+        bg::loadTrainingState(archive, *state->model, state->fabOptimizer.get(), state->fab.get(), state->generator);
         torch::Tensor counters;
         archive.read("counters", counters);
         state->fabIterations = counters[0].item<int64_t>();

@@ -68,7 +68,7 @@ void BoltzmannGeneratorModel::joinDistributedRun() {
     // Rank 0's flow, generator and seed on every rank, so that the ranks start alike even when each
     // Context drew its own seed (seed 0) or was given other weights.
     torch::serialize::OutputArchive archive;
-    bg::saveTrainingState(archive, state->flow, nullptr, nullptr, state->generator);
+    bg::saveTrainingState(archive, *state->model, nullptr, nullptr, state->generator);
     archive.write("seed", torch::tensor({int64_t(state->seed)}, torch::kInt64));
     ostringstream bytes;
     archive.save_to(bytes);
@@ -78,7 +78,7 @@ void BoltzmannGeneratorModel::joinDistributedRun() {
             torch::serialize::InputArchive mainState;
             istringstream in(received);
             mainState.load_from(in);
-            bg::loadTrainingState(mainState, state->flow, nullptr, nullptr, state->generator);
+            bg::loadTrainingState(mainState, *state->model, nullptr, nullptr, state->generator);
             torch::Tensor seed;
             mainState.read("seed", seed);
             state->seed = uint64_t(seed.item<int64_t>());

@@ -6,8 +6,10 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 #include <unistd.h>
 
 using namespace BoltzmannPlugin;
@@ -35,8 +37,10 @@ BoltzmannGeneratorSamples BoltzmannGeneratorModel::sample(ContextImpl& context, 
     if (numSamples < 1)
         throw OpenMMException("BoltzmannGeneratorForce: sample() needs a positive number of samples, got " + to_string(numSamples));
     const int n = particles.size(), d = getDimension();
-    // x and the augmented variables in float64, a few copies of them, and the results.
-    const double bytesPerSample = 8.0 * n * d * (state->flow->getConfig().numAugmented + 1) * 4 + 24.0 * n + 32.0;
+    // x and the augmented variables (E-ACF) in float64, a few copies of them, and the results (the
+    // flow's own work is done in chunks of State::inferenceChunk rows).
+    const int numAugmented = state->isCnf() ? 0 : state->couplingFlow("sample()")->getConfig().numAugmented;
+    const double bytesPerSample = 8.0 * n * d * (numAugmented + 1) * 4 + 24.0 * n + 32.0;
     const double memory = physicalMemoryBytes();
     if (memory > 0 && bytesPerSample * numSamples > 0.5 * memory)
         throw OpenMMException("BoltzmannGeneratorForce: sample(): " + to_string(numSamples) + " samples of " + to_string(n) +
@@ -45,9 +49,10 @@ BoltzmannGeneratorSamples BoltzmannGeneratorModel::sample(ContextImpl& context, 
                               " GiB); draw them in smaller batches");
     refreshTarget(context);
     torch::NoGradGuard noGrad;
-    bg::FlowSample s = state->flow->sample(numSamples, state->generator);
-    torch::Tensor logPi = state->flow->augmentedTarget().logProb(s.a, s.x).to(torch::kFloat64);
-    torch::Tensor logQ = s.logProb.to(torch::kFloat64);
+    // E-ACF: log w = -u + log pi(a|x) - log q(x, a); E-CNF: log w = -u - log q(x) (no a, log pi = 0).
+    bg::ModelSample s = sampleModel(numSamples);
+    torch::Tensor logQ = s.logQ.to(torch::kFloat64);
+    torch::Tensor logPi = s.logAugmented.defined() ? s.logAugmented.to(torch::kFloat64) : torch::zeros_like(logQ);
     torch::Tensor x = state->centredTarget->placeAtCentre(s.x);
     bg::EnergyEvaluation e = state->target->evaluate(x, false);
     torch::Tensor logW = torch::where(e.valid & torch::isfinite(logQ), -e.energy + logPi - logQ, torch::full_like(logQ, minusInfinity));
@@ -73,7 +78,41 @@ vector<double> BoltzmannGeneratorModel::computeLogProb(ContextImpl& context, con
     torch::Tensor x = positionsToTensor(positions, particles.size(), getDimension());
     // Centre in float64 first, so that far-away configurations lose no precision in the flow's dtype.
     x = (x - x.mean(1, true)).to(state->dtype());
-    return tensorToVector(finiteOrMinusInfinity(state->flow->marginalLogProb(x, numDraws, state->generator).to(torch::kFloat64)));
+    torch::Tensor logQ;
+    try {
+        if (!state->isCnf())   // the E-ACF chunks its own passes (its inference batch size)
+            logQ = state->model->marginalLogProb(x, numDraws, state->generator);
+        else {
+            vector<torch::Tensor> parts;
+            for (const torch::Tensor& chunk : x.split(State::inferenceChunk))
+                parts.push_back(state->model->marginalLogProb(chunk, numDraws, state->generator));
+            logQ = torch::cat(parts);
+        }
+    }
+    catch (const runtime_error& e) {   // the E-CNF's ODE solver (step limit, non-finite field)
+        throw OpenMMException(string("BoltzmannGeneratorForce: computeLogProb(): ") + e.what());
+    }
+    return tensorToVector(finiteOrMinusInfinity(logQ.to(torch::kFloat64)));
+}
+
+bg::ModelSample BoltzmannGeneratorModel::sampleModel(int64_t numSamples) {
+    try {
+        if (!state->isCnf() || numSamples <= State::inferenceChunk)   // the E-ACF chunks its own passes
+            return state->model->sample(numSamples, state->generator);
+        bg::ModelSample s;
+        vector<torch::Tensor> x, logQ;
+        for (int64_t start = 0; start < numSamples; start += State::inferenceChunk) {
+            bg::ModelSample part = state->model->sample(min(State::inferenceChunk, numSamples - start), state->generator);
+            x.push_back(part.x);
+            logQ.push_back(part.logQ);
+        }
+        s.x = torch::cat(x);
+        s.logQ = torch::cat(logQ);
+        return s;
+    }
+    catch (const runtime_error& e) {   // the E-CNF's ODE solver (step limit, non-finite field)
+        throw OpenMMException(string("BoltzmannGeneratorForce: sample(): ") + e.what());
+    }
 }
 
 vector<double> BoltzmannGeneratorModel::computeEnergies(ContextImpl& context, const vector<Vec3>& positions) {

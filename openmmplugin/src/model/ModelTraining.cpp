@@ -1,4 +1,5 @@
-// Training of the per-Context model: FAB against the (centred) target, maximum likelihood on samples.
+// Training of the per-Context model: FAB against the (centred) target (E-ACF), maximum likelihood (E-ACF)
+// or flow matching (E-CNF) on samples.
 
 #include "bg/DistributedTraining.h"
 #include "bg/MaximumLikelihoodMethod.h"
@@ -32,11 +33,31 @@ void distributeMethod(bg::TrainingMethod& method, const shared_ptr<bg::Distribut
     }
 }
 
+/**
+ * The method trainOnSamples() runs on centred data [n, N, D] (nm): maximum likelihood for the E-ACF,
+ * flow matching ("fm", the FlowMatchingSettings under "fm" of the training settings) for the E-CNF.
+ */
+unique_ptr<bg::TrainingMethod> sampleTrainingMethod(BoltzmannGeneratorModel::State& state, const torch::Tensor& data) {
+    if (!state.isCnf())
+        return unique_ptr<bg::TrainingMethod>(new bg::MaximumLikelihoodMethod(
+                data, state.config, state.couplingFlow("trainOnSamples()")->getConfig().auxLossWeight));
+    bg::TrainingMethodInputs inputs{bg::AugmentedCouplingFlow{nullptr}, nullptr, data, state.config, state.model};
+    try {
+        return bg::createTrainingMethod("fm", inputs);
+    }
+    catch (const exception& e) {
+        throw OpenMMException(string("BoltzmannGeneratorForce: trainOnSamples(): invalid flow-matching settings: ") + e.what());
+    }
+}
+
 }   // namespace
 
 BoltzmannGeneratorTrainingReport BoltzmannGeneratorModel::train(ContextImpl& context, int iterations) {
     if (iterations < 1)
         throw OpenMMException("BoltzmannGeneratorForce: train() needs a positive number of iterations, got " + to_string(iterations));
+    if (state->isCnf())
+        throw OpenMMException("BoltzmannGeneratorForce: train() runs FAB, which needs the E-ACF (model 'eacf'), but this force's "
+                              "model is the E-CNF ('ecnf'); train the E-CNF by flow matching with trainOnSamples()");
     const auto start = chrono::steady_clock::now();
     refreshTarget(context);
     joinDistributedRun();
@@ -53,7 +74,7 @@ void BoltzmannGeneratorModel::ensureFab() {
         return;
     // FAB's AIS runs in the flow's zero-centre coordinates; the centred target places every
     // configuration at the modelled particles' centre in the Context.
-    bg::TrainingMethodInputs inputs{state->flow, state->centredTarget.get(), torch::Tensor(), state->config};
+    bg::TrainingMethodInputs inputs{state->couplingFlow("FAB (train())"), state->centredTarget.get(), torch::Tensor(), state->config};
     try {
         state->fab = bg::createTrainingMethod("fab", inputs);
     }
@@ -62,7 +83,7 @@ void BoltzmannGeneratorModel::ensureFab() {
     }
     if (state->distributed)
         distributeMethod(*state->fab, state->distributed, "train()");
-    state->fabOptimizer = bg::createOptimizer(state->flow, state->config, state->fab->updatesPerCall());
+    state->fabOptimizer = bg::createOptimizer(*state->model, state->config, state->fab->updatesPerCall());
     if (state->distributed)
         bg::averageGradientsOverRanks(*state->fabOptimizer, state->distributed);
 }
@@ -74,7 +95,7 @@ void BoltzmannGeneratorModel::ensureFab() {
 bg::StepStats BoltzmannGeneratorModel::distributedStep(bg::TrainingMethod& method, bg::SkipClipAdam& optimizer,
                                                        bg::DistributedContext& context) {
     try {
-        return bg::reduceStepStats(context, method.step(state->flow, optimizer, state->generatorFor(method)));
+        return bg::reduceStepStats(context, method.step(*state->model, optimizer, state->generatorFor(method)));
     }
     catch (const OpenMMException&) {
         throw;
@@ -91,7 +112,7 @@ BoltzmannGeneratorTrainingReport BoltzmannGeneratorModel::runSteps(bg::TrainingM
     double lossSum = 0.0;
     for (int i = 0; i < iterations; i++) {
         bg::StepStats stats = state->distributed ? distributedStep(method, optimizer, *state->distributed)
-                                                 : method.step(state->flow, optimizer, state->generator);
+                                                 : method.step(*state->model, optimizer, state->generator);
         parameterVersion++;
         report.iterations++;
         report.lastLoss = stats.loss;
@@ -108,7 +129,7 @@ BoltzmannGeneratorTrainingReport BoltzmannGeneratorModel::runSteps(bg::TrainingM
 void BoltzmannGeneratorModel::ensureMlOptimizer(int64_t updatesPerEpoch) {
     if (state->mlOptimizer != nullptr)
         return;
-    state->mlOptimizer = bg::createOptimizer(state->flow, state->config, updatesPerEpoch);
+    state->mlOptimizer = bg::createOptimizer(*state->model, state->config, updatesPerEpoch);
     if (state->distributed)
         bg::averageGradientsOverRanks(*state->mlOptimizer, state->distributed);
     if (state->pendingMlOptimizer.empty())
@@ -127,6 +148,9 @@ BoltzmannGeneratorTrainingReport BoltzmannGeneratorModel::trainOnSamples(Context
     if (iterations < 1)
         throw OpenMMException("BoltzmannGeneratorForce: trainOnSamples() needs a positive number of iterations, got " +
                               to_string(iterations));
+    if (state->isCnf() && distributedTraining)
+        throw OpenMMException("BoltzmannGeneratorForce: trainOnSamples() trains the E-CNF by flow matching, which runs in one process "
+                              "only; turn distributed training off (setDistributedTraining(false)) for the E-CNF");
     const int64_t numSamples = positions.size() / particles.size();
     if (numSamples < state->config.batchSize)
         throw OpenMMException("BoltzmannGeneratorForce: trainOnSamples() got " + to_string(numSamples) +
@@ -134,12 +158,12 @@ BoltzmannGeneratorTrainingReport BoltzmannGeneratorModel::trainOnSamples(Context
     const auto start = chrono::steady_clock::now();
     torch::Tensor data = positionsToTensor(positions, particles.size(), getDimension());
     data = data - data.mean(1, true);   // the flow models configurations relative to their centre
-    bg::MaximumLikelihoodMethod method(data, state->config, state->flow->getConfig().auxLossWeight);
+    unique_ptr<bg::TrainingMethod> method = sampleTrainingMethod(*state, data);
     joinDistributedRun();
     if (state->distributed)
-        distributeMethod(method, state->distributed, "trainOnSamples()");
-    ensureMlOptimizer(method.callsPerEpoch());
-    BoltzmannGeneratorTrainingReport report = runSteps(method, *state->mlOptimizer, iterations);
+        distributeMethod(*method, state->distributed, "trainOnSamples()");
+    ensureMlOptimizer(method->callsPerEpoch());
+    BoltzmannGeneratorTrainingReport report = runSteps(*method, *state->mlOptimizer, iterations);
     state->mlUpdates += iterations;
     report.totalIterations = state->mlUpdates;
     report.seconds = secondsSince(start);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The DW4 FAB settings study of docs/dw4-fab-levers.md: the main job's flow (examples/dw4-fab-quick/)
 # trained with FAB for 550 iterations in each variant below, one torch thread, evaluated every 50
-# (C, W: 100) iterations with 10^4 flow samples. Quality per iteration does not depend on the machine's load
+# (W: 100) iterations with 10^4 flow samples. Quality per iteration does not depend on the machine's load
 # (fixed seeds, one intra-op thread), so the variants may run one after another on a shared machine.
 # Usage: benchmarks/dw4_fab_levers.sh OUT_DIR [variant ...]   (default: all variants)
 # Writes OUT_DIR/<variant>/ (the run) and OUT_DIR/<variant>.out (its console output).
@@ -16,16 +16,17 @@ declare -A variants=(
     [base]=""                                                        # the main job's settings before the study
     [A]="--set fab.ais.initialStepSize=0.05"                        # HMC step size near its adapted value (~0.045)
     [B]="${fast[*]}"                                                 # A + buffer fill of 16 batches instead of 64
-    [C]="${fast[*]} --set schedule.peakLr=2e-3 --set evalEvery=100"  # B + twice the peak learning rate
 )
 run() {   # run NAME [extra arguments]
     local name=$1; shift
     rm -rf "${out:?}/$name"
     "$bin" train --system dw4 --method fab --out "$out/$name" --threads 1 --seed 1 "$@" > "$out/$name.out" 2>&1
 }
-for name in "${@:-base A B C W}"; do
+for name in "${@:-base A B W}"; do
     for v in $name; do
-        common=(--training-config "$root/examples/dw4-fab-quick/training.json" --set epochs=550 --set evalEvery=50
+        # The main job's training settings before the study (FAB defaults: HMC step 1 nm, fill 64 batches).
+        common=(--set epochs=550 --set schedule.initialLr=1e-4 --set schedule.peakLr=1e-3 --set schedule.endLr=1e-4
+                --set schedule.warmupEpochs=30 --set logEvery=10 --set fab.evalAisSamples=2048 --set evalEvery=50
                 --set evalFlowSamples=10000 --set fab.concurrentAis=false)
         if [ "$v" = W ]; then
             # Warm start: 50 epochs of maximum likelihood on the DW4 MD samples, then FAB as in B.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything (scripts/bootstrap.sh), then runs the main job: a short FAB training of the
 # E-ACF on DW4 on the CPU, from OpenMM energies alone, with the embedded configuration in
-# examples/dw4-fab-quick/ (a smaller flow than the paper's and 300 iterations; see README.md).
+# examples/dw4-fab-quick/ (a smaller flow than the paper's and 450 iterations; see README.md).
 # Prints progress and the effective sample sizes reached, and writes the model, the training log
 # and an ESS-vs-time plot to runs/dw4-fab-quick/ (replaced on every run).
 # Extra arguments go to `openmm-bg train` (e.g. --set epochs=1000, --max-minutes 5).

@@ -69,10 +69,11 @@ TEST(ReferenceProblems, NamesAndFacts) {
     EXPECT_TRUE(aldp.hasEvaluation("ramachandran"));
     EXPECT_FALSE(dw4.hasEvaluation("ramachandran"));
     // The method's settings are merged over the shared ones.
-    EXPECT_NE(aldp.trainingPresets.at("fab").find("\"batchSize\":128"), std::string::npos) << aldp.trainingPresets.at("fab");
+    EXPECT_NE(aldp.trainingPresets.at("fab").find("\"batchSize\":32"), std::string::npos) << aldp.trainingPresets.at("fab");
     EXPECT_NE(aldp.trainingPresets.at("fab").find("\"ignoreFactor\":20.0"), std::string::npos) << aldp.trainingPresets.at("fab");
     // The shared flow settings are the E-ACF's: the E-CNF's preset ("model": "ecnf") starts without them.
-    EXPECT_NE(aldp.flowPresets.at("fab").find("\"numBlocks\":20"), std::string::npos) << aldp.flowPresets.at("fab");
+    EXPECT_NE(aldp.flowPresets.at("fab").find("\"numBlocks\":6"), std::string::npos) << aldp.flowPresets.at("fab");
+    EXPECT_NE(aldp.flowPresets.at("fab").find("\"scalingBlock\":true"), std::string::npos) << aldp.flowPresets.at("fab");
     EXPECT_EQ(aldp.flowPresets.at("fm").find("numBlocks"), std::string::npos) << aldp.flowPresets.at("fm");
     EXPECT_NE(aldp.flowPresets.at("fm").find("\"model\":\"ecnf\""), std::string::npos) << aldp.flowPresets.at("fm");
     EXPECT_NE(aldp.trainingPresets.at("fm").find("\"ignoreFactor\":20.0"), std::string::npos) << aldp.trainingPresets.at("fm");

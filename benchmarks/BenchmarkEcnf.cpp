@@ -110,7 +110,12 @@ int main(int argc, char** argv) {
     torch::manual_seed(0);
     EquivariantCnf cnf(cc);
     // The E-ACF of the main job (examples/dw4-fab-quick/flow.json), sized for the problem.
-    std::ifstream quickFlow(std::string(OPENMMBG_DATA_DIR) + "/../examples/dw4-fab-quick/flow.json");
+    const std::string quickFlowPath = std::string(OPENMMBG_DATA_DIR) + "/../examples/dw4-fab-quick/flow.json";
+    std::ifstream quickFlow(quickFlowPath);
+    if (!quickFlow) {
+        std::fprintf(stderr, "BenchmarkEcnf: cannot read the main job's flow settings %s\n", quickFlowPath.c_str());
+        return 2;
+    }
     FlowConfig fc = FlowConfig::fromJson(std::string(std::istreambuf_iterator<char>(quickFlow), {}));
     fc.numParticles = n;
     fc.dimension = d;

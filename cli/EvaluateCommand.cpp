@@ -3,7 +3,9 @@
 
 #include "ReferenceData.h"
 #include "bg/Evaluation.h"
+#include "bg/EquivariantCnf.h"
 #include "bg/GenerativeModel.h"
+#include "bg/ModelAdapters.h"
 #include "bg/NpyIO.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -32,6 +34,11 @@ CLI::App* addEvaluateCommand(CLI::App& app, EvaluateArguments& arguments) {
     command->add_option("--threads", arguments.threads, "torch threads (default 1)");
     command->add_option("--workers", arguments.workers, "OpenMM Contexts evaluating the target (default 1)");
     command->add_option("--device", arguments.device, "where the flow runs: cpu (default) or cuda[:index]");
+    command->add_option("--solver", arguments.solver,
+                        "E-CNF only: ODE solver of the draws and densities, dopri5 (adaptive, the model's tolerances) or rk4 "
+                        "(fixed steps, 4 field evaluations each; default: the model's own)")
+            ->check(CLI::IsMember({"dopri5", "rk4"}));
+    command->add_option("--rk4-steps", arguments.rk4Steps, "E-CNF only: fixed RK4 steps over t in [0, 1] (implies --solver rk4)");
     if (arguments.testMetrics)
         command->add_option("--draws", arguments.draws,
                             "augmented draws per test configuration for the E-ACF's marginal NLL (default 20; the E-CNF's is exact)");
@@ -64,6 +71,25 @@ void writeSamples(const std::string& directory, const bg::EvaluationSamples& sam
     out << "output: " << directory << " (samples.npy [n, N, D] in nm, sample-logweights.npy)\n";
 }
 
+/**
+ * Apply --solver / --rk4-steps to an E-CNF (how its ODE is solved for draws and densities); refused
+ * for the E-ACF, which has no ODE.
+ */
+void applySolverOptions(const EvaluateArguments& a, bg::GenerativeModel& model) {
+    if (a.solver.empty() && a.rk4Steps == 0)
+        return;
+    if (a.rk4Steps < 0)
+        throw UsageError("--rk4-steps must be positive");
+    if (a.solver == "dopri5" && a.rk4Steps > 0)
+        throw UsageError("--rk4-steps goes with --solver rk4, not dopri5");
+    if (model.kind() != "ecnf")
+        throw UsageError("--solver and --rk4-steps apply to the E-CNF (an ODE); " + a.model + " is the E-ACF");
+    bg::OdeOptions& options = bg::cnfOf(model, "openmm-bg evaluate")->solverOptions();
+    options.method = a.solver == "dopri5" ? bg::OdeMethod::Dopri5 : bg::OdeMethod::Rk4;
+    if (a.rk4Steps > 0)
+        options.rk4Steps = a.rk4Steps;
+}
+
 } // namespace
 
 int evaluate(const EvaluateArguments& a, std::ostream& out, std::ostream& err) {
@@ -76,6 +102,7 @@ int evaluate(const EvaluateArguments& a, std::ostream& out, std::ostream& err) {
         throw UsageError("sample needs --out, the directory for samples.npy and sample-logweights.npy");
     const ReferenceProblem problem = findProblem(a.system);
     std::shared_ptr<bg::GenerativeModel> model = loadModel(a.model, problem);
+    applySolverOptions(a, *model);
     const double temperature = targetTemperature(problem, a.temperature);
     const std::string data = dataDirectory(a.dataDir);
     torch::Tensor testData;

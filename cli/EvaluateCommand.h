@@ -25,6 +25,8 @@ struct EvaluateArguments {
     int threads = 1, workers = 1;  ///< torch threads; OpenMM Contexts for the target
     double temperature = 0.0;      ///< K; 0 = the system's default
     bool testMetrics = true;       ///< false for `sample`: flow samples and reverse ESS only
+    std::string solver;            ///< E-CNF only: "" (the model's own), "dopri5" or "rk4"
+    int rk4Steps = 0;              ///< E-CNF only: fixed RK4 steps (0 = the model's own); implies --solver rk4
 };
 
 /**

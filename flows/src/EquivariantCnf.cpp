@@ -1,5 +1,6 @@
 #include "bg/EquivariantCnf.h"
 
+#include "bg/Divergence.h"
 
 #include <torch/torch.h>
 
@@ -60,7 +61,10 @@ CnfTransform EquivariantCnfImpl::transform(const torch::Tensor& x, double t0, do
     torch::Tensor probe;
     if (withDivergence && divergence == DivergenceMethod::Hutchinson)
         probe = base.sample(B, torch::TensorOptions().dtype(dtype()).device(device()), generator);
-    return integrateCnf(f, start, t0, t1, solver, withDivergence, probe);
+    // The field is translation invariant and zero-CoM: its divergence on the (N-1) D dimensional
+    // zero-CoM subspace needs (N-1) D vector-Jacobian products instead of N D (Divergence.h).
+    torch::Tensor basis = zeroCentreOfMassBasis(N, torch::TensorOptions().dtype(dtype()).device(device()));
+    return integrateCnf(f, start, t0, t1, solver, withDivergence, probe, basis);
 }
 
 CnfSample EquivariantCnfImpl::sample(int64_t n, std::optional<at::Generator> generator, bool withLogProb) {

@@ -215,8 +215,11 @@ TEST(TrainCommand, EvaluateAndSampleATrainedModel) {
     EXPECT_EQ(logW.sizes(), (std::vector<int64_t>{40}));
     EXPECT_LT(x.mean(1).abs().max().item<double>(), 1e-5);   // zero centre of mass
 
-    // Bad input: a model for another system, a missing file, sample without --out.
+    // Bad input: a model for another system, a missing file, sample without --out, an ODE solver for the E-ACF.
     EXPECT_EQ(run({"sample", "--model", model, "--system", "lj13", "--out", samplesOut}).code, 2);
+    Outcome solver = run({"evaluate", "--model", model, "--system", "dw4", "--data-dir", syntheticDataDirectory(), "--solver", "rk4"});
+    EXPECT_EQ(solver.code, 2);
+    EXPECT_NE(solver.err.find("apply to the E-CNF"), std::string::npos) << solver.err;
     EXPECT_EQ(run({"evaluate", "--model", out + "/missing.bgflow", "--system", "dw4"}).code, 2);
     EXPECT_EQ(run({"sample", "--model", model, "--system", "dw4"}).code, 2);
 }

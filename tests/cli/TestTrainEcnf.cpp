@@ -77,6 +77,19 @@ TEST(TrainEcnf, FlowMatchingResumesBitwiseAndTheModelEvaluates) {
     for (const char* metric : {"reverse_ess", "test_nll", "test_forward_ess"})
         EXPECT_NE(e.out.find(metric), std::string::npos) << metric << " missing in\n" << e.out;
     EXPECT_EQ(withoutTimings(run(evaluate).out), withoutTimings(e.out));   // the same seed, the same figures
+    // A fixed-step solver for the draws: RK4 with 3 steps is 12 field evaluations per solve.
+    std::vector<std::string> rk4 = evaluate;
+    rk4.insert(rk4.end(), {"--rk4-steps", "3"});
+    Outcome r = run(rk4);
+    ASSERT_EQ(r.code, 0) << r.err;
+    auto nfe = [](const std::string& out) {
+        const size_t at = out.find("sample_nfe");
+        return at == std::string::npos ? -1.0 : std::stod(out.substr(at + 10));
+    };
+    EXPECT_EQ(nfe(r.out), 12.0) << r.out;
+    EXPECT_GT(nfe(e.out), 12.0) << e.out;   // the model's own Dormand-Prince
+    rk4.insert(rk4.end(), {"--solver", "dopri5"});
+    EXPECT_EQ(run(rk4).code, 2);
 
     Outcome s = run({"sample", "--model", model, "--system", "dw4", "--data-dir", syntheticDataDirectory(), "--samples", "12", "--out",
                      samplesOut});

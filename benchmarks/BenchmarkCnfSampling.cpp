@@ -1,0 +1,68 @@
+// E-CNF cost of densities on the CPU (issue 16), the paper's DW4/LJ13 size (3 EGCL, width 128, F 64,
+// float32; ecnf-spec 1.2):
+//  - BM_FieldWithExactDivergence: one evaluation of v(x, t) with its exact divergence for a batch;
+//    Args {system (0 = DW4, 1 = LJ13), batch, variant}: variant 0 = every row replicated N D times,
+//    one backward pass (the earlier implementation); 1 = one forward, a backward pass per direction,
+//    all N D directions; 2 = as 1 on the (N-1) D zero-CoM directions (what EquivariantCnf does).
+//    LJ13 at 32 rows: variant 0 holds N D = 39 copies of every edge tensor for the backward pass
+//    (at 256 rows it needed more than the 24 GB of this machine).
+//  - BM_SampleWithLogProb: draw a batch with log q by fixed-step RK4 (steps x 4 field evaluations);
+//    Args {system, batch, steps}. Dormand-Prince's cost is NFE x the per-evaluation time above.
+// Counters: nfe per solve, seconds per 1024 samples. The E-ACF's one-pass figure of the same size is
+// BenchmarkFlow's BM_SampleAndLogProb.
+
+#include "bg/Divergence.h"
+#include "bg/EquivariantCnf.h"
+
+#include <benchmark/benchmark.h>
+#include <torch/torch.h>
+
+namespace {
+
+bg::CnfConfig paperConfig(int system) {
+    bg::CnfConfig c;   // defaults: DW4 column of ecnf-spec 1.2
+    if (system == 1) {
+        c.numParticles = 13;
+        c.dimension = 3;
+    }
+    return c;
+}
+
+void BM_FieldWithExactDivergence(benchmark::State& state) {
+    torch::set_num_threads(1);
+    torch::manual_seed(0);
+    bg::CnfConfig config = paperConfig(static_cast<int>(state.range(0)));
+    bg::EquivariantCnf cnf(config);
+    const int64_t batch = state.range(1), variant = state.range(2);
+    torch::Tensor x = cnf->sampleBase(batch), t = torch::rand({batch});
+    bg::VelocityFunction f = [&](const torch::Tensor& xs, const torch::Tensor& ts) { return cnf->velocity(xs, ts); };
+    torch::Tensor basis = variant == 2 ? bg::zeroCentreOfMassBasis(config.numParticles, torch::kFloat32) : torch::Tensor();
+    auto strategy = variant == 0 ? bg::ExactDivergenceStrategy::Replicated : bg::ExactDivergenceStrategy::Sequential;
+    for (auto _ : state)
+        benchmark::DoNotOptimize(bg::velocityAndExactDivergence(f, x, t, basis, strategy));
+    state.counters["s_per_1024"] = benchmark::Counter(batch / 1024.0, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_FieldWithExactDivergence)
+        ->ArgsProduct({{0}, {1, 1024}, {0, 1, 2}})
+        ->ArgsProduct({{1}, {1, 32}, {0, 1, 2}})
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+
+void BM_SampleWithLogProb(benchmark::State& state) {
+    torch::set_num_threads(1);
+    torch::manual_seed(0);
+    bg::EquivariantCnf cnf(paperConfig(static_cast<int>(state.range(0))));
+    cnf->solverOptions().method = bg::OdeMethod::Rk4;
+    cnf->solverOptions().rk4Steps = static_cast<int>(state.range(2));
+    const int64_t batch = state.range(1);
+    int64_t nfe = 0;
+    for (auto _ : state)
+        nfe = cnf->sample(batch, std::nullopt, true).evaluations;
+    state.counters["nfe"] = static_cast<double>(nfe);
+    state.counters["s_per_1024"] = benchmark::Counter(batch / 1024.0, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_SampleWithLogProb)->ArgsProduct({{0}, {1024}, {5, 10}})->Unit(benchmark::kMillisecond)->UseRealTime();
+
+} // namespace
+
+BENCHMARK_MAIN();

@@ -12,6 +12,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -252,6 +253,23 @@ NamedValues TrainingDriver::evaluateHere(bool final) {
     return values;
 }
 
+namespace {
+
+/**
+ * Seconds until run() stops for --stop-after or --max-minutes (infinite without a limit), from the
+ * mean step time so far (s) and the wall time since the run's start.
+ */
+double secondsToLimit(const DriverOptions& options, double secondsPerStep, std::chrono::steady_clock::time_point start, int64_t stepsThisRun) {
+    double seconds = INFINITY;
+    if (options.stopAfter > 0)
+        seconds = secondsPerStep * double(options.stopAfter - stepsThisRun);
+    if (options.maxMinutes > 0)
+        seconds = std::min(seconds, 60.0 * options.maxMinutes - std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    return seconds;
+}
+
+} // namespace
+
 std::string TrainingDriver::stopReason(std::chrono::steady_clock::time_point start, int64_t stepsThisRun) {
     if (options.stopAfter > 0 && stepsThisRun >= options.stopAfter)
         return "stop-after";
@@ -303,7 +321,7 @@ RunResult TrainingDriver::run() {
             interval.writeLogRows(log, step, epoch, elapsed, stats.extra);
             log.flush();
             if (!options.quiet)
-                out() << interval.progressLine(step, totalSteps, epoch, elapsed, lastEval) << std::endl;
+                out() << interval.progressLine(step, totalSteps, epoch, elapsed, lastEval, secondsToLimit(options, elapsed / double(step), start, stepsThisRun)) << std::endl;
             interval.reset();
         }
         if (config.checkpointEvery > 0 && step % config.checkpointEvery == 0 && step < totalSteps)

@@ -1,5 +1,6 @@
 #include "TrainingInterval.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <iomanip>
@@ -56,13 +57,15 @@ void TrainingInterval::writeLogRows(std::ostream& log, int64_t step, double epoc
 }
 
 std::string TrainingInterval::progressLine(int64_t step, int64_t totalSteps, double epoch, double elapsed,
-                                           const NamedValues& lastEval) const {
-    const double perStep = elapsed / double(step);
+                                           const NamedValues& lastEval, double secondsToStop) const {
+    const double perStep = elapsed / double(step), toEnd = perStep * double(totalSteps - step);
     std::ostringstream line;
     line << "step " << step << "/" << totalSteps << " (epoch " << std::fixed << std::setprecision(2) << epoch << ")  loss "
          << std::setprecision(4) << meanLoss() << "  lr " << std::scientific << std::setprecision(2) << learningRate
          << std::defaultfloat << "  " << std::fixed << std::setprecision(0) << samplesPerSecond() << " samples/s  ETA "
-         << formatDuration(perStep * double(totalSteps - step));
+         << formatDuration(toEnd);
+    if (secondsToStop < toEnd)
+        line << " (stops for its limit in " << formatDuration(std::max(0.0, secondsToStop)) << ")";
     if (skipped > 0)
         line << "  skipped " << skipped;
     if (masked > 0)

@@ -37,10 +37,13 @@ public:
     void writeLogRows(std::ostream& log, int64_t step, double epoch, double elapsed, const NamedValues& extra) const;
     /**
      * The progress line: step, epoch, loss, learning rate, throughput, ETA from the mean time per
-     * step so far (elapsed / step seconds), skipped and masked counts when not zero, and the
-     * headline figures (test_nll, reverse_ess, ais_ess) of the latest evaluation.
+     * step so far (elapsed / step seconds), the time until the run stops for a limit when that
+     * comes first (secondsToStop, s: --max-minutes, --stop-after; infinite = no limit), skipped and
+     * masked counts when not zero, and the headline figures (test_nll, reverse_ess, ais_ess) of
+     * the latest evaluation.
      */
-    std::string progressLine(int64_t step, int64_t totalSteps, double epoch, double elapsed, const NamedValues& lastEval) const;
+    std::string progressLine(int64_t step, int64_t totalSteps, double epoch, double elapsed, const NamedValues& lastEval,
+                             double secondsToStop) const;
 
 private:
     double lossSum = 0, normSum = 0, learningRate = 0, seconds = 0;

@@ -62,6 +62,28 @@ TEST(TrainingDriver, ResumeIsBitwiseIdentical) {
     EXPECT_TRUE(bgtest::parametersChanged(*initial, *r.straight->getFlow()));
 }
 
+TEST(TrainingDriver, ProgressLinesSayWhenALimitStopsTheRunFirst) {
+    torch::set_num_threads(1);
+    DriverSetup setup;
+    bgtest::HarmonicTarget target(2, 2);
+    auto progress = [&](const std::string& name, int64_t stopAfter) {
+        torch::manual_seed(8);
+        std::ostringstream lines;
+        DriverOptions o = bgtest::ShortRun::options(bgtest::freshDirectory(name), stopAfter);
+        o.quiet = false;
+        o.progress = &lines;
+        TrainingDriver d(AugmentedCouplingFlow(bgtest::tinyFlowConfig()), setup.config,
+                         std::make_unique<MaximumLikelihoodMethod>(setup.train, setup.config, 0.0), setup.test, &target, o);
+        d.run();
+        return lines.str();
+    };
+    const std::string limited = progress("driver-progress-limit", 4), full = progress("driver-progress-full", 0);
+    EXPECT_NE(limited.find("step 2/12"), std::string::npos) << limited;
+    EXPECT_NE(limited.find("(stops for its limit in "), std::string::npos) << limited;
+    EXPECT_NE(full.find("step 12/12"), std::string::npos) << full;
+    EXPECT_EQ(full.find("stops for its limit"), std::string::npos) << full;
+}
+
 TEST(TrainingDriver, WritesCheckpointModelLogAndSamples) {
     torch::set_num_threads(1);
     DriverSetup setup;

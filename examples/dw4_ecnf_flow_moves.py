@@ -17,13 +17,9 @@ import json
 import os
 import time
 
-import openmm
-import openmm.app as app
-import openmm.unit as unit
-
 import openmmbg
 from openmmbg.analysis import reverse_ess
-from dw4_fab_simulation import NUM_PARTICLES, make_topology, starting_positions
+from dw4_fab_simulation import NUM_PARTICLES, make_simulation
 
 
 def parse_arguments():
@@ -49,13 +45,7 @@ def main():
     force.setRandomNumberSeed(args.seed)
     system.addForce(force)
 
-    integrator = openmmbg.BoltzmannGeneratorIntegrator(1.0 / unit.picosecond, 0.01 * unit.picoseconds)
-    integrator.setTrainingInterval(0)
-    integrator.setFlowMoveInterval(1)
-    integrator.setRandomNumberSeed(args.seed)
-    simulation = app.Simulation(make_topology(), system, integrator, openmm.Platform.getPlatformByName("CPU"))
-    simulation.context.setPositions(starting_positions(args.seed))
-    simulation.context.setVelocitiesToTemperature(reference.temperature, args.seed)
+    simulation, integrator = make_simulation(system, reference.temperature, args.seed, training_interval=0)
 
     start = time.time()
     for done in range(0, args.steps, max(1, args.steps // 10)):

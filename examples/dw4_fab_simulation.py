@@ -95,6 +95,22 @@ def starting_positions(seed):
     return positions * unit.nanometer
 
 
+def make_simulation(system, temperature, seed, training_interval):
+    """A Simulation of the DW4 System with a BoltzmannGeneratorIntegrator: Langevin steps of 0.01 ps
+    with one flow move per step and a FAB iteration every training_interval steps (0: none),
+    started near the square and at the temperature. Returns (simulation, integrator)."""
+    # Masses are 1 amu and the wells have curvatures of 40-120 kJ/mol/nm^2, i.e. vibrational periods
+    # of 0.6-1 ps: 0.01 ps steps (~60 per period) are well inside the stable range.
+    integrator = openmmbg.BoltzmannGeneratorIntegrator(1.0 / unit.picosecond, 0.01 * unit.picoseconds)
+    integrator.setTrainingInterval(training_interval)
+    integrator.setFlowMoveInterval(1)
+    integrator.setRandomNumberSeed(seed)
+    simulation = app.Simulation(make_topology(), system, integrator, openmm.Platform.getPlatformByName("CPU"))
+    simulation.context.setPositions(starting_positions(seed))
+    simulation.context.setVelocitiesToTemperature(temperature, seed)
+    return simulation, integrator
+
+
 def run_training(simulation, integrator, iterations):
     """Step the Simulation in chunks, printing a line every ~10 % and recording the running ESS
     and the flow-move acceptance rate (so far) for the progress plot."""
@@ -185,15 +201,7 @@ def main():
     system = reference.system
     force = add_generator(system, reference.temperature, args.iterations, args.seed)
 
-    # Masses are 1 amu and the wells have curvatures of 40-120 kJ/mol/nm^2, i.e. vibrational periods
-    # of 0.6-1 ps: 0.01 ps steps (~60 per period) are well inside the stable range.
-    integrator = openmmbg.BoltzmannGeneratorIntegrator(1.0 / unit.picosecond, 0.01 * unit.picoseconds)
-    integrator.setTrainingInterval(1)
-    integrator.setFlowMoveInterval(1)
-    integrator.setRandomNumberSeed(args.seed)
-    simulation = app.Simulation(make_topology(), system, integrator, openmm.Platform.getPlatformByName("CPU"))
-    simulation.context.setPositions(starting_positions(args.seed))
-    simulation.context.setVelocitiesToTemperature(reference.temperature, args.seed)
+    simulation, integrator = make_simulation(system, reference.temperature, args.seed, training_interval=1)
 
     history = run_training(simulation, integrator, args.iterations)
     print("\nafter %d steps (%d FAB iterations, %d flow moves):"

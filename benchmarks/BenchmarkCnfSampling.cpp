@@ -9,7 +9,8 @@
 //  - BM_SampleWithLogProb: draw a batch with log q by fixed-step RK4 (steps x 4 field evaluations);
 //    Args {system, batch, steps}. Dormand-Prince's cost is NFE x the per-evaluation time above.
 // Counters: nfe per solve, seconds per 1024 samples. The E-ACF's one-pass figure of the same size is
-// BenchmarkFlow's BM_SampleAndLogProb.
+// BenchmarkFlow's BM_SampleAndLogProb. BG_BENCH_DEVICE=cuda (or cuda:i) runs the E-CNF on a GPU
+// (benchmarks/gpu_check.sh), where replicated rows may beat one backward pass per direction.
 
 #include "bg/Divergence.h"
 #include "bg/EquivariantCnf.h"
@@ -17,7 +18,15 @@
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
+#include <cstdlib>
+
 namespace {
+
+/** The device of BG_BENCH_DEVICE (default: the CPU). */
+torch::Device benchDevice() {
+    const char* name = std::getenv("BG_BENCH_DEVICE");
+    return name && *name ? torch::Device(name) : torch::Device(torch::kCPU);
+}
 
 bg::CnfConfig paperConfig(int system) {
     bg::CnfConfig c;   // defaults: DW4 column of ecnf-spec 1.2
@@ -33,13 +42,14 @@ void BM_FieldWithExactDivergence(benchmark::State& state) {
     torch::manual_seed(0);
     bg::CnfConfig config = paperConfig(static_cast<int>(state.range(0)));
     bg::EquivariantCnf cnf(config);
+    cnf->to(benchDevice());
     const int64_t batch = state.range(1), variant = state.range(2);
-    torch::Tensor x = cnf->sampleBase(batch), t = torch::rand({batch});
+    torch::Tensor x = cnf->sampleBase(batch), t = torch::rand({batch}, x.options());
     bg::VelocityFunction f = [&](const torch::Tensor& xs, const torch::Tensor& ts) { return cnf->velocity(xs, ts); };
-    torch::Tensor basis = variant == 2 ? bg::zeroCentreOfMassBasis(config.numParticles, torch::kFloat32) : torch::Tensor();
+    torch::Tensor basis = variant == 2 ? bg::zeroCentreOfMassBasis(config.numParticles, x.options()) : torch::Tensor();
     auto strategy = variant == 0 ? bg::ExactDivergenceStrategy::Replicated : bg::ExactDivergenceStrategy::Sequential;
-    for (auto _ : state)
-        benchmark::DoNotOptimize(bg::velocityAndExactDivergence(f, x, t, basis, strategy));
+    for (auto _ : state)   // item() waits for a GPU to finish
+        benchmark::DoNotOptimize(bg::velocityAndExactDivergence(f, x, t, basis, strategy).second.sum().item<double>());
     state.counters["s_per_1024"] = benchmark::Counter(batch / 1024.0, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 BENCHMARK(BM_FieldWithExactDivergence)
@@ -52,12 +62,16 @@ void BM_SampleWithLogProb(benchmark::State& state) {
     torch::set_num_threads(1);
     torch::manual_seed(0);
     bg::EquivariantCnf cnf(paperConfig(static_cast<int>(state.range(0))));
+    cnf->to(benchDevice());
     cnf->solverOptions().method = bg::OdeMethod::Rk4;
     cnf->solverOptions().rk4Steps = static_cast<int>(state.range(2));
     const int64_t batch = state.range(1);
     int64_t nfe = 0;
-    for (auto _ : state)
-        nfe = cnf->sample(batch, std::nullopt, true).evaluations;
+    for (auto _ : state) {
+        bg::CnfSample sample = cnf->sample(batch, std::nullopt, true);
+        benchmark::DoNotOptimize(sample.logProb.sum().item<double>());   // waits for a GPU to finish
+        nfe = sample.evaluations;
+    }
     state.counters["nfe"] = static_cast<double>(nfe);
     state.counters["s_per_1024"] = benchmark::Counter(batch / 1024.0, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }

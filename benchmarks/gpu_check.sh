@@ -21,6 +21,10 @@
 #   3. the same with the AIS pass before the updates (concurrent 0), for the comparison
 #   4. BenchmarkFabIteration lj13 1024 8 1 1 cuda 1 1 default flow: the paper's LJ13 setting, one timed
 #      iteration. Goal: <= 3.5 s on an H200.
+#   5. BenchmarkCnfSampling with BG_BENCH_DEVICE=cuda, DW4 rows only: the E-CNF's exact divergence by
+#      replicated rows against one backward pass per direction on the GPU (issue 16: the CPU choice is
+#      replicated rows only up to 64 rows x directions), and sampling with densities by RK4 (the paper:
+#      0.2 s per 1024 on an A100 against the E-ACF's 0.01 s).
 # BenchmarkFlow has no CUDA cases (it times the CPU only), so it is not run here.
 # Output: the benchmark logs in $OUT (if set, e.g. by the device runner) or in gpu-check-logs/, and the
 # summary on stdout. Exit status: 0 if no step failed or timed out, 1 otherwise.
@@ -111,6 +115,8 @@ if [ $missing -eq 0 ]; then
         "$bench" dw4 128 2 3 1 cuda 1 0 default flow
     run_step "FAB iteration lj13 1024 8, cuda" 150 "$logs/fab-lj13-cuda.log" \
         "$bench" lj13 1024 8 1 1 cuda 1 1 default flow
+    run_step "E-CNF exact divergence and sampling, dw4, cuda" 90 "$logs/cnf-sampling-cuda.log" \
+        env BG_BENCH_DEVICE=cuda "$build/bin/BenchmarkCnfSampling" --benchmark_filter='^BM_[A-Za-z]+/0/'
 else
     summary+=("SKIP     GPU benchmarks (executables not runnable)")
 fi

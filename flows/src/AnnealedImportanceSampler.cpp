@@ -39,6 +39,17 @@ JointEvaluation select(const torch::Tensor& mask, const JointEvaluation& next, c
     return out;
 }
 
+// The first `rows` rows of an evaluation (with gradients).
+JointEvaluation firstRows(const JointEvaluation& e, int64_t rows) {
+    JointEvaluation out;
+    out.logQ = e.logQ.narrow(0, 0, rows);
+    out.logP = e.logP.narrow(0, 0, rows);
+    out.valid = e.valid.narrow(0, 0, rows);
+    out.gradLogQ = e.gradLogQ.narrow(0, 0, rows);
+    out.gradLogP = e.gradLogP.narrow(0, 0, rows);
+    return out;
+}
+
 } // namespace
 
 void AisSettings::validate() const {
@@ -55,6 +66,8 @@ void AisSettings::validate() const {
         fail("targetAcceptance must lie in (0, 1)");
     if (!(adaptationFactor >= 1.0) || !std::isfinite(adaptationFactor))
         fail("adaptationFactor must be at least 1");
+    if (tuningRows < 1)
+        fail("tuningRows must be at least 1");
 }
 
 torch::Tensor hmcStep(JointDensity& density, torch::Tensor& z, JointEvaluation& current, double cq, double cp, double stepSize,
@@ -85,6 +98,7 @@ torch::Tensor hmcStep(JointDensity& density, torch::Tensor& z, JointEvaluation& 
 AnnealedImportanceSampler::AnnealedImportanceSampler(const AisSettings& s) : settings(s) {
     settings.validate();
     stepSizes.assign(settings.numIntermediate, settings.initialStepSize);
+    initialSearchDone = !(settings.adaptStepSizes && settings.tuneInitialStepSizes);
 }
 
 void AnnealedImportanceSampler::setAlpha(double alpha) {
@@ -101,6 +115,7 @@ void AnnealedImportanceSampler::setStepSizes(const std::vector<double>& sizes) {
         if (!(s > 0.0) || !std::isfinite(s))
             throw std::invalid_argument("AnnealedImportanceSampler::setStepSizes: step sizes must be positive and finite");
     stepSizes = sizes;
+    initialSearchDone = true;
 }
 
 double AnnealedImportanceSampler::betaAt(int index) const {
@@ -129,9 +144,12 @@ AisResult AnnealedImportanceSampler::runFrom(JointDensity& density, const torch:
         result.valid = current.valid;
         result.acceptance.assign(numInt, 0.0);
         // Nothing to move, but a pooled adaptation still needs this sampler's (empty) share.
-        for (int t = 1; t <= numInt && acceptanceReducer; t++)
+        for (int t = 1; t <= numInt && acceptanceReducer; t++) {
+            if (!initialSearchDone)
+                searchStepSize(t, [](double) { return std::make_pair(0.0, 0.0); });
             for (int h = 0; h < settings.hmcSteps; h++)
                 adaptStepSize(t, 0.0, 0.0);
+        }
         return result;
     }
     if (validIndex.numel() < n) {
@@ -152,8 +170,21 @@ AisResult AnnealedImportanceSampler::runFrom(JointDensity& density, const torch:
     auto [cq1, cp1] = coefficients(1);
     torch::Tensor logW = logDensity(current, cq1, cp1) - current.logQ;
     result.acceptance.assign(numInt, 0.0);
+    const bool search = !initialSearchDone;
+    bool searched = true;
     for (int t = 1; t <= numInt; t++) {
         auto [cq, cp] = coefficients(t);
+        if (search) {
+            // Trial HMC steps on a copy of the first rows; the chain itself is not moved.
+            const int64_t rows = std::min<int64_t>(n, settings.tuningRows);
+            auto trial = [&, cq = cq, cp = cp](double stepSize) {
+                torch::Tensor zTrial = z.narrow(0, 0, rows);
+                JointEvaluation eTrial = firstRows(current, rows);
+                torch::Tensor accept = hmcStep(density, zTrial, eTrial, cq, cp, stepSize, settings.leapfrogSteps, generator);
+                return std::make_pair(accept.to(torch::kFloat64).mean().item<double>(), double(rows));
+            };
+            searched = searchStepSize(t, trial) && searched;
+        }
         double accepted = 0.0;
         for (int h = 0; h < settings.hmcSteps; h++) {
             torch::Tensor accept = hmcStep(density, z, current, cq, cp, stepSizes[t - 1], settings.leapfrogSteps, generator);
@@ -165,6 +196,8 @@ AisResult AnnealedImportanceSampler::runFrom(JointDensity& density, const torch:
         auto [cqNext, cpNext] = coefficients(t + 1);
         logW = logW + logDensity(current, cqNext, cpNext) - logDensity(current, cq, cp);
     }
+    if (search && searched)
+        initialSearchDone = true;
     // Rows that stayed valid have finite weights; anything else is -inf.
     logW = torch::where(current.valid & torch::isfinite(logW), logW, torch::full_like(logW, -INFINITY));
     result.z = z;
@@ -174,14 +207,65 @@ AisResult AnnealedImportanceSampler::runFrom(JointDensity& density, const torch:
     return result;
 }
 
+double AnnealedImportanceSampler::pooledRate(double rate, double rows) {
+    if (acceptanceReducer) {
+        const auto [acceptedRows, allRows] = acceptanceReducer(rate * rows, rows);
+        return allRows > 0.0 ? acceptedRows / allRows : -1.0;
+    }
+    return rows > 0.0 ? rate : -1.0;
+}
+
+bool AnnealedImportanceSampler::searchStepSize(int t, const std::function<std::pair<double, double>(double)>& trial) {
+    // Bracket the largest step whose trial acceptance reaches the target between a passing step
+    // `pass` and a failing 2 x pass (halving from the current step while it fails, doubling while
+    // it passes), narrow the bracket to a factor 2^(1/4) by two bisections in log space, then keep
+    // pass / sqrt(2): leapfrog's acceptance falls off a cliff at its stability limit, and a trial
+    // on a few rows may pass right at that edge; the per-step adaptation moves it from there.
+    // With a reducer every sampler takes the same decisions from the pooled rates, so the reducer
+    // calls pair up; a pooled rate of -1 means no sampler had rows.
+    constexpr int maxTrials = 40;   // 2^40: twelve orders of magnitude
+    const double target = settings.targetAcceptance;
+    auto rateAt = [&](double s) {
+        const auto [rate, rows] = trial(s);
+        return pooledRate(rate, rows);
+    };
+    double pass = stepSizes[t - 1];
+    double rate = rateAt(pass);
+    if (rate < 0.0)
+        return false;
+    double fail = pass;
+    bool bracketed;
+    if (rate < target) {
+        for (int i = 0; i < maxTrials && rate >= 0.0 && rate < target; i++)
+            rate = rateAt(pass *= 0.5);
+        fail = 2.0 * pass;
+        bracketed = rate >= target;
+    } else {
+        for (int i = 0; i < maxTrials && rate >= target; i++)
+            rate = rateAt(fail *= 2.0);
+        pass = 0.5 * fail;
+        bracketed = rate >= 0.0 && rate < target;
+    }
+    if (rate < 0.0)
+        return false;
+    for (int i = 0; i < 2 && bracketed; i++) {
+        const double middle = std::sqrt(pass * fail);
+        const double r = rateAt(middle);
+        if (r < 0.0)
+            return false;
+        (r >= target ? pass : fail) = middle;
+    }
+    stepSizes[t - 1] = pass / std::sqrt(2.0);
+    return true;
+}
+
 void AnnealedImportanceSampler::adaptStepSize(int t, double rate, double rows) {
     if (!settings.adaptStepSizes)
         return;
     if (acceptanceReducer) {
-        const auto [acceptedRows, allRows] = acceptanceReducer(rate * rows, rows);
-        if (!(allRows > 0.0))
+        rate = pooledRate(rate, rows);
+        if (rate < 0.0)
             return;
-        rate = acceptedRows / allRows;
     }
     stepSizes[t - 1] = rate > settings.targetAcceptance ? stepSizes[t - 1] * settings.adaptationFactor
                                                         : stepSizes[t - 1] / settings.adaptationFactor;
@@ -189,6 +273,7 @@ void AnnealedImportanceSampler::adaptStepSize(int t, double rate, double rows) {
 
 void AnnealedImportanceSampler::save(torch::serialize::OutputArchive& archive) const {
     archive.write("aisStepSizes", torch::tensor(stepSizes, torch::kFloat64));
+    archive.write("aisStepSizesTuned", torch::tensor(int64_t(initialSearchDone ? 1 : 0), torch::kInt64));
 }
 
 void AnnealedImportanceSampler::load(torch::serialize::InputArchive& archive) {
@@ -196,6 +281,10 @@ void AnnealedImportanceSampler::load(torch::serialize::InputArchive& archive) {
     archive.read("aisStepSizes", sizes);
     std::vector<double> values(sizes.data_ptr<double>(), sizes.data_ptr<double>() + sizes.numel());
     setStepSizes(values);
+    // Checkpoints written before the initial search existed hold adapted step sizes: keep them.
+    torch::Tensor tuned;
+    if (archive.try_read("aisStepSizesTuned", tuned))
+        initialSearchDone = tuned.item<int64_t>() != 0;
 }
 
 } // namespace bg

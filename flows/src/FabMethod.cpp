@@ -5,6 +5,7 @@
 #include "bg/Metrics.h"
 #include "bg/MicroBatching.h"
 #include "bg/ModelAdapters.h"
+#include "TrainingInterval.h"
 
 #include <torch/torch.h>
 
@@ -17,6 +18,8 @@
 #include <ctime>
 #include <cmath>
 #include <exception>
+#include <iomanip>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -35,6 +38,21 @@ double threadCpuSeconds() {
     timespec t{};
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
     return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+
+/** "filling the replay buffer: AIS pass 3 of 9, 00:01:10, ETA 00:03:00, HMC acceptance 0.62, step size 0.012" */
+std::string fillProgressLine(int pass, int passes, double seconds, const AisResult& r, const std::vector<double>& stepSizes) {
+    double acceptance = 0.0, step = 0.0;
+    for (double a : r.acceptance)
+        acceptance += a / double(r.acceptance.size());
+    for (double s : stepSizes)
+        step += s / double(stepSizes.size());
+    std::ostringstream line;
+    line << "filling the replay buffer: AIS pass " << pass << " of " << passes << ", " << formatDuration(seconds) << ", ETA "
+         << formatDuration(seconds / pass * std::max(0, passes - pass));
+    if (!r.acceptance.empty())
+        line << ", HMC acceptance " << std::setprecision(2) << acceptance << ", mean step size " << std::setprecision(3) << step;
+    return line.str();
 }
 
 } // namespace
@@ -148,10 +166,13 @@ void FabMethod::fillBuffer(torch::Generator& generator) {
     };
     int passes = 0;
     bool ready = false;
+    const auto start = Clock::now();
     while (!ready || passes <= settings.bufferMinBatches) {
         AisResult r = sampler.run(density, b, generator);
         buffer->add(r.z, r.logW, r.logQ);
         ready = allReady();
+        if (progress)
+            progress(fillProgressLine(passes + 1, settings.bufferMinBatches + 1, secondsSince(start), r, sampler.getStepSizes()));
         if (++passes > 4 * (settings.bufferMinBatches + 1) && !ready)
             throw std::runtime_error("FabMethod: AIS keeps producing invalid samples; the buffer could not be filled (" +
                                      std::to_string(buffer->size()) + " valid entries after " + std::to_string(passes) + " passes)");

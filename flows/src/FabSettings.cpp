@@ -86,6 +86,8 @@ std::string FabSettings::toJson() const {
     a["targetAcceptance"] = ais.targetAcceptance;
     a["adaptationFactor"] = ais.adaptationFactor;
     a["adaptStepSizes"] = ais.adaptStepSizes;
+    a["tuneInitialStepSizes"] = ais.tuneInitialStepSizes;
+    a["tuningRows"] = ais.tuningRows;
     j["ais"] = a;
     j["energyRegularisation"] = {{"linearUntil", thresholdJson(energyRegularisation.linearUntil)},
                                  {"cap", thresholdJson(energyRegularisation.cap)}};
@@ -126,6 +128,8 @@ FabSettings FabSettings::fromJson(const std::string& text) {
                 else if (k == "targetAcceptance") take(value, k, s.ais.targetAcceptance, "ais.");
                 else if (k == "adaptationFactor") take(value, k, s.ais.adaptationFactor, "ais.");
                 else if (k == "adaptStepSizes") take(value, k, s.ais.adaptStepSizes, "ais.");
+                else if (k == "tuneInitialStepSizes") take(value, k, s.ais.tuneInitialStepSizes, "ais.");
+                else if (k == "tuningRows") take(value, k, s.ais.tuningRows, "ais.");
                 else throw std::invalid_argument("FabSettings: unknown key ais." + k);
             }
         } else

@@ -301,6 +301,8 @@ RunResult TrainingDriver::run() {
     result.totalSteps = totalSteps;
     TrainingInterval interval;   // the figures of the next 'train' row
     std::string stopped = "finished";
+    if (!options.quiet)
+        method->setProgressReporter([this](const std::string& line) { out() << line << std::endl; });
     while (step < totalSteps) {
         const std::string reason = stopReason(start, stepsThisRun);
         if (!reason.empty()) {

@@ -61,6 +61,18 @@ private:
     double muQ, sQ, muP, sP, logZ;
 };
 
+/** Save `from` to an archive in memory and load it into `to`. */
+void copyThroughArchive(const AnnealedImportanceSampler& from, AnnealedImportanceSampler& to) {
+    torch::serialize::OutputArchive out;
+    from.save(out);
+    std::ostringstream bytes;
+    out.save_to(bytes);
+    torch::serialize::InputArchive in;
+    std::istringstream source(bytes.str());
+    in.load_from(source);
+    to.load(in);
+}
+
 double logMeanExp(const torch::Tensor& logW) {
     return (torch::logsumexp(logW, 0) - std::log(double(logW.size(0)))).item<double>();
 }
@@ -152,26 +164,69 @@ TEST(AnnealedImportanceSampler, ReplacesInvalidFlowSamples) {
     EXPECT_TRUE(r.valid.all().item<bool>());
 }
 
+TEST(AnnealedImportanceSampler, InitialSearchFindsTheStepScaleFromFarOff) {
+    // q and p~ of width 0.05 in 6 dimensions: a leapfrog step of 10 accepts nothing, one of 1e-6
+    // accepts everything while hardly moving. The initial search must bring both to the width's
+    // scale within the first pass, where that pass's own HMC steps then accept about the target
+    // rate; without the search the first pass accepts nothing from step 10.
+    GaussianPair density(6, 0.0, 0.05, 0.0, 0.05, 0.0);
+    for (double initial : {10.0, 1e-6}) {
+        AisSettings settings;
+        settings.numIntermediate = 3;
+        settings.initialStepSize = initial;
+        AnnealedImportanceSampler ais(settings);
+        EXPECT_FALSE(ais.stepSizesTuned());
+        at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(31);
+        density.evaluations = 0;
+        AisResult r = ais.run(density, 256, gen);
+        EXPECT_TRUE(ais.stepSizesTuned());
+        for (int t = 0; t < settings.numIntermediate; t++) {
+            EXPECT_GT(ais.getStepSizes()[t], 0.02) << "initial " << initial << ", distribution " << t;
+            EXPECT_LT(ais.getStepSizes()[t], 0.1) << "initial " << initial << ", distribution " << t;
+            EXPECT_GT(r.acceptance[t], 0.5) << "initial " << initial << ", distribution " << t;
+            EXPECT_LT(r.acceptance[t], 0.97) << "initial " << initial << ", distribution " << t;
+        }
+        // The trials ran on at most tuningRows rows: about log2(200) halvings or log2(5e4) doublings,
+        // two bisections, 5 leapfrog evaluations each.
+        EXPECT_LT(density.evaluations, 256 * (1 + 3 * 5) + 3 * 25 * 5 * settings.tuningRows);
+        // A second pass does not search again: its step sizes move by at most 1.02 per HMC step.
+        const std::vector<double> before = ais.getStepSizes();
+        ais.run(density, 64, gen);
+        for (int t = 0; t < settings.numIntermediate; t++)
+            EXPECT_NEAR(ais.getStepSizes()[t] / before[t], 1.0, 0.021);
+
+        AisSettings without = settings;
+        without.tuneInitialStepSizes = false;
+        AnnealedImportanceSampler slow(without);
+        EXPECT_TRUE(slow.stepSizesTuned());
+        AisResult s = slow.run(density, 256, gen);
+        if (initial > 1.0)
+            for (double a : s.acceptance)
+                EXPECT_LT(a, 0.05);
+    }
+}
+
 TEST(AnnealedImportanceSampler, StepSizesAdaptAndRoundTrip) {
     GaussianPair density(2, 0.0, 1.0, 0.0, 0.05, 0.0);   // narrow target: step 1.0 is far too large
     AisSettings settings;
     settings.numIntermediate = 2;
+    settings.tuneInitialStepSizes = false;   // the slow per-step adaptation alone
     AnnealedImportanceSampler ais(settings);
     at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(8);
     for (int i = 0; i < 30; i++)
         ais.run(density, 64, gen);
     for (double s : ais.getStepSizes())
         EXPECT_LT(s, 1.0 / std::pow(1.02, 20));   // shrank on nearly every step
-    torch::serialize::OutputArchive out;
-    ais.save(out);
-    std::ostringstream bytes;
-    out.save_to(bytes);
     AnnealedImportanceSampler restored(settings);
-    torch::serialize::InputArchive in;
-    std::istringstream source(bytes.str());
-    in.load_from(source);
-    restored.load(in);
+    copyThroughArchive(ais, restored);
     EXPECT_EQ(restored.getStepSizes(), ais.getStepSizes());
+    EXPECT_TRUE(restored.stepSizesTuned());
+    // A sampler saved before its initial search searches after loading, too.
+    AisSettings searching = settings;
+    searching.tuneInitialStepSizes = true;
+    AnnealedImportanceSampler fresh(searching), freshRestored(searching);
+    copyThroughArchive(fresh, freshRestored);
+    EXPECT_FALSE(freshRestored.stepSizesTuned());
     AisSettings bad = settings;
     bad.leapfrogSteps = 0;
     EXPECT_THROW(AnnealedImportanceSampler{bad}, std::invalid_argument);

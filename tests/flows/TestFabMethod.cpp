@@ -99,9 +99,14 @@ TEST(FabSettings, JsonRoundTripAndValidation) {
     FabSettings s = tinySettings();
     s.ais.numIntermediate = 8;
     s.weightClip = 5.0;
+    s.ais.tuneInitialStepSizes = false;
+    s.ais.tuningRows = 7;
     FabSettings t = FabSettings::fromJson(s.toJson());
     EXPECT_EQ(t.toJson(), s.toJson());
     EXPECT_EQ(t.ais.numIntermediate, 8);
+    EXPECT_FALSE(t.ais.tuneInitialStepSizes);
+    EXPECT_EQ(t.ais.tuningRows, 7);
+    EXPECT_THROW(FabSettings::fromJson("{\"ais\": {\"tuningRows\": 0}}"), std::invalid_argument);
     EXPECT_THROW(FabSettings::fromJson("{\"batchSize\": 0}"), std::invalid_argument);
     EXPECT_THROW(FabSettings::fromJson("{\"bogus\": 1}"), std::invalid_argument);
     EXPECT_THROW(FabSettings::fromJson("{\"ais\": {\"leapfrog\": 3}}"), std::invalid_argument);
@@ -327,6 +332,29 @@ TEST(FabMethod, ConcurrentAisGivesTheSequentialResults) {
         }
         torch::set_num_threads(before);
     }
+}
+
+TEST(FabMethod, ReportsTheBufferFillPassByPass) {
+    // The first step fills the buffer with bufferMinBatches + 1 AIS passes and reports each, with
+    // the time left after the last being zero; later steps report nothing.
+    torch::manual_seed(33);
+    AugmentedCouplingFlow flow(tinyConfig());
+    DoubleWellTarget target;
+    FabSettings settings = tinySettings();
+    settings.ais.initialStepSize = 0.05;
+    FabMethod fab(flow, target, settings);
+    std::vector<std::string> lines;
+    fab.setProgressReporter([&](const std::string& line) { lines.push_back(line); });
+    SkipClipAdam optimizer = makeOptimizer(flow);
+    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(34);
+    fab.step(flow, optimizer, gen);
+    ASSERT_EQ(lines.size(), size_t(settings.bufferMinBatches + 1));
+    EXPECT_EQ(lines[0].rfind("filling the replay buffer: AIS pass 1 of 3, ", 0), 0u) << lines[0];
+    EXPECT_NE(lines[2].find("AIS pass 3 of 3"), std::string::npos) << lines[2];
+    EXPECT_NE(lines[2].find("ETA 00:00:00"), std::string::npos) << lines[2];
+    EXPECT_NE(lines[2].find("HMC acceptance "), std::string::npos) << lines[2];
+    fab.step(flow, optimizer, gen);
+    EXPECT_EQ(lines.size(), size_t(settings.bufferMinBatches + 1));
 }
 
 TEST(FabMethod, AisSnapshotLeavesTheDefaultGeneratorAlone) {

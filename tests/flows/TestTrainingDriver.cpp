@@ -37,6 +37,24 @@ struct DriverSetup : bgtest::ShortRun {
     }
 };
 
+/** Maximum likelihood that reports one progress line inside every step, once given a reporter. */
+class ReportingMethod : public MaximumLikelihoodMethod {
+public:
+    using MaximumLikelihoodMethod::MaximumLikelihoodMethod;
+    using MaximumLikelihoodMethod::step;
+    void setProgressReporter(std::function<void(const std::string& line)> r) override {
+        reporter = std::move(r);
+    }
+    StepStats step(GenerativeModel& model, SkipClipAdam& optimizer, torch::Generator& generator) override {
+        if (reporter)
+            reporter("inside a step");
+        return MaximumLikelihoodMethod::step(model, optimizer, generator);
+    }
+
+private:
+    std::function<void(const std::string& line)> reporter;
+};
+
 std::vector<std::string> readLines(const std::string& path) {
     std::ifstream in(path);
     std::vector<std::string> lines;
@@ -82,6 +100,31 @@ TEST(TrainingDriver, ProgressLinesSayWhenALimitStopsTheRunFirst) {
     EXPECT_NE(limited.find("(stops for its limit in "), std::string::npos) << limited;
     EXPECT_NE(full.find("step 12/12"), std::string::npos) << full;
     EXPECT_EQ(full.find("stops for its limit"), std::string::npos) << full;
+}
+
+TEST(TrainingDriver, MethodProgressReachesTheProgressStreamUnlessQuiet) {
+    // A method's own progress lines (FAB: the buffer fill) go to the driver's progress stream,
+    // one per report, and a quiet driver gives the method no reporter at all.
+    torch::set_num_threads(1);
+    DriverSetup setup;
+    bgtest::HarmonicTarget target(2, 2);
+    auto reports = [&](const std::string& name, bool quiet) {
+        torch::manual_seed(8);
+        std::ostringstream lines;
+        DriverOptions o = bgtest::ShortRun::options(bgtest::freshDirectory(name), 3);
+        o.quiet = quiet;
+        o.progress = &lines;
+        TrainingDriver d(AugmentedCouplingFlow(bgtest::tinyFlowConfig()), setup.config,
+                         std::make_unique<ReportingMethod>(setup.train, setup.config, 0.0), setup.test, &target, o);
+        d.run();
+        const std::string text = lines.str();
+        int count = 0;
+        for (size_t at = text.find("inside a step\n"); at != std::string::npos; at = text.find("inside a step\n", at + 1))
+            count++;
+        return count;
+    };
+    EXPECT_EQ(reports("driver-method-progress", false), 3);
+    EXPECT_EQ(reports("driver-method-progress-quiet", true), 0);
 }
 
 TEST(TrainingDriver, WritesCheckpointModelLogAndSamples) {

@@ -23,6 +23,16 @@ struct AisSettings {
     double targetAcceptance = 0.65;   ///< step sizes grow when the batch-mean acceptance exceeds this
     double adaptationFactor = 1.02;   ///< multiplicative step-size change after every HMC step
     bool adaptStepSizes = true;       ///< false: step sizes stay fixed
+    /**
+     * Before the first HMC step of each distribution in the first pass, search its step size:
+     * the largest step whose trial HMC steps (on a copy of at most tuningRows rows, discarded)
+     * accept at least targetAcceptance, to a factor 2^(1/4) (halving or doubling from
+     * initialStepSize, then two bisections), divided by sqrt(2) to stay clear of leapfrog's
+     * stability edge; afterwards the per-step adaptation takes over. Only when adaptStepSizes
+     * is set.
+     */
+    bool tuneInitialStepSizes = true;
+    int tuningRows = 32;              ///< rows of the batch used by the trial HMC steps of the search
     void validate() const;
 };
 
@@ -40,7 +50,10 @@ struct AisResult {
  * densities log pi_beta = (1 - alpha*beta) log q + alpha*beta log p~ with beta linearly spaced in
  * [0, 1] (numIntermediate + 2 values), each reached with HMC (identity mass, leapfrog with cached
  * gradients, Metropolis correction). One step size per intermediate distribution, adapted after
- * every HMC step towards targetAcceptance and kept across passes.
+ * every HMC step towards targetAcceptance and kept across passes. In the first pass each
+ * distribution's step size is first searched by halving/doubling (AisSettings::tuneInitialStepSizes),
+ * so an initial step far off the System's scale (1 nm against bonds of 0.1 nm) costs a few trial
+ * steps instead of hundreds of passes at acceptance 0.
  *
  * Invalid points never propagate: flow samples whose log q, log p~ or gradients are not finite are
  * replaced by valid samples of the same batch (drawn uniformly); HMC proposals that pass through an
@@ -62,7 +75,12 @@ public:
     const std::vector<double>& getStepSizes() const {
         return stepSizes;
     }
+    /** Set every distribution's step size (positive, finite; one per distribution); no initial search follows. */
     void setStepSizes(const std::vector<double>& sizes);
+    /** Whether the initial search of the step sizes has been done (or was not wanted). */
+    bool stepSizesTuned() const {
+        return initialSearchDone;
+    }
     /**
      * Makes the step-size adaptation a joint decision of several samplers (the ranks of a
      * data-parallel run): after every HMC step the reducer receives this sampler's (acceptance
@@ -82,8 +100,16 @@ private:
     double betaAt(int index) const;
     /** Adapt the step size of distribution t from this pass's rate over `rows` rows (pooled by the reducer, if set). */
     void adaptStepSize(int t, double rate, double rows);
+    /** The pooled acceptance rate over all samplers (the reducer), or -1 when no sampler had rows. */
+    double pooledRate(double rate, double rows);
+    /**
+     * The initial search of distribution t's step size; trial(s) returns (acceptance rate, rows) of
+     * trial HMC steps with step s. Returns false when no rows were available (nothing changed).
+     */
+    bool searchStepSize(int t, const std::function<std::pair<double, double>(double)>& trial);
     AisSettings settings;
     std::vector<double> stepSizes;
+    bool initialSearchDone = false;
     AcceptanceReducer acceptanceReducer;
 };
 

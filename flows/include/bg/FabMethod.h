@@ -117,6 +117,10 @@ public:
         return settings.updatesPerIteration;
     }
     void setDistributed(std::shared_ptr<DistributedContext> context) override;
+    /** Reports each AIS pass of the buffer fill (pass k of at least bufferMinBatches + 1, time, ETA, acceptance, step size). */
+    void setProgressReporter(std::function<void(const std::string& line)> reporter) override {
+        progress = std::move(reporter);
+    }
     /** One FAB iteration on the model's E-ACF; throws std::invalid_argument for another model kind. */
     StepStats step(GenerativeModel& model, SkipClipAdam& optimizer, torch::Generator& generator) override;
     /** One FAB iteration on a flow (the one given at construction). */
@@ -158,6 +162,7 @@ private:
     AnnealedImportanceSampler sampler;
     std::unique_ptr<PrioritisedReplayBuffer> buffer;
     std::shared_ptr<DistributedContext> distributed;   // null: a single process
+    std::function<void(const std::string& line)> progress;   // empty: no progress lines
     int64_t completed = 0;
 };
 

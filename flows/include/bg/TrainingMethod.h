@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -82,6 +83,13 @@ public:
     virtual void setDistributed(std::shared_ptr<DistributedContext> context) {
         (void) context;
         throw std::invalid_argument("TrainingMethod '" + name() + "' does not support distributed training");
+    }
+    /**
+     * Where the method reports progress inside a long step (one line each, no newline; FAB: the
+     * AIS passes that fill the replay buffer before the first update). Default: reports nothing.
+     */
+    virtual void setProgressReporter(std::function<void(const std::string& line)> reporter) {
+        (void) reporter;
     }
     /**
      * In a data-parallel run: true if each rank's generator gets its own seed (seed + rank: FAB's

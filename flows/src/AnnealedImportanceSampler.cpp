@@ -183,6 +183,10 @@ AisResult AnnealedImportanceSampler::runFrom(JointDensity& density, const torch:
                 torch::Tensor accept = hmcStep(density, zTrial, eTrial, cq, cp, stepSize, settings.leapfrogSteps, generator);
                 return std::make_pair(accept.to(torch::kFloat64).mean().item<double>(), double(rows));
             };
+            // Neighbouring distributions differ little: start from the largest step that
+            // passed for the previous one rather than from initialStepSize again.
+            if (t > 1 && searched)
+                stepSizes[t - 1] = stepSizes[t - 2] * std::sqrt(2.0);
             searched = searchStepSize(t, trial) && searched;
         }
         double accepted = 0.0;

@@ -27,7 +27,8 @@ struct AisSettings {
      * Before the first HMC step of each distribution in the first pass, search its step size:
      * the largest step whose trial HMC steps (on a copy of at most tuningRows rows, discarded)
      * accept at least targetAcceptance, to a factor 2^(1/4) (halving or doubling from
-     * initialStepSize, then two bisections), divided by sqrt(2) to stay clear of leapfrog's
+     * initialStepSize for the first distribution and from the previous distribution's result for
+     * the others, then two bisections), divided by sqrt(2) to stay clear of leapfrog's
      * stability edge; afterwards the per-step adaptation takes over. Only when adaptStepSizes
      * is set.
      */

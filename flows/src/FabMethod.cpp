@@ -40,8 +40,12 @@ double threadCpuSeconds() {
     return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
 }
 
-/** "filling the replay buffer: AIS pass 3 of 9, 00:01:10, ETA 00:03:00, HMC acceptance 0.62, step size 0.012" */
-std::string fillProgressLine(int pass, int passes, double seconds, const AisResult& r, const std::vector<double>& stepSizes) {
+/**
+ * "filling the replay buffer: AIS pass 3 of 9, 00:01:10, ETA 00:03:00, HMC acceptance 0.62, mean
+ * step size 0.012"; the ETA leaves out the first pass, which also searches the HMC step sizes.
+ */
+std::string fillProgressLine(int pass, int passes, double seconds, double firstPassSeconds, const AisResult& r,
+                             const std::vector<double>& stepSizes) {
     double acceptance = 0.0, step = 0.0;
     for (double a : r.acceptance)
         acceptance += a / double(r.acceptance.size());
@@ -49,7 +53,7 @@ std::string fillProgressLine(int pass, int passes, double seconds, const AisResu
         step += s / double(stepSizes.size());
     std::ostringstream line;
     line << "filling the replay buffer: AIS pass " << pass << " of " << passes << ", " << formatDuration(seconds) << ", ETA "
-         << formatDuration(seconds / pass * std::max(0, passes - pass));
+         << formatDuration((pass > 1 ? (seconds - firstPassSeconds) / (pass - 1) : seconds) * std::max(0, passes - pass));
     if (!r.acceptance.empty())
         line << ", HMC acceptance " << std::setprecision(2) << acceptance << ", mean step size " << std::setprecision(3) << step;
     return line.str();
@@ -167,12 +171,16 @@ void FabMethod::fillBuffer(torch::Generator& generator) {
     int passes = 0;
     bool ready = false;
     const auto start = Clock::now();
+    double firstPassSeconds = 0.0;
     while (!ready || passes <= settings.bufferMinBatches) {
         AisResult r = sampler.run(density, b, generator);
         buffer->add(r.z, r.logW, r.logQ);
         ready = allReady();
+        if (passes == 0)
+            firstPassSeconds = secondsSince(start);
         if (progress)
-            progress(fillProgressLine(passes + 1, settings.bufferMinBatches + 1, secondsSince(start), r, sampler.getStepSizes()));
+            progress(fillProgressLine(passes + 1, settings.bufferMinBatches + 1, secondsSince(start), firstPassSeconds, r,
+                                      sampler.getStepSizes()));
         if (++passes > 4 * (settings.bufferMinBatches + 1) && !ready)
             throw std::runtime_error("FabMethod: AIS keeps producing invalid samples; the buffer could not be filled (" +
                                      std::to_string(buffer->size()) + " valid entries after " + std::to_string(passes) + " passes)");

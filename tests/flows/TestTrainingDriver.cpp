@@ -55,6 +55,19 @@ private:
     std::function<void(const std::string& line)> reporter;
 };
 
+/** The progress stream of a short run of `method` (stopAfter steps; 0: all) on the setup's data. */
+std::string progressOf(DriverSetup& setup, Target& target, const std::string& name, int64_t stopAfter, bool quiet,
+                       std::unique_ptr<TrainingMethod> method) {
+    torch::manual_seed(8);
+    std::ostringstream lines;
+    DriverOptions o = bgtest::ShortRun::options(bgtest::freshDirectory(name), stopAfter);
+    o.quiet = quiet;
+    o.progress = &lines;
+    TrainingDriver d(AugmentedCouplingFlow(bgtest::tinyFlowConfig()), setup.config, std::move(method), setup.test, &target, o);
+    d.run();
+    return lines.str();
+}
+
 std::vector<std::string> readLines(const std::string& path) {
     std::ifstream in(path);
     std::vector<std::string> lines;
@@ -85,15 +98,7 @@ TEST(TrainingDriver, ProgressLinesSayWhenALimitStopsTheRunFirst) {
     DriverSetup setup;
     bgtest::HarmonicTarget target(2, 2);
     auto progress = [&](const std::string& name, int64_t stopAfter) {
-        torch::manual_seed(8);
-        std::ostringstream lines;
-        DriverOptions o = bgtest::ShortRun::options(bgtest::freshDirectory(name), stopAfter);
-        o.quiet = false;
-        o.progress = &lines;
-        TrainingDriver d(AugmentedCouplingFlow(bgtest::tinyFlowConfig()), setup.config,
-                         std::make_unique<MaximumLikelihoodMethod>(setup.train, setup.config, 0.0), setup.test, &target, o);
-        d.run();
-        return lines.str();
+        return progressOf(setup, target, name, stopAfter, false, std::make_unique<MaximumLikelihoodMethod>(setup.train, setup.config, 0.0));
     };
     const std::string limited = progress("driver-progress-limit", 4), full = progress("driver-progress-full", 0);
     EXPECT_NE(limited.find("step 2/12"), std::string::npos) << limited;
@@ -109,15 +114,8 @@ TEST(TrainingDriver, MethodProgressReachesTheProgressStreamUnlessQuiet) {
     DriverSetup setup;
     bgtest::HarmonicTarget target(2, 2);
     auto reports = [&](const std::string& name, bool quiet) {
-        torch::manual_seed(8);
-        std::ostringstream lines;
-        DriverOptions o = bgtest::ShortRun::options(bgtest::freshDirectory(name), 3);
-        o.quiet = quiet;
-        o.progress = &lines;
-        TrainingDriver d(AugmentedCouplingFlow(bgtest::tinyFlowConfig()), setup.config,
-                         std::make_unique<ReportingMethod>(setup.train, setup.config, 0.0), setup.test, &target, o);
-        d.run();
-        const std::string text = lines.str();
+        const std::string text =
+                progressOf(setup, target, name, 3, quiet, std::make_unique<ReportingMethod>(setup.train, setup.config, 0.0));
         int count = 0;
         for (size_t at = text.find("inside a step\n"); at != std::string::npos; at = text.find("inside a step\n", at + 1))
             count++;

@@ -143,12 +143,18 @@ AisResult AnnealedImportanceSampler::runFrom(JointDensity& density, const torch:
         result.logQ = current.logQ;
         result.valid = current.valid;
         result.acceptance.assign(numInt, 0.0);
-        // Nothing to move, but a pooled adaptation still needs this sampler's (empty) share.
-        for (int t = 1; t <= numInt && acceptanceReducer; t++) {
-            if (!initialSearchDone)
-                searchStepSize(t, [](double) { return std::make_pair(0.0, 0.0); });
-            for (int h = 0; h < settings.hmcSteps; h++)
-                adaptStepSize(t, 0.0, 0.0);
+        // Nothing to move, but pooled decisions (search and adaptation) still need this sampler's
+        // (empty) share, in the same sequence of reducer calls as a sampler with rows.
+        if (acceptanceReducer) {
+            bool searched = true;
+            for (int t = 1; t <= numInt; t++) {
+                if (!initialSearchDone)
+                    searched = searchStepSize(t, [](double) { return std::make_pair(0.0, 0.0); }, t > 1 && searched) && searched;
+                for (int h = 0; h < settings.hmcSteps; h++)
+                    adaptStepSize(t, 0.0, 0.0);
+            }
+            if (searched)
+                initialSearchDone = true;
         }
         return result;
     }
@@ -183,11 +189,7 @@ AisResult AnnealedImportanceSampler::runFrom(JointDensity& density, const torch:
                 torch::Tensor accept = hmcStep(density, zTrial, eTrial, cq, cp, stepSize, settings.leapfrogSteps, generator);
                 return std::make_pair(accept.to(torch::kFloat64).mean().item<double>(), double(rows));
             };
-            // Neighbouring distributions differ little: start from the largest step that
-            // passed for the previous one rather than from initialStepSize again.
-            if (t > 1 && searched)
-                stepSizes[t - 1] = stepSizes[t - 2] * std::sqrt(2.0);
-            searched = searchStepSize(t, trial) && searched;
+            searched = searchStepSize(t, trial, t > 1 && searched) && searched;
         }
         double accepted = 0.0;
         for (int h = 0; h < settings.hmcSteps; h++) {
@@ -219,7 +221,12 @@ double AnnealedImportanceSampler::pooledRate(double rate, double rows) {
     return rows > 0.0 ? rate : -1.0;
 }
 
-bool AnnealedImportanceSampler::searchStepSize(int t, const std::function<std::pair<double, double>(double)>& trial) {
+bool AnnealedImportanceSampler::searchStepSize(int t, const std::function<std::pair<double, double>(double)>& trial,
+                                               bool fromNeighbour) {
+    // Neighbouring distributions differ little: start from the largest step that passed for the
+    // previous one (its result x sqrt 2) rather than from initialStepSize again.
+    if (fromNeighbour)
+        stepSizes[t - 1] = stepSizes[t - 2] * std::sqrt(2.0);
     // Bracket the largest step whose trial acceptance reaches the target between a passing step
     // `pass` and a failing 2 x pass (halving from the current step while it fails, doubling while
     // it passes), narrow the bracket to a factor 2^(1/4) by two bisections in log space, then keep
@@ -288,7 +295,7 @@ void AnnealedImportanceSampler::load(torch::serialize::InputArchive& archive) {
     // Checkpoints written before the initial search existed hold adapted step sizes: keep them.
     torch::Tensor tuned;
     if (archive.try_read("aisStepSizesTuned", tuned))
-        initialSearchDone = tuned.item<int64_t>() != 0;
+        initialSearchDone = tuned.item<int64_t>() != 0 || !(settings.adaptStepSizes && settings.tuneInitialStepSizes);
 }
 
 } // namespace bg

@@ -301,6 +301,13 @@ RunResult TrainingDriver::run() {
     result.totalSteps = totalSteps;
     TrainingInterval interval;   // the figures of the next 'train' row
     std::string stopped = "finished";
+    // The method's own progress lines go to this driver's stream for the length of run() only.
+    struct ReporterReset {
+        TrainingMethod& method;
+        ~ReporterReset() {
+            method.setProgressReporter({});
+        }
+    } reporterReset{*method};
     if (!options.quiet)
         method->setProgressReporter([this](const std::string& line) { out() << line << std::endl; });
     while (step < totalSteps) {

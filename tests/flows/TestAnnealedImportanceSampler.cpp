@@ -3,10 +3,18 @@
 
 #include "bg/AnnealedImportanceSampler.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <chrono>
 #include <cmath>
+#include <condition_variable>
+#include <mutex>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
 
 using namespace bg;
 
@@ -191,9 +199,12 @@ TEST(AnnealedImportanceSampler, InitialSearchFindsTheStepScaleFromFarOff) {
         // trials for each of the others, which start from their neighbour's result (measured: 19
         // and 28 trials in all; searching each from the initial step would take about 33 and 54).
         EXPECT_LT(density.evaluations, 256 * (1 + 3 * 5) + 30 * 5 * settings.tuningRows);
-        // A second pass does not search again: its step sizes move by at most 1.02 per HMC step.
+        // A second pass does not search again: one evaluation of the flow samples and 5 leapfrog
+        // evaluations per distribution, nothing else; its step sizes move by 1.02 per HMC step.
         const std::vector<double> before = ais.getStepSizes();
+        density.evaluations = 0;
         ais.run(density, 64, gen);
+        EXPECT_EQ(density.evaluations, 64 * (1 + 3 * 5));
         for (int t = 0; t < settings.numIntermediate; t++)
             EXPECT_NEAR(ais.getStepSizes()[t] / before[t], 1.0, 0.021);
 
@@ -206,6 +217,86 @@ TEST(AnnealedImportanceSampler, InitialSearchFindsTheStepScaleFromFarOff) {
             for (double a : s.acceptance)
                 EXPECT_LT(a, 0.05);
     }
+}
+
+TEST(AnnealedImportanceSampler, PooledSearchKeepsSamplersInStepWhenOneHasNoValidRows) {
+    // Two samplers (the ranks of a data-parallel run) pool their acceptance through a reducer that
+    // waits for both; one sampler's flow samples are all invalid, every pass. Both must make the
+    // same reducer calls (a mismatch leaves one waiting: the reducer then fails after 10 s) and
+    // end each pass with the same step sizes, the search done once by both.
+    struct Lockstep {
+        std::mutex mutex;
+        std::condition_variable changed;
+        int arrived = 0;
+        int64_t generation = 0;
+        std::pair<double, double> sums{0.0, 0.0}, result{0.0, 0.0};
+        int64_t calls[2] = {0, 0};
+        std::pair<double, double> reduce(int who, double acceptedRows, double rows) {
+            std::unique_lock<std::mutex> lock(mutex);
+            calls[who]++;
+            const int64_t mine = generation;
+            sums.first += acceptedRows;
+            sums.second += rows;
+            if (++arrived == 2) {
+                result = sums;
+                sums = {0.0, 0.0};
+                arrived = 0;
+                generation++;
+                changed.notify_all();
+                return result;
+            }
+            if (!changed.wait_for(lock, std::chrono::seconds(10), [&] { return generation != mine; }))
+                throw std::runtime_error("the other sampler made no matching reducer call");
+            return result;
+        }
+    } lockstep;
+    GaussianPair valid(6, 0.0, 0.05, 0.0, 0.05, 0.0), invalid(6, 0.0, 0.05, 0.0, 0.05, 0.0);
+    invalid.invalidSamples = 64;
+    AisSettings settings;
+    settings.numIntermediate = 3;
+    settings.initialStepSize = 10.0;
+    AnnealedImportanceSampler a(settings), b(settings);
+    a.setAcceptanceReducer([&](double x, double r) { return lockstep.reduce(0, x, r); });
+    b.setAcceptanceReducer([&](double x, double r) { return lockstep.reduce(1, x, r); });
+    for (int pass = 0; pass < 3; pass++) {
+        std::string failureA, failureB;
+        auto runOn = [&](AnnealedImportanceSampler& sampler, GaussianPair& density, uint64_t seed, std::string& failure) {
+            try {
+                at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+                sampler.run(density, 64, gen);
+            } catch (const std::exception& e) {
+                failure = e.what();
+            }
+        };
+        std::thread other([&] { runOn(b, invalid, 50 + pass, failureB); });
+        runOn(a, valid, 40 + pass, failureA);
+        other.join();
+        ASSERT_EQ(failureA, "") << "pass " << pass;
+        ASSERT_EQ(failureB, "") << "pass " << pass;
+        EXPECT_EQ(lockstep.calls[0], lockstep.calls[1]) << "pass " << pass;
+        EXPECT_EQ(a.getStepSizes(), b.getStepSizes()) << "pass " << pass;
+        EXPECT_TRUE(a.stepSizesTuned());
+        EXPECT_TRUE(b.stepSizesTuned());
+    }
+    EXPECT_LT(a.getStepSizes()[0], 0.1);   // the search ran (from 10)
+}
+
+TEST(AnnealedImportanceSampler, CheckpointsFromBeforeTheSearchCountAsTuned) {
+    // An archive with step sizes but no search flag (written before the search existed) holds
+    // adapted step sizes: loading it must not search again.
+    AisSettings settings;
+    settings.numIntermediate = 2;
+    torch::serialize::OutputArchive out;
+    out.write("aisStepSizes", torch::tensor(std::vector<double>{0.01, 0.02}, torch::kFloat64));
+    std::ostringstream bytes;
+    out.save_to(bytes);
+    torch::serialize::InputArchive in;
+    std::istringstream source(bytes.str());
+    in.load_from(source);
+    AnnealedImportanceSampler ais(settings);
+    ais.load(in);
+    EXPECT_TRUE(ais.stepSizesTuned());
+    EXPECT_EQ(ais.getStepSizes(), (std::vector<double>{0.01, 0.02}));
 }
 
 TEST(AnnealedImportanceSampler, StepSizesAdaptAndRoundTrip) {

@@ -27,8 +27,8 @@ struct AisSettings {
      * Before the first HMC step of each distribution in the first pass, search its step size:
      * the largest step whose trial HMC steps (on a copy of at most tuningRows rows, discarded)
      * accept at least targetAcceptance, to a factor 2^(1/4) (halving or doubling from
-     * initialStepSize for the first distribution and from the previous distribution's result for
-     * the others, then two bisections), divided by sqrt(2) to stay clear of leapfrog's
+     * initialStepSize for the first distribution and from the previous distribution's largest
+     * passing step for the others, then two bisections), divided by sqrt(2) to stay clear of leapfrog's
      * stability edge; afterwards the per-step adaptation takes over. Only when adaptStepSizes
      * is set.
      */
@@ -87,8 +87,10 @@ public:
      * data-parallel run): after every HMC step the reducer receives this sampler's (acceptance
      * rate x rows, rows) and must return the sums of both over all samplers; the step size then
      * follows the pooled rate sum/rows (unchanged when no sampler had rows). Every sampler calls it
-     * numIntermediate x hmcSteps times per pass, also in a pass without valid samples (with zero
-     * rows), so the calls pair up. Unset (the default): each sampler adapts to its own rate.
+     * numIntermediate x hmcSteps times per pass, plus once per trial of the initial search (whose
+     * decisions all follow pooled rates, so every sampler makes the same trials), also in a pass
+     * without valid samples (with zero rows), so the calls pair up. Unset (the default): each
+     * sampler adapts to its own rate.
      */
     using AcceptanceReducer = std::function<std::pair<double, double>(double acceptedRows, double rows)>;
     void setAcceptanceReducer(AcceptanceReducer reducer) {
@@ -105,9 +107,10 @@ private:
     double pooledRate(double rate, double rows);
     /**
      * The initial search of distribution t's step size; trial(s) returns (acceptance rate, rows) of
-     * trial HMC steps with step s. Returns false when no rows were available (nothing changed).
+     * trial HMC steps with step s; fromNeighbour: start from distribution t-1's largest passing
+     * step instead of t's current one. Returns false when no sampler had rows.
      */
-    bool searchStepSize(int t, const std::function<std::pair<double, double>(double)>& trial);
+    bool searchStepSize(int t, const std::function<std::pair<double, double>(double)>& trial, bool fromNeighbour);
     AisSettings settings;
     std::vector<double> stepSizes;
     bool initialSearchDone = false;

@@ -93,6 +93,10 @@ int main(int argc, char** argv) {
     const int threads = std::stoi(arg(5, "1"));
     const int64_t testSamples = std::stoll(arg(6, "1000"));
     const int evalRk4Steps = std::stoi(arg(7, "0"));
+    if (evalRk4Steps < 0) {
+        std::fprintf(stderr, "BenchmarkEcnf: rk4Steps must be 0 (Dormand-Prince) or positive, got %d\n", evalRk4Steps);
+        return 2;
+    }
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
     BoltzmannPlugin::ReferenceProblem problem;
     if (!findReferenceProblem(system, "BenchmarkEcnf", problem))

@@ -40,22 +40,26 @@ double threadCpuSeconds() {
     return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
 }
 
+/** The mean of per-distribution figures (acceptance rates, step sizes); 0 for none. */
+double meanOf(const std::vector<double>& values) {
+    double mean = 0.0;
+    for (double v : values)
+        mean += v / double(values.size());
+    return mean;
+}
+
 /**
  * "filling the replay buffer: AIS pass 3 of 9, 00:01:10, ETA 00:03:00, HMC acceptance 0.62, mean
  * step size 0.012"; the ETA leaves out the first pass, which also searches the HMC step sizes.
  */
 std::string fillProgressLine(int pass, int passes, double seconds, double firstPassSeconds, const AisResult& r,
                              const std::vector<double>& stepSizes) {
-    double acceptance = 0.0, step = 0.0;
-    for (double a : r.acceptance)
-        acceptance += a / double(r.acceptance.size());
-    for (double s : stepSizes)
-        step += s / double(stepSizes.size());
     std::ostringstream line;
     line << "filling the replay buffer: AIS pass " << pass << " of " << passes << ", " << formatDuration(seconds) << ", ETA "
          << formatDuration((pass > 1 ? (seconds - firstPassSeconds) / (pass - 1) : seconds) * std::max(0, passes - pass));
     if (!r.acceptance.empty())
-        line << ", HMC acceptance " << std::setprecision(2) << acceptance << ", mean step size " << std::setprecision(3) << step;
+        line << ", HMC acceptance " << std::setprecision(2) << meanOf(r.acceptance) << ", mean step size " << std::setprecision(3)
+             << meanOf(stepSizes);
     return line.str();
 }
 
@@ -314,14 +318,8 @@ StepStats FabMethod::step(AugmentedCouplingFlow& flow, SkipClipAdam& optimizer, 
 
     stats.loss = lossCount > 0 ? lossSum / double(lossCount) : NAN;
     stats.gradNorm = stats.updates > 0 ? normSum / double(stats.updates) : 0.0;
-    double acceptance = 0.0;
-    for (double a : ais.acceptance)
-        acceptance += a / double(ais.acceptance.size());
-    double meanStep = 0.0;
-    for (double s : sampler.getStepSizes())
-        meanStep += s / double(sampler.getStepSizes().size());
-    stats.extra = {{"ais_acceptance", acceptance},
-                   {"ais_step_size", meanStep},
+    stats.extra = {{"ais_acceptance", meanOf(ais.acceptance)},
+                   {"ais_step_size", meanOf(sampler.getStepSizes())},
                    {"ais_valid_fraction", double(added) / double(b)},
                    {"buffer_size", double(buffer->size())},
                    {"time_ais_s", aisSeconds},
@@ -347,8 +345,7 @@ NamedValues FabMethod::evaluate(AugmentedCouplingFlow& flow, torch::Generator& g
         const int64_t n = std::min(settings.evalAisBatch, settings.evalAisSamples - done);
         AisResult r = evalSampler.run(density, n, generator);
         logW.push_back(r.logW);
-        for (double a : r.acceptance)
-            acceptance += a / double(r.acceptance.size());
+        acceptance += meanOf(r.acceptance);
         passes++;
     }
     return {{"ais_ess", reverseEss(torch::cat(logW))}, {"ais_eval_acceptance", acceptance / double(passes)}};

@@ -6,6 +6,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -81,38 +82,61 @@ void writeText(const std::string& path, const std::string& text) {
 
 namespace {
 
-/** Ramachandran figures of alanine dipeptide flow samples against reference configurations. */
-bg::EvaluationHook ramachandranHook(const torch::Tensor& reference) {
+/** phi_kld, psi_kld and ramachandran_kld of angles (phi, psi) against the reference angles, names ending in `suffix`. */
+void appendKlds(bg::NamedValues& values, const std::string& suffix, const torch::Tensor& refPhi, const torch::Tensor& refPsi,
+                const torch::Tensor& phi, const torch::Tensor& psi) {
+    const bool any = phi.numel() > 0;
+    values.emplace_back("phi_kld" + suffix, any ? bg::angleKld(refPhi, phi) : NAN);
+    values.emplace_back("psi_kld" + suffix, any ? bg::angleKld(refPsi, psi) : NAN);
+    values.emplace_back("ramachandran_kld" + suffix, any ? bg::ramachandranKld(refPhi, refPsi, phi, psi) : NAN);
+}
+
+/** min(n, number of frames) of `frames` [m], evenly spaced along the chain (the least correlated choice); empty if undefined. */
+torch::Tensor evenlySpaced(const torch::Tensor& frames, int64_t n) {
+    if (!frames.defined() || n <= 0)
+        return torch::empty({0}, torch::kFloat64);
+    const int64_t count = std::min(n, frames.size(0));
+    return frames.index_select(0, torch::linspace(0, frames.size(0) - 1, count, torch::kFloat64).round().to(torch::kInt64));
+}
+
+/** Ramachandran figures of alanine dipeptide flow samples against reference configurations, with their MD floors. */
+bg::EvaluationHook ramachandranHook(const torch::Tensor& reference, const torch::Tensor& mdFrames) {
     torch::Tensor refPhi = bg::alanineDipeptidePhi(reference), refPsi = bg::alanineDipeptidePsi(reference);
-    return [refPhi, refPsi](bg::GenerativeModel&, const bg::EvaluationSamples& samples) {
+    torch::Tensor mdPhi, mdPsi;
+    if (mdFrames.defined()) {
+        mdPhi = bg::alanineDipeptidePhi(mdFrames.to(torch::kFloat64));
+        mdPsi = bg::alanineDipeptidePsi(mdFrames.to(torch::kFloat64));
+    }
+    return [refPhi, refPsi, mdPhi, mdPsi](bg::GenerativeModel&, const bg::EvaluationSamples& samples) {
         bg::NamedValues values;
         torch::Tensor x = samples.x.to(torch::kFloat64);
         torch::Tensor phi = bg::alanineDipeptidePhi(x), psi = bg::alanineDipeptidePsi(x);
         torch::Tensor isL = bg::isLAlanine(x);
         values.emplace_back("l_fraction", isL.to(torch::kFloat64).mean().item<double>());
-        values.emplace_back("phi_kld", bg::angleKld(refPhi, phi));
-        values.emplace_back("psi_kld", bg::angleKld(refPsi, psi));
-        values.emplace_back("ramachandran_kld", bg::ramachandranKld(refPhi, refPsi, phi, psi));
+        appendKlds(values, "", refPhi, refPsi, phi, psi);
         // The same divergences on the L-form samples alone (the reference data are L-alanine; an
         // SE(3)-equivariant flow may also produce its mirror image); undefined without any.
-        torch::Tensor phiL = phi.masked_select(isL), psiL = psi.masked_select(isL);
-        const bool anyL = isL.any().item<bool>();
-        values.emplace_back("phi_kld_l", anyL ? bg::angleKld(refPhi, phiL) : NAN);
-        values.emplace_back("psi_kld_l", anyL ? bg::angleKld(refPsi, psiL) : NAN);
-        values.emplace_back("ramachandran_kld_l", anyL ? bg::ramachandranKld(refPhi, refPsi, phiL, psiL) : NAN);
+        appendKlds(values, "_l", refPhi, refPsi, phi.masked_select(isL), psi.masked_select(isL));
+        // The floors: the same divergences for as many MD frames (L-alanine, independent of the
+        // reference) as there are samples and L-form samples. At a few thousand configurations
+        // the histograms' empty bins dominate the divergences, and a flow is as good as MD once
+        // it reaches these values.
+        const int64_t n = x.size(0), nL = isL.sum().item<int64_t>();
+        appendKlds(values, "_floor", refPhi, refPsi, evenlySpaced(mdPhi, n), evenlySpaced(mdPsi, n));
+        appendKlds(values, "_l_floor", refPhi, refPsi, evenlySpaced(mdPhi, nL), evenlySpaced(mdPsi, nL));
         return values;
     };
 }
 
 } // namespace
 
-bg::EvaluationHook evaluationHook(const ReferenceProblem& problem, const torch::Tensor& reference) {
+bg::EvaluationHook evaluationHook(const ReferenceProblem& problem, const torch::Tensor& reference, const torch::Tensor& mdFrames) {
     if (!reference.defined())
         return nullptr;
     std::vector<bg::EvaluationHook> hooks;
     for (const std::string& extra : problem.evaluation) {
         if (extra == "ramachandran")
-            hooks.push_back(ramachandranHook(reference));
+            hooks.push_back(ramachandranHook(reference, mdFrames));
         else
             throw UsageError(problem.name + ": unknown evaluation '" + extra + "' (ramachandran)");
     }

@@ -60,12 +60,18 @@ void writeText(const std::string& path, const std::string& text);
  * samples, l_fraction (the fraction in the L form, bg::isLAlanine), phi_kld, psi_kld and
  * ramachandran_kld (model-spec 13: 200 bins, 64 x 64) against the reference configurations, and
  * the same three on the L-form samples alone (phi_kld_l, psi_kld_l, ramachandran_kld_l; NaN if
- * there is none), as the E-ACF paper evaluates its ALDP flows (appendix C.3.2). An empty hook if
- * the problem has no extras or `reference` is undefined.
+ * there is none), as the E-ACF paper evaluates its ALDP flows (appendix C.3.2). With `mdFrames`
+ * [m, N, D] (MD configurations independent of the reference, e.g. the training split) it adds
+ * their floors: the same six divergences for min(samples, m) and min(L-form samples, m) MD frames
+ * evenly spaced along the chain (phi_kld_floor, ..., ramachandran_kld_l_floor; NaN without
+ * `mdFrames`). At the reference set's size (1200 at 800 K) the 64 x 64 divergence of MD against MD
+ * is about 3, not 0, so a flow's figure reads against its floor. An empty hook if the problem has
+ * no extras or `reference` is undefined.
  *
  * @throws UsageError for an extra this command line does not know
  */
-bg::EvaluationHook evaluationHook(const ReferenceProblem& problem, const torch::Tensor& reference);
+bg::EvaluationHook evaluationHook(const ReferenceProblem& problem, const torch::Tensor& reference,
+                                  const torch::Tensor& mdFrames = torch::Tensor());
 
 } // namespace cli
 } // namespace BoltzmannPlugin

@@ -105,10 +105,13 @@ int evaluate(const EvaluateArguments& a, std::ostream& out, std::ostream& err) {
     applySolverOptions(a, *model);
     const double temperature = targetTemperature(problem, a.temperature);
     const std::string data = dataDirectory(a.dataDir);
-    torch::Tensor testData;
+    torch::Tensor testData, floorFrames;
     try {
-        if (a.testMetrics)
-            testData = loadReferenceSplit(data, problem.referenceSet(temperature), "test", problem.numParticles, problem.dimension, false);
+        if (a.testMetrics) {
+            const std::string set = problem.referenceSet(temperature);
+            testData = loadReferenceSplit(data, set, "test", problem.numParticles, problem.dimension, false);
+            floorFrames = loadReferenceSplit(data, set, "train", problem.numParticles, problem.dimension, false);
+        }
     }
     catch (const std::runtime_error& e) {
         throw UsageError(e.what());
@@ -116,7 +119,7 @@ int evaluate(const EvaluateArguments& a, std::ostream& out, std::ostream& err) {
     if (a.testMetrics && !testData.defined())
         err << "openmm-bg evaluate: no test data for " << a.system << " at " << temperature << " K; test metrics are skipped\n";
     std::unique_ptr<SystemTarget> target = makeTarget(problem, data, temperature, a.workers);
-    const bg::EvaluationHook hook = evaluationHook(problem, testData);
+    const bg::EvaluationHook hook = evaluationHook(problem, testData, floorFrames);
     torch::set_num_threads(std::max(1, a.threads));
     if (!a.device.empty() && a.device != "cpu") {
         if (!torch::cuda::is_available())

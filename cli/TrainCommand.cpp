@@ -127,10 +127,13 @@ std::string kelvinText(double t) {
     return text.str();
 }
 
-/** The data directory and the reference splits of a run: train (required for ML) and test (optional). */
+/**
+ * The data directory and the reference splits of a run: train (required for ML and FM), test
+ * (optional) and the MD frames of the evaluation floors (the train split, for FAB too; optional).
+ */
 struct RunData {
     std::string directory;
-    torch::Tensor train, test;
+    torch::Tensor train, test, floorFrames;
 };
 
 RunData loadRunData(const TrainArguments& a, const ReferenceProblem& problem, const RunConfiguration& c, double temperature) {
@@ -151,6 +154,7 @@ RunData loadRunData(const TrainArguments& a, const ReferenceProblem& problem, co
         if (onSamples)
             data.train = loadReferenceSplit(data.directory, set, "train", c.numParticles, c.dimension, true);
         data.test = loadReferenceSplit(data.directory, set, "test", c.numParticles, c.dimension, false);
+        data.floorFrames = onSamples ? data.train : loadReferenceSplit(data.directory, set, "train", c.numParticles, c.dimension, false);
     }
     catch (const std::runtime_error& e) {
         throw UsageError(e.what());
@@ -275,7 +279,7 @@ int train(const TrainArguments& a, std::ostream& out, std::ostream& err) {
     options.progress = &out;
     options.distributed = distributed;
     bg::TrainingDriver driver(model, c.training, std::move(method), data.test, target.get(), options);
-    driver.setEvaluationHook(evaluationHook(problem, data.test));
+    driver.setEvaluationHook(evaluationHook(problem, data.test, data.floorFrames));
     if (mainRank) {
         writeText(driver.outputPath("flow-config.json"), c.modelJson);
         writeText(driver.outputPath("training-config.json"), c.training.toJson());

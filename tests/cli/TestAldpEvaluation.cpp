@@ -68,3 +68,46 @@ TEST(AldpEvaluation, LFractionAndKldsOnTheLFormAgainstKnownChirality) {
     EXPECT_TRUE(std::isnan(allD.at("phi_kld_l")));
     EXPECT_TRUE(std::isfinite(allD.at("ramachandran_kld")));
 }
+
+TEST(AldpEvaluation, FloorsAreTheDivergencesOfAsManyMdFrames) {
+    const std::string directory = findDataDirectory() + "/reference/";
+    const torch::Tensor test = bg::readNpy(directory + "aldp800-test.npy", torch::kFloat64);
+    const torch::Tensor train = bg::readNpy(directory + "aldp800-train.npy", torch::kFloat64);
+    ASSERT_GE(test.size(0), 1200);
+    ASSERT_EQ(train.size(0), 4000);
+    const torch::Tensor reference = test.narrow(0, 0, 600), lForm = test.narrow(0, 600, 600);
+    const torch::Tensor dForm = lForm * torch::tensor({1.0, 1.0, -1.0}, torch::kFloat64);
+    const torch::Tensor refPhi = bg::alanineDipeptidePhi(reference), refPsi = bg::alanineDipeptidePsi(reference);
+    auto mdKld = [&](int64_t n) {   // n training frames evenly spaced along the chain
+        const torch::Tensor md = train.index_select(0, torch::linspace(0, 3999, n, torch::kFloat64).round().to(torch::kInt64));
+        return bg::ramachandranKld(refPhi, refPsi, bg::alanineDipeptidePhi(md), bg::alanineDipeptidePsi(md));
+    };
+
+    const bg::EvaluationHook hook = evaluationHook(referenceProblem("aldp"), reference, train);
+    std::map<std::string, double> allL = figures(hook, lForm);
+    EXPECT_DOUBLE_EQ(allL.at("ramachandran_kld_floor"), mdKld(600));
+    EXPECT_DOUBLE_EQ(allL.at("ramachandran_kld_l_floor"), mdKld(600));
+    // MD frames from another chain read like their floor (within 25 %: 10.4 against 10.7, phi
+    // 1.14 against 1.01), which is far from zero at 600 configurations.
+    EXPECT_GT(allL.at("ramachandran_kld_floor"), 5.0);
+    for (const char* name : {"ramachandran_kld", "phi_kld", "psi_kld"}) {
+        const double ratio = allL.at(name) / allL.at(std::string(name) + "_floor");
+        EXPECT_GT(ratio, 0.8) << name;
+        EXPECT_LT(ratio, 1.25) << name;
+    }
+
+    // Half L, half D: the plain floor counts all 1200 samples, the L floor the 600 L-form ones;
+    // more samples leave fewer empty bins.
+    std::map<std::string, double> mixed = figures(hook, torch::cat({lForm, dForm}));
+    EXPECT_DOUBLE_EQ(mixed.at("ramachandran_kld_floor"), mdKld(1200));
+    EXPECT_DOUBLE_EQ(mixed.at("ramachandran_kld_l_floor"), mdKld(600));
+    EXPECT_LT(mixed.at("ramachandran_kld_floor"), mixed.at("ramachandran_kld_l_floor"));
+    // More samples than MD frames: the floor uses all of them.
+    std::map<std::string, double> many = figures(hook, torch::cat({lForm, lForm, lForm, lForm, lForm, lForm, lForm}));
+    EXPECT_DOUBLE_EQ(many.at("ramachandran_kld_floor"), mdKld(4000));
+
+    // Without MD frames the floors are undefined, not zero.
+    std::map<std::string, double> none = figures(evaluationHook(referenceProblem("aldp"), reference), lForm);
+    EXPECT_TRUE(std::isnan(none.at("ramachandran_kld_floor")));
+    EXPECT_TRUE(std::isnan(none.at("psi_kld_l_floor")));
+}

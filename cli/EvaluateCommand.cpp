@@ -39,6 +39,10 @@ CLI::App* addEvaluateCommand(CLI::App& app, EvaluateArguments& arguments) {
                         "(fixed steps, 4 field evaluations each; default: the model's own)")
             ->check(CLI::IsMember({"dopri5", "rk4"}));
     command->add_option("--rk4-steps", arguments.rk4Steps, "E-CNF only: fixed RK4 steps over t in [0, 1] (implies --solver rk4)");
+    command->add_option("--divergence", arguments.divergence,
+                        "E-CNF only: divergence of the densities, exact (autograd trace, (N-1) D backward passes per field "
+                        "evaluation) or hutchinson (one probe, biased weights); default: the model's own")
+            ->check(CLI::IsMember({"exact", "hutchinson"}));
     if (arguments.testMetrics)
         command->add_option("--draws", arguments.draws,
                             "augmented draws per test configuration for the E-ACF's marginal NLL (default 20; the E-CNF's is exact)");
@@ -76,15 +80,20 @@ void writeSamples(const std::string& directory, const bg::EvaluationSamples& sam
  * for the E-ACF, which has no ODE.
  */
 void applySolverOptions(const EvaluateArguments& a, bg::GenerativeModel& model) {
-    if (a.solver.empty() && a.rk4Steps == 0)
+    if (a.solver.empty() && a.rk4Steps == 0 && a.divergence.empty())
         return;
     if (a.rk4Steps < 0)
         throw UsageError("--rk4-steps must be positive");
     if (a.solver == "dopri5" && a.rk4Steps > 0)
         throw UsageError("--rk4-steps goes with --solver rk4, not dopri5");
     if (model.kind() != "ecnf")
-        throw UsageError("--solver and --rk4-steps apply to the E-CNF (an ODE); " + a.model + " is the E-ACF");
-    bg::OdeOptions& options = bg::cnfOf(model, "openmm-bg evaluate")->solverOptions();
+        throw UsageError("--solver, --rk4-steps and --divergence apply to the E-CNF (an ODE); " + a.model + " is the E-ACF");
+    bg::EquivariantCnf& cnf = bg::cnfOf(model, "openmm-bg evaluate");
+    if (!a.divergence.empty())
+        cnf->setDivergenceMethod(a.divergence == "exact" ? bg::DivergenceMethod::Exact : bg::DivergenceMethod::Hutchinson);
+    if (a.solver.empty() && a.rk4Steps == 0)
+        return;
+    bg::OdeOptions& options = cnf->solverOptions();
     options.method = a.solver == "dopri5" ? bg::OdeMethod::Dopri5 : bg::OdeMethod::Rk4;
     if (a.rk4Steps > 0)
         options.rk4Steps = a.rk4Steps;

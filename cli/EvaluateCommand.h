@@ -27,6 +27,7 @@ struct EvaluateArguments {
     bool testMetrics = true;       ///< false for `sample`: flow samples and reverse ESS only
     std::string solver;            ///< E-CNF only: "" (the model's own), "dopri5" or "rk4"
     int rk4Steps = 0;              ///< E-CNF only: fixed RK4 steps (0 = the model's own); implies --solver rk4
+    std::string divergence;        ///< E-CNF only: "" (the model's own), "exact" or "hutchinson"
 };
 
 /**

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -90,6 +91,24 @@ TEST(TrainEcnf, FlowMatchingResumesBitwiseAndTheModelEvaluates) {
     EXPECT_GT(nfe(e.out), 12.0) << e.out;   // the model's own Dormand-Prince
     rk4.insert(rk4.end(), {"--solver", "dopri5"});
     EXPECT_EQ(run(rk4).code, 2);
+    // The divergence of the densities: exact is the model's own (the same figures), one Hutchinson
+    // probe gives another test NLL from the same draws.
+    auto withDivergence = [&](const char* method) {
+        std::vector<std::string> args = evaluate;
+        args.insert(args.end(), {"--divergence", method});
+        return run(args);
+    };
+    Outcome exact = withDivergence("exact"), hutchinson = withDivergence("hutchinson");
+    ASSERT_EQ(exact.code, 0) << exact.err;
+    ASSERT_EQ(hutchinson.code, 0) << hutchinson.err;
+    EXPECT_EQ(withoutTimings(exact.out), withoutTimings(e.out));
+    auto testNll = [](const std::string& out) {
+        const size_t at = out.find("test_nll");
+        return at == std::string::npos ? NAN : std::stod(out.substr(at + 8));
+    };
+    EXPECT_TRUE(std::isfinite(testNll(hutchinson.out))) << hutchinson.out;
+    EXPECT_GT(std::abs(testNll(hutchinson.out) - testNll(e.out)), 1e-6) << hutchinson.out << e.out;
+    EXPECT_EQ(withDivergence("trace").code, 2);
 
     Outcome s = run({"sample", "--model", model, "--system", "dw4", "--data-dir", syntheticDataDirectory(), "--samples", "12", "--out",
                      samplesOut});

@@ -10,6 +10,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <iomanip>
+#include <ostream>
 #include <stdexcept>
 
 namespace BoltzmannPlugin {
@@ -78,6 +80,19 @@ void writeText(const std::string& path, const std::string& text) {
     out << text << "\n";
     if (!out)
         throw std::runtime_error("cannot write " + path);
+}
+
+void printFigures(std::ostream& out, const bg::NamedValues& values) {
+    size_t width = 22;
+    for (const auto& entry : values)
+        width = std::max(width, entry.first.size());
+    const std::ios_base::fmtflags flags = out.flags();
+    const std::streamsize precision = out.precision();
+    out << std::defaultfloat;
+    for (const auto& [name, value] : values)
+        out << "  " << std::left << std::setw(int(width) + 2) << name << std::right << std::setprecision(6) << value << "\n";
+    out.flags(flags);
+    out.precision(precision);
 }
 
 namespace {

@@ -8,6 +8,7 @@
 #include "SystemTarget.h"
 #include "bg/TrainingDriver.h"
 
+#include <iosfwd>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -53,6 +54,12 @@ double targetTemperature(const ReferenceProblem& problem, double requested);
 
 /** Write text (plus a newline) to a file; throws std::runtime_error if it cannot. */
 void writeText(const std::string& path, const std::string& text);
+
+/**
+ * Print named figures one per line, "  name  value", the values aligned in one column after the
+ * longest name (at least 24 characters wide) with 6 significant digits.
+ */
+void printFigures(std::ostream& out, const bg::NamedValues& values);
 
 /**
  * The extra evaluation figures of a problem (ReferenceProblem::evaluation) against reference

@@ -148,8 +148,7 @@ int evaluate(const EvaluateArguments& a, std::ostream& out, std::ostream& err) {
     }
     out << "openmm-bg " << command << ": " << a.model << " (" << bg::modelKindName(model->kind()) << ") on " << a.system << " at " << temperature << " K, " << a.samples
         << " flow samples\n";
-    for (const auto& [name, value] : values)
-        out << "  " << std::left << std::setw(24) << name << std::right << std::setprecision(6) << value << "\n";
+    printFigures(out, values);
     if (!a.out.empty() && samples.x.defined())
         writeSamples(a.out, samples, out);
     out << std::flush;

@@ -196,8 +196,7 @@ void printResult(const bg::RunResult& result, double wallSeconds, const std::str
     }
     out << "\nfinal evaluation at step " << result.step << " (wall time " << std::fixed << std::setprecision(1) << wallSeconds << " s)\n";
     out << std::defaultfloat;
-    for (const auto& [name, value] : result.finalMetrics)
-        out << "  " << std::left << std::setw(24) << name << std::right << std::setprecision(6) << value << "\n";
+    printFigures(out, result.finalMetrics);
     out << "output: " << outDir << " (model.bgflow, checkpoint.pt, train-log.csv, samples.npy, sample-logweights.npy)" << std::endl;
 }
 

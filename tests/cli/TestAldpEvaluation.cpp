@@ -12,6 +12,7 @@
 
 #include <cmath>
 #include <map>
+#include <sstream>
 #include <string>
 
 using namespace BoltzmannPlugin;
@@ -105,6 +106,21 @@ TEST(AldpEvaluation, FloorsAreTheDivergencesOfAsManyMdFrames) {
     // More samples than MD frames: the floor uses all of them.
     std::map<std::string, double> many = figures(hook, torch::cat({lForm, lForm, lForm, lForm, lForm, lForm, lForm}));
     EXPECT_DOUBLE_EQ(many.at("ramachandran_kld_floor"), mdKld(4000));
+
+    // Printed, every name stands apart from its value, the longest (ramachandran_kld_l_floor) too.
+    std::ostringstream printed;
+    bg::NamedValues values(many.begin(), many.end());
+    printFigures(printed, values);
+    std::istringstream lines(printed.str());
+    std::string line;
+    int count = 0;
+    for (; std::getline(lines, line); count++) {
+        const size_t nameEnd = line.find_first_of(' ', 2);
+        ASSERT_NE(nameEnd, std::string::npos) << line;
+        EXPECT_EQ(line.substr(nameEnd, 2), "  ") << line;
+        EXPECT_EQ(many.count(line.substr(2, nameEnd - 2)), 1u) << line;
+    }
+    EXPECT_EQ(count, int(many.size()));
 
     // Without MD frames the floors are undefined, not zero.
     std::map<std::string, double> none = figures(evaluationHook(referenceProblem("aldp"), reference), lForm);

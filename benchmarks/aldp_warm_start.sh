@@ -16,7 +16,8 @@ python3 -c 'import json, sys; print(json.dumps(json.load(open(sys.argv[1]))["met
     "$root/data/problems/aldp.json" > "$out/fab-flow.json"
 stage() {   # stage NAME [train arguments]: runs, or resumes, one training stage unless it has finished
     local name=$1; shift
-    [ -f "$out/$name/model.bgflow" ] && return 0
+    # model.bgflow is written with every checkpoint; a stage has finished once it printed its final evaluation
+    grep -q "^final evaluation" "$out/$name.out" 2>/dev/null && return 0
     local resume=()
     [ -f "$out/$name/checkpoint.pt" ] && resume=(--resume)
     "$bin" train --system aldp --out "$out/$name" --threads 1 --seed 1 "${resume[@]}" "$@" >> "$out/$name.out" 2>&1

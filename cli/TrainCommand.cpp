@@ -195,7 +195,6 @@ void printResult(const bg::RunResult& result, double wallSeconds, const std::str
         return;
     }
     out << "\nfinal evaluation at step " << result.step << " (wall time " << std::fixed << std::setprecision(1) << wallSeconds << " s)\n";
-    out << std::defaultfloat;
     printFigures(out, result.finalMetrics);
     out << "output: " << outDir << " (model.bgflow, checkpoint.pt, train-log.csv, samples.npy, sample-logweights.npy)" << std::endl;
 }

@@ -43,6 +43,10 @@ CLI::App* addEvaluateCommand(CLI::App& app, EvaluateArguments& arguments) {
                         "E-CNF only: divergence of the densities, exact (autograd trace, (N-1) D backward passes per field "
                         "evaluation) or hutchinson (one probe, biased weights); default: the model's own")
             ->check(CLI::IsMember({"exact", "hutchinson"}));
+    command->add_option("--weight-draws", arguments.weightDraws,
+                        "E-ACF only: augmented draws behind each sample's importance weight (default 1, the joint weight; "
+                        "more bring the weights towards the marginal's and stay exact, at one flow pass per draw)")
+            ->check(CLI::PositiveNumber);
     if (arguments.testMetrics)
         command->add_option("--draws", arguments.draws,
                             "augmented draws per test configuration for the E-ACF's marginal NLL (default 20; the E-CNF's is exact)");
@@ -140,6 +144,7 @@ int evaluate(const EvaluateArguments& a, std::ostream& out, std::ostream& err) {
     bg::EvaluationOptions options;
     options.flowSamples = a.samples;
     options.marginalDraws = a.draws;
+    options.weightDraws = a.weightDraws;
     bg::EvaluationSamples samples;
     bg::NamedValues values = bg::evaluateFlow(*model, testData, target.get(), options, generator, &samples);
     if (hook && samples.x.defined()) {

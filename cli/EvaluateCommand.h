@@ -21,6 +21,7 @@ struct EvaluateArguments {
     std::string device;            ///< "" or "cpu" or "cuda[:i]"
     int64_t samples = 10000;       ///< flow samples drawn
     int draws = 20;                ///< augmented draws per test configuration for the E-ACF's marginal NLL (the E-CNF's is exact)
+    int weightDraws = 1;           ///< augmented draws behind each flow sample's importance weight (E-ACF; bg::multiDrawLogProposal)
     uint64_t seed = 0;             ///< random seed of the draws
     int threads = 1, workers = 1;  ///< torch threads; OpenMM Contexts for the target
     double temperature = 0.0;      ///< K; 0 = the system's default

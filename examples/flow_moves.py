@@ -7,12 +7,15 @@ What it does
     the ff96/OBC1 System at 800 K) and runs a BoltzmannGeneratorIntegrator with a flow move
     (independence Metropolis: a flow sample against the current state) after every Langevin step,
     without training. Prints the acceptance rate, the running ESS of the proposals and the reverse
-    ESS of fresh flow samples, with the wall time per step. An E-CNF integrates its ODE with the
+    ESS of fresh flow samples, with the wall time per step. ``--weight-draws M`` computes the
+    importance weights of the moves and of the fresh samples over M augmented draws (E-ACF;
+    docs/augmented-weights.md). An E-CNF integrates its ODE with the
     solver saved in the model (train with ``--set flow.solver=rk4 --set flow.rk4Steps=10`` for the
     fixed-step solver).
 
 How to run (from the repository root, with the openmmbg package importable)
     OMP_NUM_THREADS=1 python examples/flow_moves.py --system dw4 --model runs/dw4-fm-rk4/model.bgflow [--steps 300]
+    OMP_NUM_THREADS=1 python examples/flow_moves.py --system dw4 --model runs/dw4-fab-quick/model.bgflow --weight-draws 20
     OMP_NUM_THREADS=1 python examples/flow_moves.py --system aldp --model runs/aldp-warm/fab/model.bgflow --steps 2000
 """
 import argparse
@@ -36,6 +39,8 @@ def parse_arguments():
     parser.add_argument("--steps", type=int, default=300, help="MD steps = flow moves (default 300)")
     parser.add_argument("--samples", type=int, default=1000, help="flow samples for the reverse ESS (default 1000)")
     parser.add_argument("--seed", type=int, default=1, help="random number seed (positive)")
+    parser.add_argument("--weight-draws", type=int, default=1,
+                        help="augmented draws behind each importance weight (E-ACF; default 1, the joint weight)")
     return parser.parse_args()
 
 
@@ -84,6 +89,7 @@ def main():
     args = parse_arguments()
     setup = {"dw4": dw4_simulation, "aldp": aldp_simulation}[args.system]
     simulation, integrator, force = setup(args.model, args.seed)
+    integrator.setWeightDraws(args.weight_draws)
     start = time.time()
     chunk = max(1, args.steps // 10)
     for done in range(0, args.steps, chunk):
@@ -94,10 +100,11 @@ def main():
             done + steps, elapsed, integrator.getAcceptanceRate(), integrator.getRunningEss(),
             elapsed / (done + steps) * (args.steps - done - steps)), flush=True)
     seconds = time.time() - start
-    samples = force.sample(simulation.context, args.samples)
-    print("flow moves on %s: %d moves, acceptance %.4f, %.3f s per step; reverse ESS of %d flow samples %.4f"
-          % (args.system, integrator.getNumFlowMoves(), integrator.getAcceptanceRate(), seconds / args.steps,
-             args.samples, reverse_ess(samples.logWeights)))
+    samples = force.sample(simulation.context, args.samples, args.weight_draws)
+    print("flow moves on %s (weights over %d augmented draws): %d moves, acceptance %.4f, %.3f s per step; "
+          "reverse ESS of %d flow samples %.4f"
+          % (args.system, args.weight_draws, integrator.getNumFlowMoves(), integrator.getAcceptanceRate(),
+             seconds / args.steps, args.samples, reverse_ess(samples.logWeights)))
 
 
 if __name__ == "__main__":

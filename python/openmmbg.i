@@ -183,12 +183,13 @@ namespace BoltzmannPlugin {
         return dynamic_cast<BoltzmannPlugin::BoltzmannGeneratorForce*>(&force) != NULL;
     }
     %pythoncode %{
-        @_withCppDoc(_sample, "numSamples is a positive integer; returns a FlowSamples tuple: positions (Quantity, "
+        @_withCppDoc(_sample, "numSamples and weightDraws (default 1) are positive integers; returns a FlowSamples tuple: positions (Quantity, "
                      "numpy [n, N, 3] in nm), logProb and logWeights (numpy [n]), energies (Quantity, numpy [n] in "
                      "kJ/mol), converted field by field from the BoltzmannGeneratorSamples struct.")
-        def sample(self, context, numSamples):
+        def sample(self, context, numSamples, weightDraws=1):
             numSamples = _integer(numSamples, "numSamples", "BoltzmannGeneratorForce.sample")
-            return _flowSamples(self._sample(context, numSamples))
+            weightDraws = _integer(weightDraws, "weightDraws", "BoltzmannGeneratorForce.sample")
+            return _flowSamples(self._sample(context, numSamples, weightDraws))
 
         @_withCppDoc(_computeLogProb, "positions is a Quantity with length units or an array in nm, shape "
                      "[n, N, 3] or [N, 3]; returns numpy [n]; bad arguments raise ValueError/TypeError.")

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace bg {
@@ -22,7 +24,8 @@ torch::Tensor cpu64(const torch::Tensor& t) {
 void reverseFigures(GenerativeModel& model, Target* target, const EvaluationOptions& options, torch::Generator& generator,
                     NamedValues& values, EvaluationSamples* samples) {
     const int64_t chunk = std::max<int64_t>(1, options.batchSize);
-    std::vector<torch::Tensor> xs, logQs, logWs;
+    std::vector<torch::Tensor> xs, logQs, logWs, multiDrawLogWs;
+    const bool multiDraw = options.weightDraws > 1 && model.augmented();
     int64_t evaluations = 0, solves = 0;
     double seconds = 0;
     for (int64_t start = 0; start < options.flowSamples; start += chunk) {
@@ -43,12 +46,20 @@ void reverseFigures(GenerativeModel& model, Target* target, const EvaluationOpti
             logW = logW - logQ;
             torch::Tensor ok = e.valid & torch::isfinite(logW);
             logWs.push_back(torch::where(ok, logW, torch::full_like(logW, -INFINITY)));
+            if (multiDraw) {
+                torch::Tensor logWM = -e.energy - cpu64(multiDrawLogProposal(model, s, options.weightDraws, generator));
+                multiDrawLogWs.push_back(torch::where(e.valid & torch::isfinite(logWM), logWM, torch::full_like(logWM, -INFINITY)));
+            }
         }
     }
     torch::Tensor logW = target != nullptr ? torch::cat(logWs) : torch::Tensor();
     if (target != nullptr) {
         values.emplace_back("reverse_ess", reverseEss(logW));
         values.emplace_back("flow_invalid_fraction", (~torch::isfinite(logW)).to(torch::kFloat64).mean().item<double>());
+    }
+    if (multiDraw && target != nullptr) {
+        logW = torch::cat(multiDrawLogWs);
+        values.emplace_back("reverse_ess_draws", reverseEss(logW));
     }
     if (evaluations > 0) {   // an ODE model: the cost of sampling with densities
         values.emplace_back("sample_seconds_per_1024", seconds * 1024.0 / double(options.flowSamples));
@@ -101,6 +112,8 @@ void testFigures(GenerativeModel& model, const torch::Tensor& testData, Target* 
 
 NamedValues evaluateFlow(GenerativeModel& model, const torch::Tensor& testData, Target* target, const EvaluationOptions& options,
                          torch::Generator& generator, EvaluationSamples* samples) {
+    if (options.weightDraws < 1)
+        throw std::invalid_argument("evaluateFlow: weightDraws must be at least 1, got " + std::to_string(options.weightDraws));
     torch::NoGradGuard noGrad;
     NamedValues values;
     if (options.flowSamples > 0 && (target != nullptr || samples != nullptr))

@@ -6,7 +6,11 @@
 #include "FileBytes.h"
 #include "JsonObject.h"
 
+#include <torch/torch.h>
+
+#include <cmath>
 #include <stdexcept>
+#include <vector>
 
 namespace bg {
 
@@ -21,6 +25,19 @@ int64_t GenerativeModel::numParameters() {
 
 void GenerativeModel::saveToFile(const std::string& path) {
     writeFileBytes(path, save(), "GenerativeModel::saveToFile");
+}
+
+torch::Tensor multiDrawLogProposal(GenerativeModel& model, const ModelSample& sample, int draws, torch::Generator& generator) {
+    if (draws < 1)
+        throw std::invalid_argument("multiDrawLogProposal: draws must be at least 1, got " + std::to_string(draws));
+    torch::Tensor own = sample.logProposal().to(torch::kFloat64);
+    if (!model.augmented() || draws == 1)
+        return own;
+    torch::NoGradGuard noGrad;
+    std::vector<torch::Tensor> terms{own};
+    for (int m = 1; m < draws; m++)   // one pass of n rows per draw: memory as for the samples themselves
+        terms.push_back(model.proposalLogProb(sample.x, generator).logProposal().to(torch::kFloat64));
+    return torch::logsumexp(torch::stack(terms), 0) - std::log(double(draws));
 }
 
 std::shared_ptr<GenerativeModel> loadModel(const std::string& bytes) {

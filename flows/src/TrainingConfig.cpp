@@ -44,6 +44,7 @@ void TrainingConfig::validate() const {
             {evalTestSamples < 0, "evalTestSamples must not be negative (0 = all)"},
             {evalBatchSize < 1, "evalBatchSize must be positive"},
             {marginalDraws < 1, "marginalDraws must be positive"},
+            {evalWeightDraws < 1, "evalWeightDraws must be positive"},
             {checkpointEvery < 0, "checkpointEvery must not be negative"},
             {logEvery < 1, "logEvery must be positive"},
             {numThreads < 1, "numThreads must be positive"}};
@@ -78,6 +79,7 @@ std::string TrainingConfig::toJson() const {
               {"evalTestSamples", evalTestSamples},
               {"evalBatchSize", evalBatchSize},
               {"marginalDraws", marginalDraws},
+              {"evalWeightDraws", evalWeightDraws},
               {"checkpointEvery", checkpointEvery},
               {"logEvery", logEvery},
               {"seed", seed},
@@ -92,7 +94,7 @@ TrainingConfig TrainingConfig::fromJson(const std::string& text) {
     json j = parseJsonObject(text, "TrainingConfig");
     rejectUnknownKeys(j,
                       {"method", "batchSize", "epochs", "schedule", "clipFactor", "ignoreFactor", "gradNormWindow", "maskLogProbBelow",
-                       "maxRowsPerPass", "evalEvery", "evalFlowSamples", "evalTestSamples", "evalBatchSize", "marginalDraws",
+                       "maxRowsPerPass", "evalEvery", "evalFlowSamples", "evalTestSamples", "evalBatchSize", "marginalDraws", "evalWeightDraws",
                        "checkpointEvery", "logEvery", "seed", "numThreads", "device", "fab", "fm"},
                       "TrainingConfig");
     TrainingConfig c;
@@ -126,6 +128,7 @@ TrainingConfig TrainingConfig::fromJson(const std::string& text) {
         get(j, "evalTestSamples", c.evalTestSamples);
         get(j, "evalBatchSize", c.evalBatchSize);
         get(j, "marginalDraws", c.marginalDraws);
+        get(j, "evalWeightDraws", c.evalWeightDraws);
         get(j, "checkpointEvery", c.checkpointEvery);
         get(j, "logEvery", c.logEvery);
         get(j, "seed", c.seed);

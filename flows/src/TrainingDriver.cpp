@@ -234,6 +234,7 @@ NamedValues TrainingDriver::evaluateHere(bool final) {
     eo.testSamples = config.evalTestSamples;
     eo.batchSize = config.evalBatchSize;
     eo.marginalDraws = config.marginalDraws;
+    eo.weightDraws = config.evalWeightDraws;
     EvaluationSamples samples;
     NamedValues values = evaluateFlow(*model, testData, target, eo, evalGenerator, &samples);
     NamedValues extra = method->evaluate(*model, evalGenerator);

@@ -231,12 +231,19 @@ public:
      *
      * @param context     a Context whose System contains this force
      * @param numSamples  n, positive
-     * @return n configurations of the modelled particles (nm), log q (E-ACF: log q(x, a); E-CNF:
-     *         log q(x) by its ODE), log w and the target energies U in kJ/mol
-     * @throws OpenMM::OpenMMException if n is not positive, if the samples would need more than
+     * @param weightDraws M, positive: augmented draws behind each log-weight (E-ACF; the E-CNF has no
+     *                    augmented variables and ignores it). 1 gives the joint weight
+     *                    log w = -u(x) + log pi(a|x) - log q(x, a) (model-spec 13); M > 1 adds M - 1
+     *                    draws a_m ~ pi(a|x) and gives log w = -u(x) - log qhat(x), log qhat(x) =
+     *                    logsumexp_m [log q(x, a_m) - log pi(a_m|x)] - log M over the sample's own a
+     *                    and the new draws (bg::multiDrawLogProposal): still exact importance weights,
+     *                    closer to the marginal's -u(x) - log q(x) as M grows, at one more flow pass per draw
+     * @return n configurations of the modelled particles (nm), log q (E-ACF: log q(x, a) of the
+     *         sample's own a, whatever M; E-CNF: log q(x) by its ODE), log w and the target energies U in kJ/mol
+     * @throws OpenMM::OpenMMException if n or M is not positive, if the samples would need more than
      *         half of the machine's memory (draw them in batches), or if the E-CNF's ODE solver fails
      */
-    BoltzmannGeneratorSamples sample(OpenMM::Context& context, int numSamples) const;
+    BoltzmannGeneratorSamples sample(OpenMM::Context& context, int numSamples, int weightDraws = 1) const;
     /**
      * Evaluate the marginal log density log q(x) of the Context's flow (E-ACF: an importance-sampled
      * estimate over numDraws augmented draws a ~ pi(a|x); E-CNF: exact by its ODE, numDraws unused

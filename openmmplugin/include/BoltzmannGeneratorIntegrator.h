@@ -75,6 +75,19 @@ public:
     }
     /** Set the number of flow samples drawn at once for flow moves (positive). */
     void setProposalBatchSize(int size);
+    /**
+     * Get M, the augmented draws behind the importance weights of a flow move (E-ACF; 1 by
+     * default): the proposal's weight is exp(-U/kT) / qhat(x') over its own a and M - 1 new draws
+     * a_m ~ pi(a|x') (bg::multiDrawLogProposal), the current state's over M fresh draws (a Gibbs
+     * step on its augmented variables). Exact for every M (docs/augmented-weights.md); more draws
+     * bring both weights towards the marginal's exp(-U/kT) / q(x), at M flow passes per move. M = 1
+     * is the joint weight exp(-U/kT) pi(a|x) / q(x, a). The E-CNF has no augmented variables and ignores M.
+     */
+    int getWeightDraws() const {
+        return weightDraws;
+    }
+    /** Set M, the augmented draws behind a flow move's importance weights (positive; see getWeightDraws()). */
+    void setWeightDraws(int draws);
     /** Get the number of recent flow proposals over which getRunningEss() is computed. */
     int getEssWindow() const {
         return essWindow;
@@ -130,7 +143,7 @@ private:
     /** One flow move; updates the counters and the ESS window. */
     void flowMove();
     double friction;
-    int flowMoveInterval = 0, trainingInterval = 0, proposalBatchSize = 16, essWindow = 1000, randomNumberSeed = 0;
+    int flowMoveInterval = 0, trainingInterval = 0, proposalBatchSize = 16, essWindow = 1000, randomNumberSeed = 0, weightDraws = 1;
     OpenMM::ContextImpl* context = nullptr;
     OpenMM::Kernel kernel;
     BoltzmannGeneratorModel* model = nullptr;   // owned by the force's ForceImpl in the Context

@@ -131,8 +131,8 @@ BoltzmannGeneratorModel& BoltzmannGeneratorForce::modelIn(Context& context) cons
     return implIn(context).getModel();
 }
 
-BoltzmannGeneratorSamples BoltzmannGeneratorForce::sample(Context& context, int numSamples) const {
-    return modelIn(context).sample(getContextImpl(context), numSamples);
+BoltzmannGeneratorSamples BoltzmannGeneratorForce::sample(Context& context, int numSamples, int weightDraws) const {
+    return modelIn(context).sample(getContextImpl(context), numSamples, weightDraws);
 }
 
 vector<double> BoltzmannGeneratorForce::computeLogProb(Context& context, const vector<Vec3>& positions, int numDraws) const {

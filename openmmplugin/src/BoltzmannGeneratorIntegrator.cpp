@@ -58,6 +58,12 @@ void BoltzmannGeneratorIntegrator::setProposalBatchSize(int size) {
     proposalBatchSize = size;
 }
 
+void BoltzmannGeneratorIntegrator::setWeightDraws(int draws) {
+    if (draws < 1)
+        throw OpenMMException("BoltzmannGeneratorIntegrator: the number of weight draws must be positive, got " + to_string(draws));
+    weightDraws = draws;
+}
+
 void BoltzmannGeneratorIntegrator::setEssWindow(int proposals) {
     if (proposals < 1)
         throw OpenMMException("BoltzmannGeneratorIntegrator: the ESS window must be positive (proposals), got " + to_string(proposals));
@@ -121,7 +127,7 @@ double BoltzmannGeneratorIntegrator::computeKineticEnergy() {
 }
 
 void BoltzmannGeneratorIntegrator::flowMove() {
-    FlowMoveResult move = flowMoves->move(*model, *context, proposalBatchSize, getIntegrationForceGroups());
+    FlowMoveResult move = flowMoves->move(*model, *context, proposalBatchSize, weightDraws, getIntegrationForceGroups());
     numFlowMoves++;
     if (move.accepted)
         numAcceptedFlowMoves++;

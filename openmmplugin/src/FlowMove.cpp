@@ -16,9 +16,11 @@ using namespace OpenMM;
 using namespace std;
 
 struct FlowMoveSampler::Cache {
-    // Proposals [P, N, D] (zero centre), their log q(x, a) and log pi(a|x) (E-ACF) or log q(x) and 0 (E-CNF), float64.
+    // Proposals [P, N, D] (zero centre), their log q(x, a) and log pi(a|x) (E-ACF) or log q(x) and 0 (E-CNF), float64;
+    // with draws > 1 (E-ACF) log qhat(x) over `draws` augmented draws (bg::multiDrawLogProposal) and 0.
     torch::Tensor x, logQ, logPi;
     int64_t next = 0, version = -1;   // next unused proposal; the model's parameter version they were drawn with
+    int64_t draws = 1;                // augmented draws behind logQ
     int hasVirtualSites = -1;   // whether the System has virtual sites (-1: not looked at yet)
 };
 
@@ -59,13 +61,20 @@ void setContextPositions(ContextImpl& context, const vector<Vec3>& positions, bo
 
 }   // namespace
 
-void FlowMoveSampler::drawProposals(BoltzmannGeneratorModel& model, int count) {
+void FlowMoveSampler::drawProposals(BoltzmannGeneratorModel& model, int count, int draws) {
     BoltzmannGeneratorModel::State& state = model.getState();
     bg::ModelSample s = state.model->sample(count, state.generator);
     cache->x = s.x.to(torch::kFloat64);
     if (s.a.defined()) {   // E-ACF: log q(x, a) again by the inverse pass; log pi(a|x) of the drawn a
         cache->logQ = state.couplingFlow("the flow move")->logProb(s.x, s.a).to(torch::kFloat64);
         cache->logPi = s.logAugmented.to(torch::kFloat64);
+        if (draws > 1) {   // over the proposal's own a (its inverse-pass density) and draws - 1 new ones
+            bg::ModelSample own = s;
+            own.logQ = cache->logQ;
+            own.logAugmented = cache->logPi;
+            cache->logQ = bg::multiDrawLogProposal(*state.model, own, draws, state.generator).to(torch::kFloat64);
+            cache->logPi = torch::zeros_like(cache->logQ);
+        }
     }
     else {   // E-CNF: log q(x) again by the ODE from t = 1 to 0, as for the current state; no a
         cache->logQ = state.model->proposalLogProb(s.x, state.generator).logQ.to(torch::kFloat64);
@@ -73,9 +82,10 @@ void FlowMoveSampler::drawProposals(BoltzmannGeneratorModel& model, int count) {
     }
     cache->next = 0;
     cache->version = model.getParameterVersion();
+    cache->draws = draws;
 }
 
-FlowMoveResult FlowMoveSampler::move(BoltzmannGeneratorModel& model, ContextImpl& context, int proposalBatch, int groups) {
+FlowMoveResult FlowMoveSampler::move(BoltzmannGeneratorModel& model, ContextImpl& context, int proposalBatch, int weightDraws, int groups) {
     torch::NoGradGuard noGrad;
     BoltzmannGeneratorModel::State& state = model.getState();
     const vector<int>& particles = model.getParticles();
@@ -87,22 +97,30 @@ FlowMoveResult FlowMoveSampler::move(BoltzmannGeneratorModel& model, ContextImpl
         cache->hasVirtualSites = systemHasVirtualSites(context) ? 1 : 0;
     const bool virtualSites = cache->hasVirtualSites != 0;
 
-    // The current state, centred; for the E-ACF a ~ pi(a|x) is drawn afresh (a Gibbs step on a).
+    // The current state, centred; for the E-ACF a ~ pi(a|x) is drawn afresh (a Gibbs step on a),
+    // or with M > 1 weight draws all M of them (then log qhat(x), the flow's marginal estimate).
     vector<Vec3> current(n);
     for (int i = 0; i < n; i++)
         current[i] = positions[particles[i]];
     torch::Tensor x = positionsToTensor(current, n, d);
     torch::Tensor centre = x.mean(1, true);
     torch::Tensor xc = (x - centre).to(state.dtype());
-    bg::ModelDensity density = state.model->proposalLogProb(xc, state.generator);
-    const double logQ = density.logQ.item<double>();
-    const double logPi = density.logAugmented.defined() ? density.logAugmented.item<double>() : 0.0;
+    const bool multiDraw = weightDraws > 1 && state.model->augmented();
+    double logQ = 0.0, logPi = 0.0;
+    if (multiDraw) {
+        logQ = state.model->marginalLogProb(xc, weightDraws, state.generator).item<double>();
+    }
+    else {
+        bg::ModelDensity density = state.model->proposalLogProb(xc, state.generator);
+        logQ = density.logQ.item<double>();
+        logPi = density.logAugmented.defined() ? density.logAugmented.item<double>() : 0.0;
+    }
 
     // The proposal, from a cache of flow samples drawn with the current parameters. Their log q is
     // evaluated in the same (inverse) direction as the current state's, so both sides of the
     // acceptance ratio carry the same rounding.
-    if (cache->version != model.getParameterVersion() || cache->next >= cache->x.size(0))
-        drawProposals(model, max(1, proposalBatch));
+    if (cache->version != model.getParameterVersion() || cache->next >= cache->x.size(0) || cache->draws != weightDraws)
+        drawProposals(model, max(1, proposalBatch), weightDraws);
     const int64_t k = cache->next++;
     torch::Tensor proposal = (cache->x.slice(0, k, k + 1) + centre).contiguous();
     const double proposalLogQ = cache->logQ[k].item<double>();
@@ -139,7 +157,7 @@ FlowMoveResult FlowMoveSampler::move(BoltzmannGeneratorModel& model, ContextImpl
 void FlowMoveSampler::save(BoltzmannGeneratorModel& model, ostream& stream) const {
     torch::serialize::OutputArchive archive;
     const bool valid = cache->version == model.getParameterVersion() && cache->x.defined();
-    archive.write("counters", torch::tensor({cache->next, int64_t(valid ? 1 : 0)}, torch::kInt64));
+    archive.write("counters", torch::tensor({cache->next, int64_t(valid ? 1 : 0), cache->draws}, torch::kInt64));
     if (valid) {
         archive.write("x", cache->x);
         archive.write("logQ", cache->logQ);
@@ -159,6 +177,7 @@ void FlowMoveSampler::load(BoltzmannGeneratorModel& model, istream& stream) {
             archive.read("logPi", cache->logPi);
             cache->next = counters[0].item<int64_t>();
             cache->version = model.getParameterVersion();
+            cache->draws = counters.numel() > 2 ? counters[2].item<int64_t>() : 1;   // checkpoints before weight draws: 1
         }
     });
 }

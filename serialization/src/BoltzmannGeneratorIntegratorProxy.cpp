@@ -19,6 +19,7 @@ static void writeIntegrator(const BoltzmannGeneratorIntegrator& integrator, Seri
     node.setIntProperty("trainingInterval", integrator.getTrainingInterval());
     node.setIntProperty("proposalBatchSize", integrator.getProposalBatchSize());
     node.setIntProperty("essWindow", integrator.getEssWindow());
+    node.setIntProperty("weightDraws", integrator.getWeightDraws());
     node.setIntProperty("randomSeed", integrator.getRandomNumberSeed());
     node.setIntProperty("integrationForceGroups", integrator.getIntegrationForceGroups());
 }
@@ -31,6 +32,7 @@ static BoltzmannGeneratorIntegrator* readIntegrator(const SerializationNode& nod
     integrator->setTrainingInterval(node.getIntProperty("trainingInterval"));
     integrator->setProposalBatchSize(node.getIntProperty("proposalBatchSize"));
     integrator->setEssWindow(node.getIntProperty("essWindow"));
+    integrator->setWeightDraws(node.getIntProperty("weightDraws", 1));   // absent from XML written before the setting existed
     integrator->setRandomNumberSeed(node.getIntProperty("randomSeed"));
     integrator->setIntegrationForceGroups(node.getIntProperty("integrationForceGroups", 0xFFFFFFFF));
     return integrator.release();

@@ -205,6 +205,13 @@ TEST(TrainCommand, EvaluateAndSampleATrainedModel) {
     Outcome again = run({"evaluate", "--model", model, "--system", "dw4", "--data-dir", syntheticDataDirectory(), "--samples", "64",
                          "--draws", "2", "--seed", "3"});
     EXPECT_EQ(again.out, e.out);
+    EXPECT_EQ(e.out.find("reverse_ess_draws"), std::string::npos);
+    // Weights over several augmented draws: the joint figure and the M-draw one.
+    Outcome drawn = run({"evaluate", "--model", model, "--system", "dw4", "--data-dir", syntheticDataDirectory(), "--samples", "64",
+                         "--weight-draws", "3"});
+    ASSERT_EQ(drawn.code, 0) << drawn.err;
+    EXPECT_NE(drawn.out.find("reverse_ess_draws"), std::string::npos) << drawn.out;
+    EXPECT_EQ(run({"evaluate", "--model", model, "--system", "dw4", "--weight-draws", "0"}).code, 2);
 
     Outcome s = run({"sample", "--model", model, "--system", "dw4", "--data-dir", syntheticDataDirectory(), "--samples", "40", "--out",
                      samplesOut});

@@ -5,6 +5,7 @@
 #include "bg/AugmentedCouplingFlow.h"
 #include "bg/Evaluation.h"
 #include "bg/Metrics.h"
+#include "bg/ModelAdapters.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
@@ -55,9 +56,7 @@ TEST(Evaluation, EssIsOneWhenTheFlowIsTheTarget) {
 TEST(Evaluation, FiguresMatchADirectComputation) {
     torch::set_num_threads(1);
     torch::manual_seed(5);
-    bg::FlowConfig config = bgtest::tinyFlowConfig(3, 2);
-    config.identityInit = false;   // a flow that differs from the target
-    AugmentedCouplingFlow flow(config);
+    AugmentedCouplingFlow flow(bgtest::randomTinyFlowConfig(3, 2));   // a flow that differs from the target
     bgtest::HarmonicTarget target(3, 2, 0.7);
     torch::Tensor test = torch::randn({30, 3, 2}, torch::kFloat64) * 1.3 + 0.4;
     EvaluationOptions options;
@@ -93,6 +92,34 @@ TEST(Evaluation, FiguresMatchADirectComputation) {
     torch::Tensor forwardW = -target.evaluate(x, false).energy - (logQ - pi.logProb(a1, x));
     EXPECT_NEAR(m.at("test_forward_ess"), forwardEss(forwardW), 1e-12);
     EXPECT_LT(m.at("test_forward_ess"), 0.999);
+}
+
+TEST(Evaluation, MultiDrawWeightsMatchADirectComputation) {
+    // weightDraws = 4: the joint reverse ESS as before, and reverse_ess_draws and the samples'
+    // log-weights from multiDrawLogProposal() over the same draws (one pass, no test data).
+    torch::set_num_threads(1);
+    torch::manual_seed(5);
+    AugmentedCouplingFlow flow(bgtest::randomTinyFlowConfig(3, 2));
+    bgtest::HarmonicTarget target(3, 2, 0.7);
+    EvaluationOptions options;
+    options.flowSamples = 200;
+    options.weightDraws = 4;
+    torch::Generator g = makeGenerator(23);
+    EvaluationSamples samples;
+    auto m = asMap(evaluateFlow(flow, torch::Tensor(), &target, options, g, &samples));
+
+    torch::NoGradGuard noGrad;
+    torch::Generator h = makeGenerator(23);
+    CouplingFlowModel model(flow);
+    ModelSample s = model.sample(200, h);
+    torch::Tensor u = target.evaluate(s.x, false).energy;
+    torch::Tensor joint = -u - s.logProposal(), drawn = -u - multiDrawLogProposal(model, s, 4, h);
+    EXPECT_NEAR(m.at("reverse_ess"), reverseEss(joint), 1e-12);
+    EXPECT_NEAR(m.at("reverse_ess_draws"), reverseEss(drawn), 1e-12);
+    EXPECT_TRUE(torch::allclose(samples.logWeights, drawn));
+    EXPECT_GT(m.at("reverse_ess_draws"), m.at("reverse_ess"));
+    options.weightDraws = 0;
+    EXPECT_THROW(evaluateFlow(flow, torch::Tensor(), &target, options, g), std::invalid_argument);
 }
 
 TEST(Evaluation, WithoutTargetOrTestData) {

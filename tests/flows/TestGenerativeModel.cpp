@@ -8,6 +8,7 @@
 #include "bg/Evaluation.h"
 #include "bg/FlowMatchingMethod.h"
 #include "bg/MaximumLikelihoodMethod.h"
+#include "bg/Metrics.h"
 #include "bg/ModelAdapters.h"
 #include "bg/TrainingDriver.h"
 #include "bg/TrainingMethodFactory.h"
@@ -15,6 +16,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <stdexcept>
@@ -107,6 +109,72 @@ TEST(GenerativeModel, CnfProposalDensityIsItsLogProb) {
     EXPECT_GT((s.logQ - cnf->baseLogProb(s.x)).abs().max().item<double>(), 1e-2);   // not the prior's density
     EXPECT_TRUE(torch::equal(model.marginalLogProb(s.x, 7, generator), exact));
     EXPECT_TRUE(torch::equal(model.proposalLogProb(s.x, generator).logProposal(), exact));
+}
+
+TEST(GenerativeModel, CnfMultiDrawProposalIsItsLogQ) {
+    torch::set_num_threads(1);
+    EquivariantCnf cnf = smallCnf();
+    CnfModel model(cnf);
+    torch::Generator generator = seeded(6);
+    ModelSample s = model.sample(3, generator);
+    EXPECT_TRUE(torch::equal(multiDrawLogProposal(model, s, 5, generator), s.logQ.to(torch::kFloat64)));
+}
+
+namespace {
+
+/** -u(x) - log Z of the unit zero-CoM Gaussian over N particles in D dimensions: its normalised log density. */
+torch::Tensor unitZeroCoMLogDensity(const torch::Tensor& x) {
+    torch::Tensor centred = x - x.mean(1, true);
+    const double dims = double((x.size(1) - 1) * x.size(2));
+    return -0.5 * centred.square().sum({1, 2}) - 0.5 * dims * std::log(2 * M_PI);
+}
+
+} // namespace
+
+TEST(GenerativeModel, MultiDrawProposalOfTheIdentityFlowIsItsBase) {
+    // An identity-initialised flow is its base: q(x, a) = N0(x) pi(a|x), so every draw's
+    // log q(x, a_m) - log pi(a_m|x) is log N0(x), and so is their mean over M draws.
+    torch::manual_seed(2);
+    AugmentedCouplingFlow flow(bgtest::tinyFlowConfig(3, 2));
+    CouplingFlowModel model(flow);
+    torch::NoGradGuard noGrad;
+    torch::Generator g = seeded(9);
+    ModelSample s = model.sample(50, g);
+    torch::Tensor logQ = multiDrawLogProposal(model, s, 5, g);
+    EXPECT_EQ(logQ.scalar_type(), torch::kFloat64);
+    EXPECT_LT((logQ - unitZeroCoMLogDensity(s.x)).abs().max().item<double>(), 1e-10);
+}
+
+TEST(GenerativeModel, MultiDrawWeightsAreExactImportanceWeights) {
+    // A flow far from its base, the unit zero-CoM Gaussian as the target (normalised, Z = 1): the
+    // weights p(x) / qhat(x) have mean 1 for every M (exact on the extended space), M = 1 is the
+    // joint weight bitwise, more draws bring the weights towards the marginal's (higher ESS), and
+    // the estimate that replaces the flow's own a by a fresh draw (the test-NLL marginal) is biased.
+    torch::set_num_threads(1);
+    torch::manual_seed(5);
+    AugmentedCouplingFlow flow(bgtest::randomTinyFlowConfig(3, 2));
+    CouplingFlowModel model(flow);
+    torch::NoGradGuard noGrad;
+    torch::Generator g = seeded(11);
+    const int64_t n = 40000;
+    ModelSample s = model.sample(n, g);
+    torch::Tensor logP = unitZeroCoMLogDensity(s.x);
+    EXPECT_TRUE(torch::equal(multiDrawLogProposal(model, s, 1, g), s.logProposal()));
+    auto meanWeight = [&](const torch::Tensor& logProposal, double& standardError) {
+        torch::Tensor w = torch::exp(logP - logProposal);
+        standardError = w.std().item<double>() / std::sqrt(double(n));
+        return w.mean().item<double>();
+    };
+    double se1 = 0, se8 = 0, seFresh = 0;
+    const torch::Tensor one = multiDrawLogProposal(model, s, 1, g), eight = multiDrawLogProposal(model, s, 8, g);
+    const double mean1 = meanWeight(one, se1), mean8 = meanWeight(eight, se8);
+    EXPECT_LT(std::abs(mean1 - 1.0), 4 * se1) << mean1 << " +- " << se1;
+    EXPECT_LT(std::abs(mean8 - 1.0), 4 * se8) << mean8 << " +- " << se8;
+    EXPECT_GT(reverseEss(logP - eight), reverseEss(logP - one) + 0.05);
+    const double meanFresh = meanWeight(flow->marginalLogProb(s.x, 8, g), seFresh);
+    EXPECT_GT(meanFresh - 1.0, 6 * seFresh) << meanFresh << " +- " << seFresh;
+    EXPECT_EQ(invalidArgumentMessage([&] { multiDrawLogProposal(model, s, 0, g); }),
+              "multiDrawLogProposal: draws must be at least 1, got 0");
 }
 
 TEST(GenerativeModel, LoadModelReadsBothFormatsBitwise) {

@@ -24,6 +24,7 @@ TEST(TrainingConfig, JsonRoundTripKeepsEveryField) {
     c.evalTestSamples = 45;
     c.evalBatchSize = 67;
     c.marginalDraws = 3;
+    c.evalWeightDraws = 4;
     c.checkpointEvery = 9;
     c.logEvery = 2;
     c.seed = 12345678901ULL;
@@ -71,6 +72,7 @@ TEST(TrainingConfig, ValidationNamesTheField) {
     expectFailure(R"({"schedule": {"peakLr": 0}})", "schedule.peakLr");
     expectFailure(R"({"maxRowsPerPass": -2})", "maxRowsPerPass");
     expectFailure(R"({"marginalDraws": 0})", "marginalDraws");
+    expectFailure(R"({"evalWeightDraws": 0})", "evalWeightDraws");
     expectFailure(R"({"logEvery": 0})", "logEvery");
     expectFailure(R"({"fab": 3})", "fab");
     expectFailure(R"({"device": "tpu"})", "device");

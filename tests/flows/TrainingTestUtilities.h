@@ -28,6 +28,13 @@ inline bg::FlowConfig tinyFlowConfig(int numParticles = 2, int dimension = 2, co
     return c;
 }
 
+/** tinyFlowConfig() with random (not zero) conditioner heads: a flow that is not the identity, so differs from its base. */
+inline bg::FlowConfig randomTinyFlowConfig(int numParticles, int dimension) {
+    bg::FlowConfig c = tinyFlowConfig(numParticles, dimension);
+    c.identityInit = false;
+    return c;
+}
+
 /**
  * u(x) = k/2 sum_i |x_i - xbar|^2: the unnormalised zero-CoM Gaussian. With k = 1 it is exactly the
  * flow's base distribution over x, so an identity-initialised flow matches it up to the constant.

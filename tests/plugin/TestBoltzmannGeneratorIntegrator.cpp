@@ -106,12 +106,15 @@ TEST(BoltzmannGeneratorIntegrator, StoresItsSettingsAndRejectsBadOnes) {
     integrator.setEssWindow(100);
     integrator.setRandomNumberSeed(42);
     integrator.setIntegrationForceGroups(3);
+    EXPECT_EQ(integrator.getWeightDraws(), 1);
+    integrator.setWeightDraws(6);
     expectOpenMMException([] { BoltzmannGeneratorIntegrator(-1.0, 0.002); }, "friction");
     expectOpenMMException([] { BoltzmannGeneratorIntegrator(1.0, 0.0); }, "step size");
     expectOpenMMException([&] { integrator.setFlowMoveInterval(-1); }, "flow move interval");
     expectOpenMMException([&] { integrator.setTrainingInterval(-2); }, "training interval");
     expectOpenMMException([&] { integrator.setProposalBatchSize(0); }, "proposal batch");
     expectOpenMMException([&] { integrator.setEssWindow(0); }, "ESS window");
+    expectOpenMMException([&] { integrator.setWeightDraws(0); }, "weight draws");
     expectOpenMMException([&] { integrator.step(1); }, "not bound");
     EXPECT_EQ(integrator.getNumFlowMoves(), 0);
     EXPECT_EQ(integrator.getAcceptanceRate(), 0.0);
@@ -130,6 +133,7 @@ TEST(BoltzmannGeneratorIntegrator, StoresItsSettingsAndRejectsBadOnes) {
     EXPECT_EQ(restored->getEssWindow(), 100);
     EXPECT_EQ(restored->getRandomNumberSeed(), 42);
     EXPECT_EQ(restored->getIntegrationForceGroups(), 3);
+    EXPECT_EQ(restored->getWeightDraws(), 6);
     EXPECT_DOUBLE_EQ(restored->getConstraintTolerance(), integrator.getConstraintTolerance());
 }
 
@@ -195,6 +199,24 @@ TEST_P(IntegratorOnPlatform, LangevinDynamicsReachesTheTemperature) {
     EXPECT_NEAR(context.getState(0).getTime(), 3500 * 0.002, 1e-9);
 }
 
+namespace {
+
+/** Distances r of a chain of `steps` flow moves (every 4th after 200), for a pair with a double-well distance potential. */
+vector<double> flowMoveChain(Context& context, BoltzmannGeneratorIntegrator& integrator, int steps) {
+    context.setPositions({Vec3(0, 0, 0), Vec3(2.0, 0, 0)});
+    vector<double> chain;
+    for (int i = 0; i < steps; i++) {
+        integrator.step(1);
+        if (i >= 200 && i % 4 == 0)
+            chain.push_back(distance(context.getState(State::Positions).getPositions()));
+    }
+    return chain;
+}
+
+const vector<double> doubleWellEdges = {0.0, 1.2, 1.4, 1.6, 1.75, 1.9, 2.05, 2.2, 2.35, 2.5, 2.7, 6.0};
+
+} // namespace
+
 TEST_P(IntegratorOnPlatform, FlowMovesSampleTheBoltzmannDistributionExactly) {
     // A pair with a double-well distance potential; the flow is the identity (a broad Gaussian), so
     // its raw samples are far from the target, and the time step is so small that the dynamics
@@ -207,14 +229,8 @@ TEST_P(IntegratorOnPlatform, FlowMovesSampleTheBoltzmannDistributionExactly) {
     integrator.setProposalBatchSize(64);
     integrator.setRandomNumberSeed(3);
     Context context(*system, integrator, *platform);
-    context.setPositions({Vec3(0, 0, 0), Vec3(2.0, 0, 0)});
-    vector<double> chain;
-    for (int i = 0; i < 6000; i++) {
-        integrator.step(1);
-        if (i >= 200 && i % 4 == 0)
-            chain.push_back(distance(context.getState(State::Positions).getPositions()));
-    }
-    vector<double> edges = {0.0, 1.2, 1.4, 1.6, 1.75, 1.9, 2.05, 2.2, 2.35, 2.5, 2.7, 6.0};
+    vector<double> chain = flowMoveChain(context, integrator, 6000);
+    const vector<double>& edges = doubleWellEdges;
     vector<double> p = referenceBinProbabilities(edges, c, r0);
     const double chi2 = chiSquared(chain, edges, p);
     // 10 degrees of freedom: chi2 < 35 has a p-value of about 1e-4 for independent samples.
@@ -231,6 +247,26 @@ TEST_P(IntegratorOnPlatform, FlowMovesSampleTheBoltzmannDistributionExactly) {
     for (int i = 0; i < raw.numSamples; i++)
         rawR.push_back(distance({raw.positions[2 * i], raw.positions[2 * i + 1]}));
     EXPECT_GT(chiSquared(rawR, edges, p), 200.0);
+}
+
+TEST_P(IntegratorOnPlatform, FlowMovesWithSeveralWeightDrawsSampleExactly) {
+    // As above with a flow that is not the identity, so its q(a|x) differs from pi(a|x), and weights
+    // over 4 augmented draws (the current state's all fresh, the proposal's with its own a): the
+    // chain still has the target's distribution of r.
+    const double c = 0.25, r0 = 2.0;
+    unique_ptr<System> system(makeDoubleWellPair(300.0, c, r0));
+    addForce(*system, {0, 1}, 3, false);
+    BoltzmannGeneratorIntegrator integrator(1.0, 1e-7);
+    integrator.setFlowMoveInterval(1);
+    integrator.setProposalBatchSize(64);
+    integrator.setRandomNumberSeed(5);
+    integrator.setWeightDraws(4);
+    Context context(*system, integrator, *platform);
+    vector<double> chain = flowMoveChain(context, integrator, 6000);
+    const double chi2 = chiSquared(chain, doubleWellEdges, referenceBinProbabilities(doubleWellEdges, c, r0));
+    EXPECT_LT(chi2, 35.0) << "acceptance " << integrator.getAcceptanceRate() << ", " << chain.size() << " samples";
+    EXPECT_GT(integrator.getAcceptanceRate(), 0.05);
+    EXPECT_EQ(integrator.getNumFlowMoves(), 6000);
 }
 
 TEST_P(IntegratorOnPlatform, PlanarSystemsStayInThePlane) {
@@ -262,6 +298,7 @@ TEST_P(IntegratorOnPlatform, TrainsInsideStepAndCheckpointsContinueIdentically) 
     integrator.setTrainingInterval(5);
     integrator.setProposalBatchSize(4);
     integrator.setRandomNumberSeed(21);
+    integrator.setWeightDraws(3);   // the proposal cache then holds densities over 3 augmented draws
     Context context(*system, integrator, *platform);
     context.setPositions(chain4Positions());
     context.setVelocitiesToTemperature(300.0, 4);

@@ -161,6 +161,20 @@ def test_identity_flow_has_the_zero_com_gaussian_density(num_particles, dimensio
     np.testing.assert_allclose(log_w, -energies / KT - log_q, rtol=1e-8, atol=1e-8)
     # The sampled log-weights (joint density with pi(a|x)) agree, as the flow is the identity.
     np.testing.assert_allclose(samples.logWeights, log_w, rtol=1e-8, atol=1e-8)
+    # So do the weights over several augmented draws (every draw gives log q(x, a) - log pi(a|x) = log q(x)).
+    multi = force.sample(context, 16, weightDraws=4)
+    multi_energies = np.asarray(multi.energies.value_in_unit(unit.kilojoule_per_mole))
+    np.testing.assert_allclose(multi.logWeights, -multi_energies / KT - closed_form_log_prob(nm(multi.positions), dimension),
+                               rtol=1e-8, atol=1e-8)
+
+
+def test_weight_draws_are_checked():
+    system, force, context = chain_with_force(identity=False, seed=3)
+    with pytest.raises(openmm.OpenMMException, match="BoltzmannGeneratorForce: sample.*positive number of weight draws"):
+        force.sample(context, 4, weightDraws=0)
+    with pytest.raises(TypeError, match="BoltzmannGeneratorForce.sample.*weightDraws"):
+        force.sample(context, 4, weightDraws=2.5)
+    assert np.all(np.isfinite(force.sample(context, 4, weightDraws=3).logWeights))
 
 
 def test_frame_projections_are_refused_for_a_pair_in_3d():
@@ -614,6 +628,7 @@ def test_integrator_pickle_keeps_every_setting():
     integrator.setRandomNumberSeed(42)
     integrator.setIntegrationForceGroups(3)
     integrator.setConstraintTolerance(1e-7)
+    integrator.setWeightDraws(8)
     restored = pickle.loads(pickle.dumps(integrator))
     assert isinstance(restored, openmmbg.BoltzmannGeneratorIntegrator)
     assert restored.getFriction() == 3.0 / unit.picosecond
@@ -624,6 +639,7 @@ def test_integrator_pickle_keeps_every_setting():
     assert restored.getEssWindow() == 100
     assert restored.getRandomNumberSeed() == 42
     assert restored.getIntegrationForceGroups() == 3
+    assert restored.getWeightDraws() == 8
     assert restored.getConstraintTolerance() == pytest.approx(1e-7)
     restored.setFlowMoveInterval(7)
     assert integrator.getFlowMoveInterval() == 5

@@ -18,13 +18,18 @@ struct EvaluationOptions {
     int64_t testSamples = 0;       ///< leading test configurations used (0 = all)
     int64_t batchSize = 1000;      ///< rows per flow pass
     int marginalDraws = 20;        ///< M, augmented draws per test point for the E-ACF's marginal NLL
+    /**
+     * M, augmented draws behind the E-ACF's reverse-ESS weights (multiDrawLogProposal(): 1 = the
+     * joint weight of model-spec 13; more draws bring the weights towards the marginal's)
+     */
+    int weightDraws = 1;
 };
 
 /** The flow samples an evaluation drew, for callers that compute further figures from them. */
 struct EvaluationSamples {
     torch::Tensor x;            ///< [n, N, D] in nm, model dtype, on the CPU
     torch::Tensor logQ;         ///< [n] float64, log q(x, a) (E-ACF) or log q(x) (E-CNF)
-    torch::Tensor logWeights;   ///< [n] float64, -u(x) - log proposal (ModelDensity::logProposal(); -inf where invalid); undefined without a target
+    torch::Tensor logWeights;   ///< [n] float64, -u(x) - log proposal (ModelDensity::logProposal(), or multiDrawLogProposal() with EvaluationOptions::weightDraws > 1; -inf where invalid); undefined without a target
 };
 
 /**
@@ -34,7 +39,9 @@ struct EvaluationSamples {
  *    log w = -u(x) - log proposal, i.e. -u(x) + log pi(a|x) - log q(x, a) for the E-ACF's (x, a)
  *    and -u(x) - log q(x) for the E-CNF, with weight 0 where the target reports an invalid
  *    configuration or log q is not finite; "reverse_ess" (fraction in [0, 1]) and
- *    "flow_invalid_fraction"; for a model that samples by an ODE (the E-CNF) also
+ *    "flow_invalid_fraction"; for the E-ACF with options.weightDraws = M > 1 also
+ *    "reverse_ess_draws", the reverse ESS of the weights -u(x) - multiDrawLogProposal() over M
+ *    draws (then also the log-weights given back in `samples`); for a model that samples by an ODE (the E-CNF) also
  *    "sample_seconds_per_1024" (wall time of sampling with densities, scaled to 1024 samples) and
  *    "sample_nfe" (mean velocity evaluations per solve);
  *  - from the test configurations (centred first; if any): "test_nll", the mean of -log q(x) with

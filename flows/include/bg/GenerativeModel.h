@@ -108,6 +108,24 @@ public:
 };
 
 /**
+ * The log density of the extended proposal behind multi-draw importance weights of the E-ACF's
+ * samples: with (x, a_1) ~ q(x, a) from GenerativeModel::sample() and M - 1 further draws
+ * a_m ~ pi(a|x) (m = 2..M), log qhat(x) = logsumexp_m [log q(x, a_m) - log pi(a_m|x)] - log M.
+ * The weight w = exp(-u(x)) / qhat(x) is an exact importance weight on the extended space of
+ * (x, a_1..a_M) (target p(x) prod_m pi(a_m|x), proposal the flow's pair placed at a uniformly
+ * chosen index among M), so the self-normalised estimates stay consistent for every M; M = 1 is the
+ * joint weight exp(-u(x)) pi(a|x) / q(x, a) (model-spec 13), and as M grows the weights approach
+ * the marginal exp(-u(x)) / q(x) (model-spec 8: the importance-weighted marginal over a).
+ * The model evaluates M - 1 further densities of n rows each, without parameter gradients.
+ *
+ * @param sample  what model.sample() returned: x [n, N, D] (nm), logQ and logAugmented [n]
+ * @param draws   M >= 1; for a model without augmented variables (the E-CNF) every M gives log q(x)
+ * @return [n] float64 on the model's device, nats per nm^((N-1)D)
+ * @throws std::invalid_argument("multiDrawLogProposal: ...") for M < 1
+ */
+torch::Tensor multiDrawLogProposal(GenerativeModel& model, const ModelSample& sample, int draws, torch::Generator& generator);
+
+/**
  * The model saved in bytes, of either family (the format's magic says which): saveFlow() bytes give
  * an E-ACF, saveCnf() bytes an E-CNF, whose save() returns the same bytes again.
  * @throws std::invalid_argument for data of neither format, or as loadFlow() / loadCnf() for corrupted data

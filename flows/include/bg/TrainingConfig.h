@@ -35,6 +35,7 @@ struct TrainingConfig {
     int64_t evalTestSamples = 0;       ///< test samples used (0 = all)
     int64_t evalBatchSize = 1000;      ///< rows per evaluation pass
     int marginalDraws = 20;            ///< augmented draws per test point for the marginal NLL
+    int evalWeightDraws = 1;           ///< E-ACF: augmented draws behind the weights of reverse_ess_draws (EvaluationOptions::weightDraws; 1 = joint weights only)
     int64_t checkpointEvery = 0;       ///< steps between checkpoints (0 = only when the run stops)
     int64_t logEvery = 10;             ///< steps between 'train' rows of the log
     uint64_t seed = 0;                 ///< seed of the training random generator

@@ -94,7 +94,7 @@ public:
      */
     void refreshTarget(OpenMM::ContextImpl& context);
     /** See BoltzmannGeneratorForce::sample(). */
-    BoltzmannGeneratorSamples sample(OpenMM::ContextImpl& context, int numSamples);
+    BoltzmannGeneratorSamples sample(OpenMM::ContextImpl& context, int numSamples, int weightDraws);
     /** See BoltzmannGeneratorForce::computeLogProb(). */
     std::vector<double> computeLogProb(OpenMM::ContextImpl& context, const std::vector<OpenMM::Vec3>& positions, int numDraws);
     /** See BoltzmannGeneratorForce::computeLogWeights(). */

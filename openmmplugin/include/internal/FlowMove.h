@@ -41,18 +41,23 @@ public:
      * proposal if accepted, else its original positions; its forces are stale.
      *
      * @param model          the Context's Boltzmann generator (flow, generator, kT)
+     * With weightDraws M > 1 (E-ACF) both weights are over M augmented draws instead
+     * (BoltzmannGeneratorIntegrator::getWeightDraws()): the current state's M fresh from pi(a|x)
+     * (the flow's marginalLogProb), the proposal's its own a and M - 1 new ones (bg::multiDrawLogProposal).
+     *
      * @param proposalBatch  flow samples drawn at once for later moves (positive)
+     * @param weightDraws    M, positive
      * @param groups         force groups of the energy (the integrator's integration groups)
      */
-    FlowMoveResult move(BoltzmannGeneratorModel& model, OpenMM::ContextImpl& context, int proposalBatch, int groups);
+    FlowMoveResult move(BoltzmannGeneratorModel& model, OpenMM::ContextImpl& context, int proposalBatch, int weightDraws, int groups);
     /** Write the proposal cache (valid only for the model's current parameters). */
     void save(BoltzmannGeneratorModel& model, std::ostream& stream) const;
     /** Restore what save() wrote; call after the model's own state has been restored. */
     void load(BoltzmannGeneratorModel& model, std::istream& stream);
 
 private:
-    /** Refill the cache with `count` proposals of the model and their densities (see Cache in FlowMove.cpp). */
-    void drawProposals(BoltzmannGeneratorModel& model, int count);
+    /** Refill the cache with `count` proposals of the model and their densities over `draws` augmented draws (see Cache in FlowMove.cpp). */
+    void drawProposals(BoltzmannGeneratorModel& model, int count, int draws);
     struct Cache;
     std::unique_ptr<Cache> cache;
 };

@@ -33,9 +33,11 @@ torch::Tensor finiteOrMinusInfinity(const torch::Tensor& logQ) {
 
 }   // namespace
 
-BoltzmannGeneratorSamples BoltzmannGeneratorModel::sample(ContextImpl& context, int numSamples) {
+BoltzmannGeneratorSamples BoltzmannGeneratorModel::sample(ContextImpl& context, int numSamples, int weightDraws) {
     if (numSamples < 1)
         throw OpenMMException("BoltzmannGeneratorForce: sample() needs a positive number of samples, got " + to_string(numSamples));
+    if (weightDraws < 1)
+        throw OpenMMException("BoltzmannGeneratorForce: sample() needs a positive number of weight draws, got " + to_string(weightDraws));
     const int n = particles.size(), d = getDimension();
     // x and the augmented variables (E-ACF) in float64, a few copies of them, and the results (the
     // flow's own work is done in chunks of State::inferenceChunk rows).
@@ -55,7 +57,10 @@ BoltzmannGeneratorSamples BoltzmannGeneratorModel::sample(ContextImpl& context, 
     torch::Tensor logPi = s.logAugmented.defined() ? s.logAugmented.to(torch::kFloat64) : torch::zeros_like(logQ);
     torch::Tensor x = state->centredTarget->placeAtCentre(s.x);
     bg::EnergyEvaluation e = state->target->evaluate(x, false);
-    torch::Tensor logW = torch::where(e.valid & torch::isfinite(logQ), -e.energy + logPi - logQ, torch::full_like(logQ, minusInfinity));
+    torch::Tensor logW = -e.energy + logPi - logQ;
+    if (weightDraws > 1 && s.logAugmented.defined())   // M draws of a (bg::multiDrawLogProposal), the sample's own among them
+        logW = -e.energy - bg::multiDrawLogProposal(*state->model, s, weightDraws, state->generator).to(torch::kCPU);
+    logW = torch::where(e.valid & torch::isfinite(logW), logW, torch::full_like(logQ, minusInfinity));
     BoltzmannGeneratorSamples result;
     result.numSamples = numSamples;
     result.numParticles = n;

@@ -138,9 +138,11 @@ TEST(FlowMemory, ChunkedInferenceMatchesOnePass) {
     EXPECT_EQ(chunked.a.sizes(), s.a.sizes());
     EXPECT_LT(chunked.x.mean(1).abs().max().item<double>(), 1e-12);   // zero CoM in every chunk
     EXPECT_LT((flow->logProb(chunked.x, chunked.a) - chunked.logProb).abs().max().item<double>(), 1e-10);
-    EXPECT_LT((flow->logProb(s.x, s.a) - whole).abs().max().item<double>(), 1e-12);
+    // Passes of 5 rows against one of 23: the same values up to the rounding of batch-size dependent
+    // matrix kernels (1.8e-12 on an AMD EPYC, values of order 10; not bitwise).
+    EXPECT_LT((flow->logProb(s.x, s.a) - whole).abs().max().item<double>(), 1e-10);
     at::Generator genChunked = at::make_generator<at::CPUGeneratorImpl>(9);
-    EXPECT_LT((flow->marginalLogProb(s.x, 4, genChunked) - marginalWhole).abs().max().item<double>(), 1e-12);
+    EXPECT_LT((flow->marginalLogProb(s.x, 4, genChunked) - marginalWhole).abs().max().item<double>(), 1e-10);
     EXPECT_THROW(flow->setInferenceBatchSize(-1), std::invalid_argument);
 }
 

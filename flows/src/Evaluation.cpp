@@ -20,6 +20,11 @@ torch::Tensor cpu64(const torch::Tensor& t) {
     return t.to(torch::kCPU, torch::kFloat64);
 }
 
+/** Log-weights with -inf where the target reports an invalid configuration or the weight is not finite. */
+torch::Tensor validLogWeights(const torch::Tensor& logW, const torch::Tensor& valid) {
+    return torch::where(valid & torch::isfinite(logW), logW, torch::full_like(logW, -INFINITY));
+}
+
 /** Flow samples and their reverse-ESS figures (see evaluateFlow()). */
 void reverseFigures(GenerativeModel& model, Target* target, const EvaluationOptions& options, torch::Generator& generator,
                     NamedValues& values, EvaluationSamples* samples) {
@@ -44,12 +49,9 @@ void reverseFigures(GenerativeModel& model, Target* target, const EvaluationOpti
             if (s.logAugmented.defined())
                 logW = logW + cpu64(s.logAugmented);
             logW = logW - logQ;
-            torch::Tensor ok = e.valid & torch::isfinite(logW);
-            logWs.push_back(torch::where(ok, logW, torch::full_like(logW, -INFINITY)));
-            if (multiDraw) {
-                torch::Tensor logWM = -e.energy - cpu64(multiDrawLogProposal(model, s, options.weightDraws, generator));
-                multiDrawLogWs.push_back(torch::where(e.valid & torch::isfinite(logWM), logWM, torch::full_like(logWM, -INFINITY)));
-            }
+            logWs.push_back(validLogWeights(logW, e.valid));
+            if (multiDraw)
+                multiDrawLogWs.push_back(validLogWeights(-e.energy - cpu64(multiDrawLogProposal(model, s, options.weightDraws, generator)), e.valid));
         }
     }
     torch::Tensor logW = target != nullptr ? torch::cat(logWs) : torch::Tensor();

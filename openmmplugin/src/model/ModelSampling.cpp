@@ -57,9 +57,10 @@ BoltzmannGeneratorSamples BoltzmannGeneratorModel::sample(ContextImpl& context, 
     torch::Tensor logPi = s.logAugmented.defined() ? s.logAugmented.to(torch::kFloat64) : torch::zeros_like(logQ);
     torch::Tensor x = state->centredTarget->placeAtCentre(s.x);
     bg::EnergyEvaluation e = state->target->evaluate(x, false);
-    torch::Tensor logW = -e.energy + logPi - logQ;
-    if (weightDraws > 1 && s.logAugmented.defined())   // M draws of a (bg::multiDrawLogProposal), the sample's own among them
-        logW = -e.energy - bg::multiDrawLogProposal(*state->model, s, weightDraws, state->generator).to(torch::kCPU);
+    // With M > 1 draws of a (E-ACF): log qhat(x) over the sample's own a and M - 1 new ones (bg::multiDrawLogProposal).
+    torch::Tensor logW = weightDraws > 1 && s.logAugmented.defined()
+                                 ? -e.energy - bg::multiDrawLogProposal(*state->model, s, weightDraws, state->generator).to(torch::kCPU)
+                                 : -e.energy + logPi - logQ;
     logW = torch::where(e.valid & torch::isfinite(logW), logW, torch::full_like(logQ, minusInfinity));
     BoltzmannGeneratorSamples result;
     result.numSamples = numSamples;

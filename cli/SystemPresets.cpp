@@ -43,8 +43,11 @@ SystemPreset systemPreset(const ReferenceProblem& problem, const std::string& me
         p.flow = bg::FlowConfig::fromJson(flow.dump());
     }
     p.training = bg::TrainingConfig::fromJson(training.dump());
-    if (trainingPreset.contains("fab"))   // every FAB setting, as the method reads them
-        p.training.fab = bg::FabSettings::fromJson(p.training.fab).toJson();
+    if (trainingPreset.contains("fab")) {   // every FAB setting, as the method reads them
+        nlohmann::ordered_json fab = nlohmann::ordered_json::parse(bg::FabSettings::fromJson(p.training.fab).toJson());
+        fab.erase("batchSize");   // FAB's batch is the run's batchSize (TrainingConfig::validate)
+        p.training.fab = fab.dump(2);
+    }
     if (trainingPreset.contains("fm"))
         p.training.fm = bg::FlowMatchingSettings::fromJson(p.training.fm).toJson();
     p.training.validate();

@@ -54,7 +54,12 @@ void TrainingConfig::validate() const {
     if (device != "cpu" && device.rfind("cuda", 0) != 0)
         fail("device must be \"cpu\" or \"cuda\" (optionally \"cuda:<index>\"), got \"" + device + "\"");
     // Malformed JSON, a value that is not an object, or duplicate keys.
-    parseJsonObject(fab, "TrainingConfig: fab");
+    const json fabJson = parseJsonObject(fab, "TrainingConfig: fab");
+    // FAB's batch (AIS samples per iteration, rows per update) is batchSize; a different
+    // fab.batchSize would otherwise be overridden without a word.
+    if (fabJson.contains("batchSize") && fabJson["batchSize"] != json(batchSize))
+        fail("fab.batchSize (" + fabJson["batchSize"].dump() + ") differs from batchSize (" + std::to_string(batchSize) +
+             "); FAB draws batchSize AIS samples per iteration: set batchSize and leave fab.batchSize out");
     // Unknown keys and unusable values of the FAB settings are refused here, not at the first
     // FAB iteration (with the run's batch size, as createTrainingMethod() uses them).
     FabSettings settings = FabSettings::fromJson(fab);

@@ -17,6 +17,7 @@ evaluations), e.g. the variants of a settings study. The second form also draws 
 """
 import argparse
 import csv
+import json
 import math
 import os
 from collections import defaultdict
@@ -112,9 +113,31 @@ def plot_ess_vs_time(log_path, output_path=None, title=None):
     return output_path
 
 
-def plot_runs(log_paths, labels, output_path, metric="reverse_ess", title=None):
+def samples_per_step(log_path):
+    """Training samples one step of a run draws: ``batchSize`` (FAB: AIS samples per iteration; the
+    other methods: rows per update), read from the ``training-config.json`` beside ``log_path``.
+
+    Raises
+    ------
+    ValueError
+        If that file is missing or names no batch size.
+    """
+    path = os.path.join(os.path.dirname(os.path.abspath(log_path)), "training-config.json")
+    if not os.path.exists(path):
+        raise ValueError(f"samples_per_step: no {path} (x = samples needs each run's configuration)")
+    with open(path) as handle:
+        config = json.load(handle)
+    batch = config.get("batchSize")
+    if not batch:
+        raise ValueError(f"samples_per_step: {path} names no batch size")
+    return int(batch)
+
+
+def plot_runs(log_paths, labels, output_path, metric="reverse_ess", title=None, x_axis="step"):
     """Plot one evaluation metric of several runs against the step, one line per run, and save the
-    figure as PNG. ESS metrics (fractions) are drawn in percent.
+    figure as PNG. ESS metrics (fractions) are drawn in percent. With ``x_axis="samples"`` the x axis
+    is the training samples drawn, step x ``samples_per_step`` (runs of different batch sizes
+    compared at equal sampling work).
 
     Parameters
     ----------
@@ -146,16 +169,19 @@ def plot_runs(log_paths, labels, output_path, metric="reverse_ess", title=None):
     scale = 100.0 if "ess" in metric.lower() else 1.0
     fig, ax = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
     drawn = 0
+    if x_axis not in ("step", "samples"):
+        raise ValueError(f"plot_runs: x_axis must be 'step' or 'samples', not '{x_axis}'")
     for path, label in zip(log_paths, labels):
         series = read_training_log(path)[1].get(metric)
         if series is None:
             continue
-        ax.plot(series["step"], [scale * v for v in series["value"]], marker="o", ms=3, label=label)
+        per_step = samples_per_step(path) if x_axis == "samples" else 1
+        ax.plot([per_step * s for s in series["step"]], [scale * v for v in series["value"]], marker="o", ms=3, label=label)
         drawn += 1
     if drawn == 0:
         plt.close(fig)
         raise ValueError(f"plot_runs: no log has evaluations of '{metric}'")
-    ax.set_xlabel("step (FAB iteration)")
+    ax.set_xlabel("training samples drawn (steps x batch)" if x_axis == "samples" else "step (FAB iteration)")
     ax.set_ylabel(f"{metric} (%)" if scale != 1.0 else metric)
     ax.grid(alpha=0.3)
     ax.legend()
@@ -226,6 +252,8 @@ def main(argv=None):
     parser.add_argument("--metric", default="reverse_ess", help="metric of the compared runs (default reverse_ess)")
     parser.add_argument("--csv", help="also write every evaluation of the compared runs to this CSV")
     parser.add_argument("--title", help="figure title")
+    parser.add_argument("--x", choices=["step", "samples"], default="step",
+                        help="x axis of compared runs: step, or training samples drawn (step x the run's batch size)")
     parser.add_argument("--aldp-test", help="reference set (.npy, nm) for Ramachandran plots of an alanine dipeptide run")
     args = parser.parse_args(argv)
     if len(args.log) > 1:
@@ -233,7 +261,7 @@ def main(argv=None):
             parser.error("comparing runs needs -o/--output")
         labels = args.labels or [os.path.basename(os.path.dirname(os.path.abspath(p))) for p in args.log]
         try:
-            print(plot_runs(args.log, labels, args.output, args.metric, args.title))
+            print(plot_runs(args.log, labels, args.output, args.metric, args.title, args.x))
             if args.csv:
                 print(write_evaluations_csv(args.log, labels, args.csv))
         except ValueError as error:

@@ -100,6 +100,24 @@ TEST_P(FlowTest, LogProbIsInvariant) {
     EXPECT_LT(maxAbs(flow->logProb(s.x.index_select(1, perm), s.a.index_select(2, perm)) - reference), 1e-9) << "permutation";
 }
 
+TEST_P(FlowTest, OnlyTheVectorProjectionIsBlindToReflections) {
+    // A reflection is an isometry but not a rotation. The EGNN and the radial-only vector projection
+    // are E(n)-equivariant, so log q of mirror images agrees; the Cartesian and spherical frames take
+    // their last axis from a cross product (2D: a quarter turn), which a reflection reverses, so
+    // log q tells the two enantiomers apart and a flow can learn a chirality (README, ALDP).
+    const int d = GetParam().dimension;
+    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(6);
+    FlowSample s = flow->sample(16, gen);
+    torch::NoGradGuard noGrad;
+    torch::Tensor mirror = torch::ones({d}, f64);
+    mirror[0] = -1.0;
+    torch::Tensor difference = (flow->logProb(s.x * mirror, s.a * mirror) - flow->logProb(s.x, s.a)).abs();
+    if (GetParam().projection == Projection::Vector)
+        EXPECT_LT(difference.max().item<double>(), 1e-9);
+    else
+        EXPECT_GT(difference.median().item<double>(), 1e-3);
+}
+
 TEST_P(FlowTest, SamplingIsEquivariant) {
     // Rotating the base sample rotates the flow's output and leaves log q unchanged.
     const int d = GetParam().dimension;

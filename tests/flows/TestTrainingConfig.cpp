@@ -100,13 +100,25 @@ TEST(TrainingConfig, FlowMatchingMethodAndSettings) {
     expectFailure(R"({"method": "sgd"})", "method must be 'ml', 'fab' or 'fm'");
 }
 
+TEST(TrainingConfig, FabBatchSizeIsTheRunsBatchSize) {
+    // FAB draws batchSize AIS samples per iteration; a fab.batchSize that says otherwise is refused
+    // rather than overridden without a word (the same value, as older run files hold, is accepted).
+    expectFailure(R"({"method": "fab", "batchSize": 128, "fab": {"batchSize": 512}})",
+                  "fab.batchSize (512) differs from batchSize (128)");
+    EXPECT_EQ(TrainingConfig::fromJson(R"({"method": "fab", "batchSize": 512, "fab": {"batchSize": 512}})").batchSize, 512);
+    TrainingConfig c;
+    c.batchSize = 64;
+    c.fab = R"({"batchSize": 32})";
+    EXPECT_THROW(c.validate(), std::invalid_argument);
+}
+
 TEST(TrainingConfig, DuplicateKeysAreRejectedAtEveryLevel) {
     // The JSON parser alone would keep the last value silently.
     expectFailure(R"({"batchSize": 16, "epochs": 3, "batchSize": 32})", "TrainingConfig: duplicate key 'batchSize' in the JSON text");
     expectFailure(R"({"schedule": {"peakLr": 1e-3, "endLr": 1e-5, "peakLr": 1e-2}})", "duplicate key 'peakLr'");
     expectFailure(R"({"fab": {"ais": {"hmcSteps": 2, "hmcSteps": 3}}})", "duplicate key 'hmcSteps'");
     // The same key in different objects is fine.
-    TrainingConfig c = TrainingConfig::fromJson(R"({"batchSize": 16, "fab": {"batchSize": 8, "ais": {"hmcSteps": 2}}})");
+    TrainingConfig c = TrainingConfig::fromJson(R"({"batchSize": 16, "fab": {"batchSize": 16, "ais": {"hmcSteps": 2}}})");
     EXPECT_EQ(c.batchSize, 16);
     expectFailure(R"({"fab": {"list": [{"a": 1, "a": 2}]}})", "duplicate key 'a'");
     // A fab text set directly is checked by validate().

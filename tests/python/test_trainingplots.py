@@ -83,3 +83,26 @@ def test_compare_runs_from_the_command_line(tmp_path):
         trainingplots.plot_runs([str(first / "train-log.csv"), str(second / "train-log.csv")], ["A"], str(out))
     with pytest.raises(SystemExit):
         trainingplots.main([str(first / "train-log.csv"), str(second / "train-log.csv")])   # no -o
+
+
+def test_compare_runs_of_different_batch_sizes_at_equal_samples(tmp_path):
+    import json
+    import pytest
+    runs = {"fab64": {"method": "fab", "batchSize": 64, "fab": {"bufferMinBatches": 16}}, "ml32": {"method": "ml", "batchSize": 32}}
+    logs = []
+    for name, config in runs.items():
+        (tmp_path / name).mkdir()
+        write_log(tmp_path / name / "train-log.csv")
+        with open(tmp_path / name / "training-config.json", "w") as handle:
+            json.dump(config, handle)
+        logs.append(str(tmp_path / name / "train-log.csv"))
+    # FAB draws batchSize AIS samples per iteration, the other methods batchSize rows per step.
+    assert [trainingplots.samples_per_step(p) for p in logs] == [64, 32]
+    out = tmp_path / "samples.png"
+    assert trainingplots.main(logs + ["-o", str(out), "--x", "samples"]) == 0
+    assert os.path.getsize(out) > 5000
+    os.remove(tmp_path / "ml32" / "training-config.json")
+    with pytest.raises(ValueError, match="training-config.json"):
+        trainingplots.plot_runs(logs, ["a", "b"], str(out), x_axis="samples")
+    with pytest.raises(ValueError, match="x_axis"):
+        trainingplots.plot_runs(logs[:1], ["a"], str(out), x_axis="time")

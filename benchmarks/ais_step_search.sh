@@ -7,11 +7,9 @@
 # Usage: benchmarks/ais_step_search.sh OUT_DIR   (about 1 h of one core; writes OUT_DIR/<run>/,
 # OUT_DIR/<run>.out and OUT_DIR/ais-step-search.csv)
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-bin=${OPENMMBG_BUILD_DIR:-$root/build}/bin/openmm-bg
+source "$(dirname "${BASH_SOURCE[0]}")/benchmark-setup.sh"   # root, bin, one torch thread
 out=${1:?usage: ais_step_search.sh OUT_DIR}
 mkdir -p "$out"
-export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
 common=(--threads 1 --seed 0 --eval-every 0 --set evalFlowSamples=64 --set fab.evalAisSamples=32
         --set fab.concurrentAis=false --set logEvery=1 --set fab.bufferMinBatches=8)
 run() {   # run NAME SYSTEM ITERATIONS INITIAL_STEP SEARCH [extra arguments]

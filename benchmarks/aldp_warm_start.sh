@@ -7,11 +7,9 @@
 # Usage: benchmarks/aldp_warm_start.sh OUT_DIR   (about 1.5 h of one idle core; writes OUT_DIR/ml/,
 # OUT_DIR/fab/, their .out files; re-running it resumes the stage that was cut off)
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-bin=${OPENMMBG_BUILD_DIR:-$root/build}/bin/openmm-bg
+source "$(dirname "${BASH_SOURCE[0]}")/benchmark-setup.sh"   # root, bin, one torch thread
 out=${1:?usage: aldp_warm_start.sh OUT_DIR}
 mkdir -p "$out"
-export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
 python3 -c 'import json, sys; print(json.dumps(json.load(open(sys.argv[1]))["methods"]["fab"]["flow"]))' \
     "$root/data/problems/aldp.json" > "$out/fab-flow.json"
 stage() {   # stage NAME [train arguments]: runs, or resumes, one training stage unless it has finished

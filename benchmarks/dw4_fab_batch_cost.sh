@@ -4,11 +4,9 @@
 # evaluations; prints the medians of the AIS pass's and the 8 updates' thread CPU time.
 # Usage: benchmarks/dw4_fab_batch_cost.sh OUT_DIR [batch ...]   (default: 64 128 512)
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-bin=${OPENMMBG_BUILD_DIR:-$root/build}/bin/openmm-bg
+source "$(dirname "${BASH_SOURCE[0]}")/benchmark-setup.sh"   # root, bin, one torch thread
 out=${1:?usage: dw4_fab_batch_cost.sh OUT_DIR [batch ...]}; shift
 mkdir -p "$out"
-export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
 echo "batch,cpu_ais_s,cpu_update_s"
 for b in "${@:-64 128 512}"; do
     for batch in $b; do

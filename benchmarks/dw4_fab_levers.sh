@@ -6,11 +6,9 @@
 # Usage: benchmarks/dw4_fab_levers.sh OUT_DIR [variant ...]   (default: all variants)
 # Writes OUT_DIR/<variant>/ (the run) and OUT_DIR/<variant>.out (its console output).
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-bin=${OPENMMBG_BUILD_DIR:-$root/build}/bin/openmm-bg
+source "$(dirname "${BASH_SOURCE[0]}")/benchmark-setup.sh"   # root, bin, one torch thread
 out=${1:?usage: dw4_fab_levers.sh OUT_DIR [variant ...]}; shift
 mkdir -p "$out"
-export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
 fast=(--set fab.ais.initialStepSize=0.05 --set fab.bufferMinBatches=16)
 declare -A variants=(
     [base]=""                                                        # the main job's settings before the study

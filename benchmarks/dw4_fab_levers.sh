@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The DW4 FAB settings study of docs/dw4-fab-levers.md: the main job's flow (examples/dw4-fab-quick/)
-# trained with FAB for 550 iterations (D: 1100 of half the batch) in each variant below, one torch thread, evaluated every 50
-# (W: 100) iterations with 10^4 flow samples. Quality per iteration does not depend on the machine's load
+# trained with FAB for 550 iterations (D: 1100 of half the batch) in each variant below, one torch
+# thread, evaluated every 50 (W, D: 100) iterations with 10^4 flow samples. Quality per iteration does not depend on the machine's load
 # (fixed seeds, one intra-op thread), so the variants may run one after another on a shared machine.
 # Usage: benchmarks/dw4_fab_levers.sh OUT_DIR [variant ...]   (default: all variants)
 # Writes OUT_DIR/<variant>/ (the run) and OUT_DIR/<variant>.out (its console output).
@@ -17,8 +17,8 @@ declare -A variants=(
     # B with half the batch for twice the iterations (the same number of AIS samples and buffer rows
     # drawn), evaluated at the same points per sample drawn as B (every 100 of its iterations).
     [D]="${fast[*]} --set batchSize=64 --set epochs=1100 --set schedule.warmupEpochs=60 --set evalEvery=100"
-    # B with four times the batch (AIS samples per iteration and rows per update): on the main job's
-    # small flow an iteration costs about the same CPU at batch 64, 128 or 512 (per-operation overhead).
+    # B with four times the batch (AIS samples per iteration and rows per update); an iteration then
+    # costs about 2.5 times the CPU of B's (benchmarks/dw4_fab_batch_cost.sh).
     [E]="${fast[*]} --set batchSize=512"
 )
 run() {   # run NAME [extra arguments]

@@ -162,6 +162,8 @@ def plot_runs(log_paths, labels, output_path, metric="reverse_ess", title=None, 
     """
     if len(log_paths) != len(labels):
         raise ValueError(f"plot_runs: {len(log_paths)} logs but {len(labels)} labels")
+    if x_axis not in ("step", "samples"):
+        raise ValueError(f"plot_runs: x_axis must be 'step' or 'samples', not '{x_axis}'")
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -169,8 +171,6 @@ def plot_runs(log_paths, labels, output_path, metric="reverse_ess", title=None, 
     scale = 100.0 if "ess" in metric.lower() else 1.0
     fig, ax = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
     drawn = 0
-    if x_axis not in ("step", "samples"):
-        raise ValueError(f"plot_runs: x_axis must be 'step' or 'samples', not '{x_axis}'")
     for path, label in zip(log_paths, labels):
         series = read_training_log(path)[1].get(metric)
         if series is None:

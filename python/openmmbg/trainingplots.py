@@ -158,7 +158,8 @@ def plot_runs(log_paths, labels, output_path, metric="reverse_ess", title=None, 
     Raises
     ------
     ValueError
-        If the numbers of logs and labels differ, or no log has the metric.
+        If the numbers of logs and labels differ, ``x_axis`` is neither ``"step"`` nor
+        ``"samples"``, no log has the metric, or (``"samples"``) a run has no ``training-config.json``.
     """
     if len(log_paths) != len(labels):
         raise ValueError(f"plot_runs: {len(log_paths)} logs but {len(labels)} labels")

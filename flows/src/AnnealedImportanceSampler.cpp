@@ -137,6 +137,7 @@ AisResult AnnealedImportanceSampler::runFrom(JointDensity& density, const torch:
     // Replace invalid flow samples by uniformly chosen valid ones of the same batch.
     torch::Tensor validIndex = current.valid.nonzero().view(-1);
     AisResult result;
+    result.flowValidFraction = n > 0 ? double(validIndex.numel()) / double(n) : 0.0;
     if (validIndex.numel() == 0) {
         result.z = z;
         result.logW = torch::full({n}, -INFINITY, torch::kFloat64);

@@ -91,10 +91,16 @@ FabLossTerms fabLoss(AugmentedCouplingFlow& flow, const FlowTargetDensity& densi
 // ----------------------------------------------------------------------------------------------
 // FabMethod
 
-/** A Target that forwards to another, regularises its energies and accumulates the wall time spent in it. */
+/**
+ * A Target that forwards to another, regularises its energies, restricts them to the settings'
+ * chiral handedness and accumulates the wall time spent in it.
+ */
 class FabMethod::TimedTarget : public Target {
 public:
-    TimedTarget(Target& inner, const EnergyRegularisation& regularisation) : inner(inner), regularisation(regularisation) {}
+    TimedTarget(Target& inner, const FabSettings& settings)
+            : inner(inner), regularisation(settings.energyRegularisation), chiralCentres(settings.chiralCentres) {
+        checkChiralCentres(chiralCentres, inner.numParticles(), inner.dimension(), "FabMethod");
+    }
     int numParticles() const override {
         return inner.numParticles();
     }
@@ -105,6 +111,7 @@ public:
         auto start = Clock::now();
         EnergyEvaluation result = inner.evaluate(x, computeForces);
         regularisation.apply(result);
+        restrictToNegativeImpropers(result, x, chiralCentres);
         seconds += secondsSince(start);
         return result;
     }
@@ -113,6 +120,7 @@ public:
 private:
     Target& inner;
     EnergyRegularisation regularisation;
+    std::vector<ChiralCentre> chiralCentres;
 };
 
 namespace {
@@ -125,7 +133,7 @@ AisSettings trainingAis(AisSettings ais) {
 } // namespace
 
 FabMethod::FabMethod(AugmentedCouplingFlow flow, Target& target, const FabSettings& fabSettings)
-        : settings((fabSettings.validate(), fabSettings)), timedTarget(std::make_unique<TimedTarget>(target, fabSettings.energyRegularisation)),
+        : settings((fabSettings.validate(), fabSettings)), timedTarget(std::make_unique<TimedTarget>(target, fabSettings)),
           density(flow, *timedTarget, fabSettings.maxEvaluationBatch), sampler(trainingAis(fabSettings.ais)) {}
 
 FabMethod::~FabMethod() = default;
@@ -321,6 +329,7 @@ StepStats FabMethod::step(AugmentedCouplingFlow& flow, SkipClipAdam& optimizer, 
     stats.extra = {{"ais_acceptance", meanOf(ais.acceptance)},
                    {"ais_step_size", meanOf(sampler.getStepSizes())},
                    {"ais_valid_fraction", double(added) / double(b)},
+                   {"ais_flow_valid_fraction", ais.flowValidFraction},   // with chiralCentres: the flow's fraction of the wanted handedness
                    {"buffer_size", double(buffer->size())},
                    {"time_ais_s", aisSeconds},
                    {"time_ais_target_s", aisTargetSeconds},

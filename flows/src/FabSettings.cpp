@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -41,6 +42,27 @@ EnergyRegularisation regularisationFromJson(const nlohmann::json& object) {
     return r;
 }
 
+/** Parse "chiralCentres": [[a, b, c, d], ...], four integer particle indices each. */
+std::vector<ChiralCentre> chiralCentresFromJson(const nlohmann::json& array) {
+    const std::string shape = "FabSettings: chiralCentres must be a list of [a, b, c, d] lists of four integer particle indices";
+    if (!array.is_array())
+        throw std::invalid_argument(shape);
+    std::vector<ChiralCentre> centres;
+    for (const nlohmann::json& entry : array) {
+        if (!entry.is_array() || entry.size() != 4)
+            throw std::invalid_argument(shape + ", got " + entry.dump());
+        ChiralCentre c{};
+        for (size_t k = 0; k < 4; k++) {
+            if (!entry[k].is_number_integer() || entry[k].get<int64_t>() > std::numeric_limits<int>::max() ||
+                entry[k].get<int64_t>() < std::numeric_limits<int>::min())
+                throw std::invalid_argument(shape + ", got " + entry.dump());
+            c[k] = entry[k].get<int>();
+        }
+        centres.push_back(c);
+    }
+    return centres;
+}
+
 } // namespace
 
 // ----------------------------------------------------------------------------------------------
@@ -64,6 +86,7 @@ void FabSettings::validate() const {
     ais.validate();
     if (std::isnan(energyRegularisation.linearUntil) || std::isnan(energyRegularisation.cap))
         throw std::invalid_argument("FabSettings: energyRegularisation thresholds must not be NaN");
+    checkChiralCentres(chiralCentres, std::numeric_limits<int>::max(), 3, "FabSettings");   // the particle count is checked by FabMethod
 }
 
 std::string FabSettings::toJson() const {
@@ -91,6 +114,7 @@ std::string FabSettings::toJson() const {
     j["ais"] = a;
     j["energyRegularisation"] = {{"linearUntil", thresholdJson(energyRegularisation.linearUntil)},
                                  {"cap", thresholdJson(energyRegularisation.cap)}};
+    j["chiralCentres"] = chiralCentres;
     return j.dump(2);
 }
 
@@ -116,6 +140,7 @@ FabSettings FabSettings::fromJson(const std::string& text) {
         else if (key == "maxEvaluationBatch") take(j, key, s.maxEvaluationBatch, "");
         else if (key == "concurrentAis") take(j, key, s.concurrentAis, "");
         else if (key == "energyRegularisation") s.energyRegularisation = regularisationFromJson(value);
+        else if (key == "chiralCentres") s.chiralCentres = chiralCentresFromJson(value);
         else if (key == "ais") {
             if (!value.is_object())
                 throw std::invalid_argument("FabSettings: ais must be an object");

@@ -3,6 +3,7 @@
 
 #include "SystemPresets.h"
 #include "bg/FabMethod.h"
+#include "bg/Ramachandran.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -109,6 +110,9 @@ TEST(SystemPresets, PerProblemAndMethod) {
     EXPECT_EQ(fab.energyRegularisation.linearUntil, 1e8);
     EXPECT_EQ(fab.energyRegularisation.cap, 1e20);
     EXPECT_EQ(fab.bufferMinBatches, 16);
+    // The L-form filter: the improper N-CA-C-CB that bg::isLAlanine reads as negative for L-alanine.
+    using namespace bg::AlanineDipeptideAtoms;
+    EXPECT_EQ(fab.chiralCentres, (std::vector<bg::ChiralCentre>{{N, CA, C, CB}}));
 }
 
 TEST(SystemPresets, EcnfFlowMatching) {

@@ -113,6 +113,18 @@ TEST(FabSettings, JsonRoundTripAndValidation) {
     EXPECT_THROW(FabSettings::fromJson("{\"bufferMinBatches\": 4, \"updatesPerIteration\": 8}"), std::invalid_argument);
 }
 
+TEST(FabSettings, ChiralCentresAreFourParticleIndices) {
+    FabSettings s = FabSettings::fromJson("{\"chiralCentres\": [[6, 8, 14, 10], [0, 1, 2, 3]]}");
+    ASSERT_EQ(s.chiralCentres.size(), 2u);
+    EXPECT_EQ(s.chiralCentres[0], (ChiralCentre{6, 8, 14, 10}));
+    EXPECT_EQ(FabSettings::fromJson(s.toJson()).chiralCentres, s.chiralCentres);
+    EXPECT_TRUE(FabSettings().chiralCentres.empty());
+    for (const char* bad : {"[[0, 1, 2]]", "[[0, 1, 2, 3, 4]]", "[[0, 1, 2, 2.5]]", "[[0, 1, 1, 2]]", "[[-1, 0, 1, 2]]", "[0, 1, 2, 3]",
+                            "\"N-CA-C-CB\"", "[[0, 1, 2, 4294967296]]"}) {
+        EXPECT_THROW(FabSettings::fromJson(std::string("{\"chiralCentres\": ") + bad + "}"), std::invalid_argument) << bad;
+    }
+}
+
 TEST(FabSettings, DuplicateKeysAreRejected) {
     for (const char* json : {"{\"batchSize\": 8, \"batchSize\": 16}", "{\"ais\": {\"hmcSteps\": 1, \"hmcSteps\": 2}}"}) {
         try {
@@ -369,6 +381,80 @@ TEST(FabMethod, AisSnapshotLeavesTheDefaultGeneratorAlone) {
     torch::Tensor before = at::detail::getDefaultCPUGenerator().get_state();
     fab.step(flow, optimizer, gen);
     EXPECT_TRUE(torch::equal(before, at::detail::getDefaultCPUGenerator().get_state()));
+}
+
+TEST(FabMethod, ChiralCentresKeepOneHandednessInTheBuffer) {
+    // Four particles in 3-D held near unit distances by a reflection-symmetric energy: the untrained
+    // flow draws both signs of the improper 0-1-2-3. With the centre listed, AIS starts only from the
+    // negative ones and HMC never inverts them, so every buffer entry is negative; without it the
+    // buffer holds both signs.
+    class Tetrahedron : public DoubleWellTarget {
+    public:
+        int dimension() const override {
+            return 3;
+        }
+        EnergyEvaluation evaluate(const torch::Tensor& x, bool computeForces) override {
+            torch::Tensor y = x.detach().to(torch::kFloat64).requires_grad_(computeForces);
+            torch::Tensor u, forces;
+            {
+                torch::AutoGradMode grad(computeForces);
+                torch::Tensor iu = torch::triu_indices(4, 4, 1);
+                torch::Tensor diff = y.unsqueeze(2) - y.unsqueeze(1);
+                u = 2.0 * (diff.index({torch::indexing::Slice(), iu[0], iu[1]}).norm(2, -1) - 1.0).square().sum(1);
+                if (computeForces)
+                    forces = -torch::autograd::grad({u.sum()}, {y})[0];
+            }
+            return {u.detach(), forces, torch::ones({x.size(0)}, torch::kBool)};
+        }
+    };
+    FlowConfig config = tinyConfig();
+    config.dimension = 3;
+    for (bool restricted : {true, false}) {
+        torch::manual_seed(5);
+        AugmentedCouplingFlow flow(config);
+        Tetrahedron target;
+        FabSettings settings = tinySettings();
+        if (restricted)
+            settings.chiralCentres = {{0, 1, 2, 3}};
+        FabMethod fab(flow, target, settings);
+        SkipClipAdam optimizer = makeOptimizer(flow);
+        at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(6);
+        StepStats stats = fab.step(flow, optimizer, gen);
+        double flowFraction = NAN;
+        for (const auto& [name, value] : stats.extra)
+            if (name == "ais_flow_valid_fraction")
+                flowFraction = value;
+        const int64_t size = fab.getBuffer()->size();
+        ASSERT_EQ(size, 4 * 16);
+        std::vector<BufferBatch> all = fab.getBuffer()->sample(4, 16, gen);
+        FlowTargetDensity density(flow, target);
+        int64_t negative = 0;
+        for (const BufferBatch& batch : all)
+            negative += hasNegativeImpropers(density.unflatten(batch.z).first, {{0, 1, 2, 3}}).sum().item<int64_t>();
+        if (restricted) {
+            EXPECT_EQ(negative, size);
+            EXPECT_GT(flowFraction, 0.1);   // the iteration's 16 flow samples: both signs, only the negative ones kept
+            EXPECT_LT(flowFraction, 0.9);
+        } else {
+            EXPECT_GT(negative, size / 8);
+            EXPECT_LT(negative, size - size / 8);
+            EXPECT_EQ(flowFraction, 1.0);
+        }
+    }
+    AugmentedCouplingFlow flow(tinyConfig());
+    DoubleWellTarget planar;
+    FabSettings settings = tinySettings();
+    settings.chiralCentres = {{0, 1, 2, 3}};
+    EXPECT_THROW(FabMethod(flow, planar, settings), std::invalid_argument);   // D = 2
+    settings.chiralCentres = {{0, 1, 2, 4}};
+    AugmentedCouplingFlow flow3(config);
+    Tetrahedron tetrahedron;
+    try {
+        FabMethod(flow3, tetrahedron, settings);
+        ADD_FAILURE() << "accepted particle 4 of 4";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find("FabMethod: chiral centre 0 names particle 4"), std::string::npos) << e.what();
+    }
 }
 
 TEST(FabMethod, EnergyRegularisationReachesTheAisWeights) {

@@ -44,6 +44,8 @@ struct AisResult {
     torch::Tensor logQ;     ///< [B] float64: log q at the final points
     torch::Tensor valid;    ///< [B] bool
     std::vector<double> acceptance;   ///< mean HMC acceptance per intermediate distribution
+    /** Fraction of the flow samples that were valid (finite densities, inside the target's support) before invalid ones were replaced. */
+    double flowValidFraction = 0.0;
 };
 
 /**

@@ -2,6 +2,7 @@
 #define BG_FABMETHOD_H_
 
 #include "bg/AnnealedImportanceSampler.h"
+#include "bg/Chirality.h"
 #include "bg/JointDensity.h"
 #include "bg/PrioritisedReplayBuffer.h"
 #include "bg/Target.h"
@@ -9,6 +10,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace bg {
 
@@ -41,6 +43,17 @@ struct FabSettings {
      * {"linearUntil": x, "cap": y}, null for "none"; off by default.
      */
     EnergyRegularisation energyRegularisation;
+    /**
+     * Chiral centres whose handedness the training keeps (bg::restrictToNegativeImpropers): every
+     * energy FAB evaluates (training and evaluation AIS) treats a configuration with any of these
+     * improper dihedrals (indices of the modelled particles) not negative as outside the target's
+     * support, so AIS starts only from flow samples of the wanted form and HMC never inverts a
+     * centre, and the buffer holds that form alone. For L amino acids list N-CA-C-CB; the alanine
+     * dipeptide presets use [[6, 8, 14, 10]] (model-spec 15.2: the reference FAB code's L-form
+     * filter). JSON "chiralCentres": [[a, b, c, d], ...]; empty by default (no restriction). The
+     * flow's own evaluation (reverse ESS) is against the unrestricted target.
+     */
+    std::vector<ChiralCentre> chiralCentres;
 
     /** Throws std::invalid_argument naming the field if a value is unusable. */
     void validate() const;

@@ -28,7 +28,10 @@ class FlowMoveSampler;
  *    The energies are the Context's own (integration force groups, current box and parameters),
  *    so the chain keeps sampling the distribution of the dynamics, however good the flow is. The
  *    random numbers of flow moves come from the force's generator (BoltzmannGeneratorForce::
- *    setRandomNumberSeed()); this integrator's seed drives the Langevin noise;
+ *    setRandomNumberSeed()); this integrator's seed drives the Langevin noise. A proposal that
+ *    would invert one of the chiral centres of the force's training settings (fab.chiralCentres,
+ *    improper dihedrals over the modelled particles) is rejected, so a flow that still draws both
+ *    enantiomers never turns the molecule into its mirror image;
  *  - every getTrainingInterval() steps, one FAB iteration on the force's flow.
  *
  * So FAB training and flow-accelerated sampling run inside an ordinary Simulation.step() loop.

@@ -59,6 +59,14 @@ void setContextPositions(ContextImpl& context, const vector<Vec3>& positions, bo
         context.computeVirtualSites();
 }
 
+/** Whether configurations x and y [1, N, 3] agree in the sign of every improper dihedral of `centres` (true without centres). */
+bool sameHandedness(const torch::Tensor& x, const torch::Tensor& y, const vector<bg::ChiralCentre>& centres) {
+    for (const bg::ChiralCentre& c : centres)
+        if (bg::hasNegativeImpropers(x, {c}).item<bool>() != bg::hasNegativeImpropers(y, {c}).item<bool>())
+            return false;
+    return true;
+}
+
 }   // namespace
 
 void FlowMoveSampler::drawProposals(BoltzmannGeneratorModel& model, int count, int draws) {
@@ -125,6 +133,11 @@ FlowMoveResult FlowMoveSampler::move(BoltzmannGeneratorModel& model, ContextImpl
     torch::Tensor proposal = (cache->x.slice(0, k, k + 1) + centre).contiguous();
     const double proposalLogQ = cache->logQ[k].item<double>();
     const double proposalLogPi = cache->logPi[k].item<double>();
+    FlowMoveResult result;
+    if (!sameHandedness(x, proposal, state.chiralCentres)) {   // outside the support that the training keeps to
+        result.proposalLogWeight = -inf;
+        return result;
+    }
 
     // Energies from the Context itself (its box, parameters and the integration force groups), so
     // the move leaves exactly the distribution that the dynamics sample invariant.
@@ -145,7 +158,6 @@ FlowMoveResult FlowMoveSampler::move(BoltzmannGeneratorModel& model, ContextImpl
     const double logW = -energy / kT + logPi - logQ;
     const double logWProposal = -proposalEnergy / kT + proposalLogPi - proposalLogQ;
     const double logUniform = log(torch::rand({1}, state.generator, torch::kFloat64).item<double>());
-    FlowMoveResult result;
     const bool proposalValid = isfinite(logWProposal), currentValid = isfinite(logW);
     result.proposalLogWeight = proposalValid ? logWProposal : -inf;
     result.accepted = proposalValid && (!currentValid || logUniform < logWProposal - logW);

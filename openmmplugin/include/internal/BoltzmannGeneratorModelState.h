@@ -10,6 +10,7 @@
 #include "bg/GenerativeModel.h"
 #include "bg/DistributedContext.h"
 #include "bg/Optimizer.h"
+#include "bg/Chirality.h"
 #include "bg/TrainingConfig.h"
 #include "bg/TrainingMethod.h"
 #include "internal/BoltzmannGeneratorModel.h"
@@ -36,6 +37,8 @@ public:
     /** The Context's model: the E-ACF (bg::CouplingFlowModel) or the E-CNF (bg::CnfModel). */
     std::shared_ptr<bg::GenerativeModel> model;
     bg::TrainingConfig config;
+    /** The training settings' fab.chiralCentres (indices of the modelled particles): FAB keeps their handedness, and so do flow moves. */
+    std::vector<bg::ChiralCentre> chiralCentres;
     /** The Context's random stream (sampling, flow moves, maximum likelihood); seeded seed + 1. */
     torch::Generator generator = at::detail::createCPUGenerator(0);
     /** The seed the flow and generator were made from (the force's, or a random one for seed 0). */

@@ -38,7 +38,10 @@ public:
      * exp(-U/kT) / q(x) (E-CNF: no a; log q(x) of both states by the ODE from t = 1 to 0). U is
      * the Context's own potential energy for the force groups `groups` (its box and parameters), so
      * the move keeps the distribution the dynamics sample. On return the Context holds the
-     * proposal if accepted, else its original positions; its forces are stale.
+     * proposal if accepted, else its original positions; its forces are stale. A proposal that
+     * differs from the current state in the sign of one of the training settings' chiral centres
+     * (fab.chiralCentres) is rejected without an energy evaluation (weight 0 under the target
+     * restricted to the current handedness), so flow moves never invert a listed centre.
      *
      * @param model          the Context's Boltzmann generator (flow, generator, kT)
      * With weightDraws M > 1 (E-ACF) both weights are over M augmented draws instead

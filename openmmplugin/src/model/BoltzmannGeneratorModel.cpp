@@ -1,6 +1,7 @@
 // Set-up of the per-Context model: flow, settings, generator and the target System.
 
 #include "SimTKOpenMMRealType.h"
+#include "bg/FabMethod.h"
 #include "bg/FlowConfig.h"
 #include "bg/ModelAdapters.h"
 #include "internal/BoltzmannGeneratorModelState.h"
@@ -102,6 +103,18 @@ vector<double> BoltzmannPlugin::tensorToVector(const torch::Tensor& t) {
     return vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
 }
 
+/** The training settings' fab.chiralCentres, checked against the force's modelled particles and dimension. */
+static vector<bg::ChiralCentre> chiralCentresOf(const bg::TrainingConfig& config, const BoltzmannGeneratorForce& force) {
+    try {
+        vector<bg::ChiralCentre> centres = bg::FabSettings::fromJson(config.fab).chiralCentres;
+        bg::checkChiralCentres(centres, force.getParticles().size(), force.getDimension(), "fab.chiralCentres");
+        return centres;
+    }
+    catch (const exception& e) {
+        throw OpenMMException(string("BoltzmannGeneratorForce: invalid training settings: ") + e.what());
+    }
+}
+
 BoltzmannGeneratorModel::BoltzmannGeneratorModel(const System& system, const BoltzmannGeneratorForce& force, const string& platformName)
         : system(system), platformName(platformName), state(new State()) {
     reset(force);
@@ -144,6 +157,7 @@ void BoltzmannGeneratorModel::reset(const BoltzmannGeneratorForce& force) {
                 state->targetSystem->removeForce(i);
     // A new target (and temperature) invalidates the training state: optimisers and replay buffer start afresh.
     state->config = config;
+    state->chiralCentres = chiralCentresOf(config, force);
     state->fab.reset();
     state->fabOptimizer.reset();
     state->mlOptimizer.reset();

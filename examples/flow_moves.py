@@ -28,7 +28,7 @@ import openmm.app as app
 import openmm.unit as unit
 
 import openmmbg
-from openmmbg.analysis import reverse_ess
+from openmmbg.analysis import ALDP_CHIRALITY, reverse_ess
 from dw4_fab_simulation import NUM_PARTICLES as DW4_PARTICLES, make_simulation as make_dw4_simulation
 
 
@@ -59,10 +59,12 @@ def load_force(model_path, particles, temperature, seed, planar):
 
 def aldp_simulation(model_path, seed):
     """Alanine dipeptide at 800 K from its minimised structure: Langevin steps of 1 fs (friction
-    1/ps, no constraints) with one flow move per step. Returns (simulation, integrator, force)."""
+    1/ps, no constraints) with one flow move per step, keeping the L form. Returns (simulation, integrator, force)."""
     reference = openmmbg.systems.alanine_dipeptide()
     system = reference.system
     force = load_force(model_path, range(system.getNumParticles()), reference.temperature, seed, planar=False)
+    # Flow moves keep L-alanine: a proposal of the other form (N-CA-C-CB positive) is rejected.
+    force.setTrainingSettings({"fab": {"chiralCentres": [list(ALDP_CHIRALITY)]}})
     system.addForce(force)
     integrator = openmmbg.BoltzmannGeneratorIntegrator(1.0 / unit.picosecond, 0.001 * unit.picoseconds)
     integrator.setTrainingInterval(0)

@@ -22,7 +22,7 @@ import math
 import os
 from collections import defaultdict
 
-__all__ = ["read_training_log", "plot_ess_vs_time", "plot_runs", "write_evaluations_csv", "plot_aldp_samples", "main"]
+__all__ = ["read_training_log", "plot_ess_vs_time", "plot_runs", "fab_cpu_seconds", "samples_per_step", "write_evaluations_csv", "plot_aldp_samples", "main"]
 
 
 def read_training_log(path):
@@ -122,22 +122,56 @@ def samples_per_step(log_path):
     ValueError
         If that file is missing or names no batch size.
     """
-    path = os.path.join(os.path.dirname(os.path.abspath(log_path)), "training-config.json")
-    if not os.path.exists(path):
-        raise ValueError(f"samples_per_step: no {path} (x = samples needs each run's configuration)")
-    with open(path) as handle:
-        config = json.load(handle)
+    config = _run_config(log_path, "samples_per_step", "x = samples needs each run's configuration")
     batch = config.get("batchSize")
     if not batch:
-        raise ValueError(f"samples_per_step: {path} names no batch size")
+        raise ValueError(f"samples_per_step: the training-config.json beside {log_path} names no batch size")
     return int(batch)
+
+
+def _run_config(log_path, owner, purpose):
+    """The run's ``training-config.json`` beside ``log_path`` as a dict; ValueError naming ``owner`` and ``purpose`` if missing."""
+    path = os.path.join(os.path.dirname(os.path.abspath(log_path)), "training-config.json")
+    if not os.path.exists(path):
+        raise ValueError(f"{owner}: no {path} ({purpose})")
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def fab_cpu_seconds(log_path):
+    """The thread CPU time of a FAB run's training work, as (buffer fill, per iteration) in seconds:
+    the medians over the log's ``method`` rows of ``cpu_ais_s`` (one AIS pass) and of
+    ``cpu_ais_s + cpu_update_s`` (one iteration), the fill being ``fab.bufferMinBatches + 1`` AIS
+    passes (``training-config.json`` beside the log). Evaluations are not counted. Thread CPU time
+    does not depend on the other load of the machine, so runs made side by side compare fairly.
+
+    Raises
+    ------
+    ValueError
+        If the log has no ``cpu_ais_s`` and ``cpu_update_s`` rows (not a FAB run, or none logged yet)
+        or the configuration is missing.
+    """
+    import statistics
+    rows = defaultdict(dict)
+    with open(log_path, newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row.get("kind") == "method" and row.get("metric") in ("cpu_ais_s", "cpu_update_s"):
+                rows[row["step"]][row["metric"]] = _number(row.get("value"))
+    both = [r for r in rows.values() if len(r) == 2 and all(math.isfinite(v) for v in r.values())]
+    if not both:
+        raise ValueError(f"fab_cpu_seconds: {log_path} has no cpu_ais_s and cpu_update_s rows (not a FAB run?)")
+    fab = _run_config(log_path, "fab_cpu_seconds", "the buffer fill needs the run's configuration").get("fab", {})
+    fill_passes = int(fab.get("bufferMinBatches", 64)) + 1
+    ais = statistics.median(r["cpu_ais_s"] for r in both)
+    return fill_passes * ais, statistics.median(r["cpu_ais_s"] + r["cpu_update_s"] for r in both)
 
 
 def plot_runs(log_paths, labels, output_path, metric="reverse_ess", title=None, x_axis="step"):
     """Plot one evaluation metric of several runs against the step, one line per run, and save the
     figure as PNG. ESS metrics (fractions) are drawn in percent. With ``x_axis="samples"`` the x axis
     is the training samples drawn, step x ``samples_per_step`` (runs of different batch sizes
-    compared at equal sampling work).
+    compared at equal sampling work); with ``x_axis="cpu"`` it is the FAB runs' training CPU time in
+    minutes, buffer fill + step x the median per iteration (``fab_cpu_seconds``).
 
     Parameters
     ----------
@@ -158,13 +192,14 @@ def plot_runs(log_paths, labels, output_path, metric="reverse_ess", title=None, 
     Raises
     ------
     ValueError
-        If the numbers of logs and labels differ, ``x_axis`` is neither ``"step"`` nor
-        ``"samples"``, no log has the metric, or (``"samples"``) a run has no ``training-config.json``.
+        If the numbers of logs and labels differ, ``x_axis`` is not ``"step"``, ``"samples"`` or
+        ``"cpu"``, no log has the metric, (``"samples"``, ``"cpu"``) a run has no
+        ``training-config.json``, or (``"cpu"``) a run logged no CPU times.
     """
     if len(log_paths) != len(labels):
         raise ValueError(f"plot_runs: {len(log_paths)} logs but {len(labels)} labels")
-    if x_axis not in ("step", "samples"):
-        raise ValueError(f"plot_runs: x_axis must be 'step' or 'samples', not '{x_axis}'")
+    if x_axis not in ("step", "samples", "cpu"):
+        raise ValueError(f"plot_runs: x_axis must be 'step', 'samples' or 'cpu', not '{x_axis}'")
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -176,13 +211,20 @@ def plot_runs(log_paths, labels, output_path, metric="reverse_ess", title=None, 
         series = read_training_log(path)[1].get(metric)
         if series is None:
             continue
-        per_step = samples_per_step(path) if x_axis == "samples" else 1
-        ax.plot([per_step * s for s in series["step"]], [scale * v for v in series["value"]], marker="o", ms=3, label=label)
+        offset, per_step = 0.0, 1.0
+        if x_axis == "samples":
+            per_step = samples_per_step(path)
+        elif x_axis == "cpu":
+            offset, per_step = (seconds / 60.0 for seconds in fab_cpu_seconds(path))
+        ax.plot([offset + per_step * s for s in series["step"]], [scale * v for v in series["value"]], marker="o", ms=3,
+                label=label)
         drawn += 1
     if drawn == 0:
         plt.close(fig)
         raise ValueError(f"plot_runs: no log has evaluations of '{metric}'")
-    ax.set_xlabel("training samples drawn (steps x batch)" if x_axis == "samples" else "step (FAB iteration)")
+    ax.set_xlabel({"samples": "training samples drawn (steps x batch)",
+                   "cpu": "training CPU time (min): buffer fill + steps x median per iteration",
+                   "step": "step (FAB iteration)"}[x_axis])
     ax.set_ylabel(f"{metric} (%)" if scale != 1.0 else metric)
     ax.grid(alpha=0.3)
     ax.legend()
@@ -253,8 +295,9 @@ def main(argv=None):
     parser.add_argument("--metric", default="reverse_ess", help="metric of the compared runs (default reverse_ess)")
     parser.add_argument("--csv", help="also write every evaluation of the compared runs to this CSV")
     parser.add_argument("--title", help="figure title")
-    parser.add_argument("--x", choices=["step", "samples"], default="step",
-                        help="x axis of compared runs: step, or training samples drawn (step x the run's batch size)")
+    parser.add_argument("--x", choices=["step", "samples", "cpu"], default="step",
+                        help="x axis of compared runs: step, training samples drawn (step x the run's batch size), "
+                             "or FAB training CPU time (buffer fill + step x median CPU per iteration)")
     parser.add_argument("--aldp-test", help="reference set (.npy, nm) for Ramachandran plots of an alanine dipeptide run")
     args = parser.parse_args(argv)
     if len(args.log) > 1:

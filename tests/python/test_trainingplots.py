@@ -106,3 +106,27 @@ def test_compare_runs_of_different_batch_sizes_at_equal_samples(tmp_path):
         trainingplots.plot_runs(logs, ["a", "b"], str(out), x_axis="samples")
     with pytest.raises(ValueError, match="x_axis"):
         trainingplots.plot_runs(logs[:1], ["a"], str(out), x_axis="time")
+
+
+def test_compare_fab_runs_at_equal_training_cpu_time(tmp_path):
+    import json
+    import pytest
+    run = tmp_path / "fab"
+    run.mkdir()
+    write_log(run / "train-log.csv")
+    with open(run / "train-log.csv", "a") as handle:   # per iteration: AIS 1, 3, 2 s and updates 0.5, 0.5, 4 s of CPU
+        for step, ais, update in [(1, 1.0, 0.5), (2, 3.0, 0.5), (3, 2.0, 4.0)]:
+            handle.write(f"method,{step},0,1.0,,,,,,,,cpu_ais_s,{ais}\n")
+            handle.write(f"method,{step},0,1.0,,,,,,,,cpu_update_s,{update}\n")
+    with open(run / "training-config.json", "w") as handle:
+        json.dump({"method": "fab", "batchSize": 16, "fab": {"bufferMinBatches": 4}}, handle)
+    log = str(run / "train-log.csv")
+    # Fill: 4 + 1 AIS passes at the median pass (2 s); an iteration: the median of 1.5, 3.5 and 6 s.
+    assert trainingplots.fab_cpu_seconds(log) == (10.0, 3.5)
+    out = tmp_path / "cpu.png"
+    assert trainingplots.main([log, log, "-o", str(out), "--x", "cpu"]) == 0
+    assert os.path.getsize(out) > 5000
+    (tmp_path / "ml").mkdir()
+    write_log(tmp_path / "ml" / "train-log.csv")   # no CPU rows: not a FAB run
+    with pytest.raises(ValueError, match="cpu_ais_s"):
+        trainingplots.plot_runs([log, str(tmp_path / "ml" / "train-log.csv")], ["a", "b"], str(out), x_axis="cpu")

@@ -3,9 +3,10 @@
 //  - BM_FieldWithExactDivergence: one evaluation of v(x, t) with its exact divergence for a batch;
 //    Args {system (0 = DW4, 1 = LJ13), batch, variant}: variant 0 = every row replicated N D times,
 //    one backward pass (the earlier implementation); 1 = one forward, a backward pass per direction,
-//    all N D directions; 2 = as 1 on the (N-1) D zero-CoM directions (what EquivariantCnf does).
+//    all N D directions; 2 = as 1 on the (N-1) D zero-CoM directions, in passes of at most
+//    8192 / (N (N-1)) rows on the CPU (what EquivariantCnf does); 3 = as 2 with all rows in one pass.
 //    LJ13 at 32 rows: variant 0 holds N D = 39 copies of every edge tensor for the backward pass
-//    (at 256 rows it needed more than the 24 GB of this machine).
+//    (at 256 rows it needed more than the 24 GB of this machine); variant 2 also at other batch sizes.
 //  - BM_SampleWithLogProb: draw a batch with log q by fixed-step RK4 (steps x 4 field evaluations);
 //    Args {system, batch, steps}. Dormand-Prince's cost is NFE x the per-evaluation time above.
 // Counters: nfe per solve, seconds per 1024 samples. The E-ACF's one-pass figure of the same size is
@@ -46,15 +47,20 @@ void BM_FieldWithExactDivergence(benchmark::State& state) {
     const int64_t batch = state.range(1), variant = state.range(2);
     torch::Tensor x = cnf->sampleBase(batch), t = torch::rand({batch}, x.options());
     bg::VelocityFunction f = [&](const torch::Tensor& xs, const torch::Tensor& ts) { return cnf->velocity(xs, ts); };
-    torch::Tensor basis = variant == 2 ? bg::zeroCentreOfMassBasis(config.numParticles, x.options()) : torch::Tensor();
+    torch::Tensor basis = variant >= 2 ? bg::zeroCentreOfMassBasis(config.numParticles, x.options()) : torch::Tensor();
     auto strategy = variant == 0 ? bg::ExactDivergenceStrategy::Replicated : bg::ExactDivergenceStrategy::Sequential;
+    const int64_t rowsPerPass = variant == 3 ? batch : 0;
     for (auto _ : state)   // item() waits for a GPU to finish
-        benchmark::DoNotOptimize(bg::velocityAndExactDivergence(f, x, t, basis, strategy).second.sum().item<double>());
+        benchmark::DoNotOptimize(bg::velocityAndExactDivergence(f, x, t, basis, strategy, rowsPerPass).second.sum().item<double>());
     state.counters["s_per_1024"] = benchmark::Counter(batch / 1024.0, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 BENCHMARK(BM_FieldWithExactDivergence)
         ->ArgsProduct({{0}, {1, 1024}, {0, 1, 2}})
         ->ArgsProduct({{1}, {1, 32}, {0, 1, 2}})
+        ->ArgsProduct({{0}, {64, 256}, {2}})        // other batches: the per-row cost by batch
+        ->ArgsProduct({{1}, {8, 16, 64, 128}, {2}})
+        ->ArgsProduct({{0}, {1024}, {3}})            // one pass against passes of 682 (DW4) / 52 (LJ13) rows
+        ->ArgsProduct({{1}, {512}, {2, 3}})
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
 

@@ -130,6 +130,11 @@ TEST(EquivariantCnf, SubspaceDivergenceIsTheTraceOnTheSpannedDirections) {
     EXPECT_LT((cnfSub - cnfFull).abs().max().item<double>(), 1e-10);
     EXPECT_LT((fewRows - cnfSub.narrow(0, 0, 3)).abs().max().item<double>(), 1e-10);
     EXPECT_LT((v3 - v1.narrow(0, 0, 3)).abs().max().item<double>(), 1e-12);
+    // In passes of 7 rows (the last one 5) each row keeps its own t and its own values.
+    auto [v4, byPasses] = bg::velocityAndExactDivergence(field, x, t, bg::zeroCentreOfMassBasis(N), bg::ExactDivergenceStrategy::Sequential, 7);
+    EXPECT_LT((byPasses - cnfSub).abs().max().item<double>(), 1e-12);
+    EXPECT_LT((v4 - v1).abs().max().item<double>(), 1e-12);
+    EXPECT_THROW(bg::velocityAndExactDivergence(field, x, t, torch::Tensor(), bg::ExactDivergenceStrategy::Sequential, -1), std::invalid_argument);
 }
 
 TEST(CnfIntegration, LogDensityOfALinearFieldMatchesClosedForm) {

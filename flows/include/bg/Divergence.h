@@ -38,17 +38,22 @@ torch::Tensor zeroCentreOfMassBasis(int64_t numParticles, const torch::TensorOpt
  * there. Both give the same values to rounding. For a translation-
  * invariant field projected to zero CoM (the E-CNF's), the full trace equals the trace on the
  * zero-CoM subspace, so zeroCentreOfMassBasis(N) gives the same value with (N-1) D instead of N D
- * products. The rows must be independent (as the E-CNF's EGNN keeps them). Gradient mode is
- * switched on internally; must not be called under torch::InferenceMode.
+ * products. The rows must be independent (as the E-CNF's EGNN keeps them). On the CPU the sequential
+ * path runs the rows in passes of at most 8192 / (N (N-1)) rows (LJ13: 52), since the cost per row
+ * doubles once the graph kept for the backward passes outgrows the caches (docs/ecnf.md "Rows per
+ * pass"). Gradient mode is switched on internally; must not be called under torch::InferenceMode.
  *
  * @param x  [B, N, D]; @param t  [B]; @param particleBasis  [N, K] or undefined
  * @param strategy  replicated rows or one backward pass per direction (default: by size, see above)
+ * @param rowsPerPass  rows per pass of the sequential path; 0 (default): by the rule above on the
+ *                     CPU, all rows in one pass on other devices
  * @return (v [B, N, D] detached, div [B] detached)
- * @throws std::invalid_argument if particleBasis is not [N, K]
+ * @throws std::invalid_argument if particleBasis is not [N, K] or rowsPerPass is negative
  */
 std::pair<torch::Tensor, torch::Tensor> velocityAndExactDivergence(const VelocityFunction& f, const torch::Tensor& x, const torch::Tensor& t,
                                                                    const torch::Tensor& particleBasis = torch::Tensor(),
-                                                                   ExactDivergenceStrategy strategy = ExactDivergenceStrategy::Automatic);
+                                                                   ExactDivergenceStrategy strategy = ExactDivergenceStrategy::Automatic,
+                                                                   int64_t rowsPerPass = 0);
 
 /**
  * v(x, t) and the Hutchinson estimate eps^T (dv/dx) eps of its divergence (ecnf-spec 4), unbiased
